@@ -1,0 +1,208 @@
+"""The `alur` command: a thin translation of command-line words into service calls."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import timeline
+from engine.bootstrap import build, init
+from engine.errors import AlurError, InvalidDiagram
+from engine.services import SYSTEM, Actor, Alur, Upload
+from engine.settings import load
+from engine.users import DEMO_PASSWORD, actor_of, create_user, get_user
+
+
+def _alur() -> Alur:
+    ctx = click.get_current_context()
+    if "alur" not in ctx.meta:
+        ctx.meta["alur"] = build(load())
+    return ctx.meta["alur"]
+
+
+def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Domain errors become a clear message and a non-zero exit, never a traceback."""
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InvalidDiagram as exc:
+            click.echo("Diagram ditolak:", err=True)
+            for problem in exc.problems:
+                click.echo(f"  - {problem}", err=True)
+            sys.exit(2)
+        except AlurError as exc:
+            field = exc.details.get("field") or exc.details.get("document_type")
+            click.echo(f"Gagal ({exc.code}): {exc.message}" + (f" [field: {field}]" if field else ""), err=True)
+            sys.exit(1)
+        except (LookupError, ValueError) as exc:
+            click.echo(f"Gagal: {exc}", err=True)
+            sys.exit(1)
+    return wrapper
+
+
+def _actor(username: str | None) -> Actor:
+    return SYSTEM if username is None else actor_of(get_user(_alur(), username))
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--data bukan JSON yang valid: {exc.msg} (kolom {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise ValueError("--data harus objek JSON, mis. '{\"keputusan\": \"setuju\"}'")
+    return value
+
+
+@click.group()
+def main() -> None:
+    """Alur: SOP pemerintah sebagai proses BPMN yang berjalan dan tercatat."""
+
+
+@main.command("init")
+@click.option("--demo/--no-demo", default=False, help="Buat satu pengguna demo per lane, pemilik proses, admin.")
+@_errors
+def init_cmd(demo: bool) -> None:
+    """Migrasi basis data, deploy diagram bawaan, (opsional) pengguna demo."""
+    report = init(_alur(), demo)
+    for key, version, created in report.deployed:
+        click.echo(f"Proses {key}: versi {version} {'di-deploy' if created else '(tidak berubah)'}")
+    for username, role in report.demo_users:
+        click.echo(f"Pengguna demo: {username:<32} ({role}) kata sandi: {DEMO_PASSWORD}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "username", help="Pengguna (pemilik proses) yang men-deploy.")
+@_errors
+def deploy(file: Path, username: str | None) -> None:
+    """Deploy diagram BPMN sebagai versi baru prosesnya."""
+    result = _alur().deploy(file.read_bytes(), _actor(username), file.name)
+    d = result.definition
+    click.echo(f"Proses {d.key}: versi {d.version} {'di-deploy' if result.created else 'tidak berubah'}")
+
+
+@main.command()
+@click.argument("process")
+@click.option("--as", "username", required=True)
+@click.option("--data", help="Data awal (JSON).")
+@_errors
+def start(process: str, username: str, data: str | None) -> None:
+    """Mulai permohonan baru."""
+    alur = _alur()
+    instance_id = alur.start(process, _actor(username), _json(data))
+    click.echo(f"Permohonan {instance_id} dimulai.")
+    for record in alur.instance(instance_id, SYSTEM).ready:
+        click.echo(f"  tugas siap: {record.id}  {record.name} [{record.lane}]")
+
+
+@main.command()
+@click.option("--as", "username", help="Tugas di lane pengguna ini.")
+@click.option("--lane", help="Hanya lane ini.")
+@_errors
+def tasks(username: str | None, lane: str | None) -> None:
+    """Daftar tugas yang siap dikerjakan."""
+    alur = _alur()
+    actor = _actor(username) if username else Actor("system", frozenset([lane] if lane else []), is_admin=True)
+    records = alur.ready_tasks(actor, lane)
+    if not records:
+        click.echo("Tidak ada tugas siap.")
+    for r in records:
+        click.echo(f"{r.id}  permohonan {r.instance_id:<5} {r.step_no or '-':>2}. {r.name} [{r.lane}]")
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--as", "username", required=True)
+@click.option("--data", help="Isian formulir (JSON).")
+@click.option("--attach", multiple=True, metavar="JENIS=BERKAS", help="Lampirkan dokumen, mis. draft_surat=a.pdf")
+@_errors
+def complete(task_id: str, username: str, data: str | None, attach: tuple[str, ...]) -> None:
+    """Selesaikan tugas (dengan isian formulir dan lampiran)."""
+    alur, actor = _alur(), _actor(username)
+    for item in attach:
+        doc_type, _, path = item.partition("=")
+        file = Path(path)
+        if not path or not file.is_file():
+            raise ValueError(f"--attach {item}: berkas tidak ditemukan")
+        media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        alur.attach_document(task_id, actor, Upload(doc_type, file.name, file.read_bytes(), media))
+    instance_id = alur.complete(task_id, actor, _json(data))
+    detail = alur.instance(instance_id, SYSTEM)
+    click.echo(f"Tugas selesai. Permohonan {instance_id}: {detail.instance.status}")
+    for record in detail.ready:
+        click.echo(f"  tugas siap: {record.id}  {record.name} [{record.lane}]")
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--as", "username", required=True)
+@click.option("--alasan", default="", help="Alasan pembatalan.")
+@_errors
+def cancel(instance_id: int, username: str, alasan: str) -> None:
+    """Batalkan permohonan."""
+    _alur().cancel(instance_id, _actor(username), alasan)
+    click.echo(f"Permohonan {instance_id} dibatalkan.")
+
+
+def _print_instance(alur: Alur, instance_id: int) -> None:
+    detail = alur.instance(instance_id, SYSTEM)
+    inst = detail.instance
+    click.echo(f"Permohonan {inst.id} — {inst.definition.name} v{inst.definition.version} — status: {inst.status}")
+    click.echo(f"Perihal: {inst.perihal or '-'}   Pemohon: {inst.agency or '-'}   "
+               f"Nomor surat: {inst.letter_number or '-'}   Dikembalikan: {detail.returns} kali")
+    click.echo(timeline.text(detail.history, alur.settings.timezone))
+    for doc in detail.documents:
+        versions = ", ".join(f"v{v.version} {v.filename} ({v.size} B, {v.sha256[:12]})" for v in doc.versions)
+        click.echo(f"Dokumen {doc.doc_type}: {versions}")
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@_errors
+def show(instance_id: int) -> None:
+    """Linimasa permohonan: langkah, lane, siapa, kapan, durasi terhadap standar."""
+    _print_instance(_alur(), instance_id)
+
+
+@main.command()
+@click.option("--process", default="fasilitasi_narasumber", show_default=True)
+@_errors
+def demo(process: str) -> None:
+    """Jalankan satu permohonan utuh dengan dua pengembalian, lalu cetak linimasanya."""
+    from engine.demo import run_instance
+
+    alur = _alur()
+    init(alur, demo=True)
+    instance_id = run_instance(alur, process)
+    _print_instance(alur, instance_id)
+
+
+@main.command("user-add")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--lane", "lanes", multiple=True, help="Lane (nama pelaksana di diagram); boleh berulang.")
+@click.option("--name", "full_name", default="")
+@click.option("--agency", help="Instansi pemohon (pengguna eksternal hanya melihat permohonan instansinya).")
+@click.option("--process-owner", is_flag=True)
+@click.option("--admin", is_flag=True)
+@_errors
+def user_add(username: str, password: str, lanes: tuple[str, ...], full_name: str, agency: str | None,
+             process_owner: bool, admin: bool) -> None:
+    """Tambah pengguna."""
+    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin)
+    click.echo(f"Pengguna {username} dibuat.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Checking submitted data against a step's form, as the diagram defines it.
+
+The engine enforces the form (types, enum values, required and `required_when`), not
+only the UI. Values are stored as JSON-safe types: dates stay ISO strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine import conditions
+from engine.diagram import FormField
+from engine.errors import InvalidData
+
+MAX_STRING = 10_000
+
+
+def _convert(field: FormField, value: Any) -> Any:
+    """Return the value in its stored type, or raise InvalidData naming the field."""
+    label = f"'{field.label}' ({field.id})"
+    if field.type == "enum":
+        options = [o for o, _ in field.options]
+        if value not in options:
+            raise InvalidData(f"{label} harus salah satu dari: {', '.join(options)}", field.id)
+        return value
+    if field.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "on", "1", "ya"):
+            return True
+        if value in ("false", "off", "0", "tidak"):
+            return False
+        raise InvalidData(f"{label} harus benar/salah", field.id)
+    if field.type == "long":
+        if isinstance(value, bool):
+            raise InvalidData(f"{label} harus bilangan bulat", field.id)
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise InvalidData(f"{label} harus bilangan bulat", field.id) from None
+        _bounds(field, number, label)
+        return number
+    if not isinstance(value, str):
+        raise InvalidData(f"{label} harus berupa teks", field.id)
+    text = value.strip()
+    if len(text) > MAX_STRING:
+        raise InvalidData(f"{label} lebih dari {MAX_STRING} karakter", field.id)
+    if field.type == "date":
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise InvalidData(f"{label} harus tanggal dengan format TTTT-BB-HH", field.id) from None
+    for name, check in (("minlength", lambda n: len(text) >= n), ("maxlength", lambda n: len(text) <= n)):
+        limit = field.constraint(name)
+        if limit and limit.isdigit() and not check(int(limit)):
+            raise InvalidData(f"{label}: panjang harus {'minimal' if name == 'minlength' else 'maksimal'} "
+                              f"{limit} karakter", field.id)
+    return text
+
+
+def _bounds(field: FormField, number: int, label: str) -> None:
+    for name, ok in (("min", lambda n: number >= n), ("max", lambda n: number <= n)):
+        limit = field.constraint(name)
+        if limit and limit.lstrip("-").isdigit() and not ok(int(limit)):
+            raise InvalidData(f"{label} harus {'≥' if name == 'min' else '≤'} {limit}", field.id)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def validate(fields: Iterable[FormField], submitted: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
+    """Every field of the form, converted; unknown names refused; required checked unless partial."""
+    fields = list(fields)
+    known = {f.id for f in fields}
+    unknown = sorted(set(submitted) - known)
+    if unknown:
+        raise InvalidData(f"field tidak dikenal: {', '.join(unknown)}", unknown[0])
+    values: dict[str, Any] = {}
+    for field in fields:
+        raw = submitted.get(field.id)
+        values[field.id] = None if _empty(raw) else _convert(field, raw)
+    if partial:
+        return {k: v for k, v in values.items() if k in submitted}
+    for field in fields:
+        if values[field.id] is not None:
+            continue
+        if field.required:
+            raise InvalidData(f"'{field.label}' wajib diisi", field.id)
+        if field.required_when and conditions.evaluate(field.required_when, values):
+            raise InvalidData(f"'{field.label}' wajib diisi bila {field.required_when}", field.id)
+    return values

@@ -1,0 +1,216 @@
+"""The stored records of Alur (SQLAlchemy 2 typed ORM). Schema changes go through Alembic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime()}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    agency: Mapped[str | None] = mapped_column(String(200))
+    is_process_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    lanes: Mapped[list[UserLane]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def lane_names(self) -> set[str]:
+        return {lane.lane for lane in self.lanes}
+
+
+class UserLane(Base):
+    """Membership of a user in a lane, by the lane's name in the diagram."""
+
+    __tablename__ = "user_lanes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(300))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    deployed_by: Mapped[str] = mapped_column(String(80))
+    deployed_at: Mapped[datetime]
+
+
+class Instance(Base):
+    """One request travelling through one process version."""
+
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_status_started", "status", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    perihal: Mapped[str | None] = mapped_column(String(500))
+    agency: Mapped[str | None] = mapped_column(String(200), index=True)
+    letter_number: Mapped[str | None] = mapped_column(String(100))
+    started_by: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class TaskRecord(Base):
+    """One activation of a user task: the inbox, timeline and reports read only this table."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_state_lane_ready", "state", "lane", "ready_at"),
+        Index("ix_tasks_state_due", "state", "due_at"),
+        Index("ix_tasks_instance_seq", "instance_id", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    spec_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str] = mapped_column(String(200))
+    step_no: Mapped[int | None]
+    standard_minutes: Mapped[int | None]
+    state: Mapped[str] = mapped_column(String(20))
+    ready_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+    keputusan: Mapped[str | None] = mapped_column(String(40))
+    catatan: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.completed_at is None:
+            return None
+        return (self.completed_at - self.ready_at).total_seconds()
+
+
+class AuditEvent(Base):
+    """Append-only: nothing in Alur updates or deletes these rows."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40))
+    instance_id: Mapped[int | None] = mapped_column(index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Document(Base):
+    """A document of one type in one instance; its versions are kept forever."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("instance_id", "doc_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    doc_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        order_by="DocumentVersion.version", lazy="selectin", back_populates="document")
+
+
+class DocumentVersion(Base):
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime]
+    document: Mapped[Document] = relationship(back_populates="versions")
+
+
+class DocumentContent(Base):
+    """The bytes of a version, apart so that listing versions never loads them."""
+
+    __tablename__ = "document_contents"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LetterCounter(Base):
+    """Last number drawn from the outgoing-letter register, per year (locked to stay gap-free)."""
+
+    __tablename__ = "letter_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class LetterRegisterEntry(Base):
+    """Buku agenda surat keluar: one row per numbered outgoing letter."""
+
+    __tablename__ = "letter_register"
+    __table_args__ = (UniqueConstraint("year", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int]
+    sequence: Mapped[int]
+    number: Mapped[str] = mapped_column(String(100), unique=True)
+    letter_date: Mapped[str] = mapped_column(String(10))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    recipient: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]

@@ -1,0 +1,27 @@
+"""Configuration from the environment, read once; the only place that knows variable names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: os.environ.get(
+        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'alur.sqlite'}"))
+    bpmn_dir: Path = field(default_factory=lambda: Path(os.environ.get("ALUR_BPMN_DIR", ROOT / "bpmn")))
+    letter_format: str = field(default_factory=lambda: os.environ.get(
+        "ALUR_LETTER_FORMAT", "{kode_klasifikasi}/{nomor:03d}/{kode_unit}/{tahun}"))
+    kode_klasifikasi: str = field(default_factory=lambda: os.environ.get("ALUR_KODE_KLASIFIKASI", "000.1.2.3"))
+    kode_unit: str = field(default_factory=lambda: os.environ.get("ALUR_KODE_UNIT", "DISKOP-UKM"))
+    timezone: str = field(default_factory=lambda: os.environ.get("ALUR_TIMEZONE", "Asia/Pontianak"))
+    max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("ALUR_MAX_UPLOAD_MB", "20"))
+                                  * 1024 * 1024)
+
+
+def load() -> Settings:
+    return Settings()

@@ -1,0 +1,65 @@
+"""The readable history of one request: step, lane, who, when, duration against standard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.clock import local, utcnow
+from engine.models import TaskRecord
+
+DECISIONS = {"setuju": "Setuju", "tidak_setuju": "Dikembalikan"}
+
+
+@dataclass(frozen=True)
+class Row:
+    record: TaskRecord
+    ready_at: datetime
+    completed_at: datetime | None
+    duration_seconds: float
+    standard_minutes: int | None
+
+    @property
+    def over_standard(self) -> bool:
+        return self.standard_minutes is not None and self.duration_seconds > self.standard_minutes * 60
+
+    @property
+    def decision(self) -> str:
+        return DECISIONS.get(self.record.keputusan or "", "")
+
+
+def rows(history: list[TaskRecord], timezone: str, now: datetime | None = None) -> list[Row]:
+    now = now or utcnow()
+    return [Row(r, local(r.ready_at, timezone), local(r.completed_at, timezone) if r.completed_at else None,
+                ((r.completed_at or now) - r.ready_at).total_seconds(), r.standard_minutes) for r in history]
+
+
+def duration_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} hr"] if days else []
+    if hours:
+        parts.append(f"{hours} j")
+    if minutes:
+        parts.append(f"{minutes} mnt")
+    if not days and not hours:
+        parts.append(f"{secs} dtk")
+    return " ".join(parts)
+
+
+def text(history: list[TaskRecord], timezone: str) -> str:
+    """A plain-text table for the command line."""
+    lines = [f"{'#':>3}  {'Langkah':<34} {'Lane':<30} {'Oleh':<22} {'Selesai':<17} "
+             f"{'Durasi / standar':<22} {'Keputusan':<13} Catatan"]
+    for row in rows(history, timezone):
+        r = row.record
+        step = f"{r.step_no or '-'}. {r.name}"[:34]
+        done = row.completed_at.strftime("%Y-%m-%d %H:%M") if row.completed_at else f"({r.state})"
+        std = f"{r.standard_minutes} mnt" if r.standard_minutes is not None else "-"
+        mark = " !" if row.over_standard else ""
+        duration = f"{duration_text(row.duration_seconds)} / {std}{mark}"
+        lines.append(f"{r.seq:>3}  {step:<34} {r.lane[:30]:<30} {(r.completed_by or '-')[:22]:<22} {done:<17} "
+                     f"{duration:<22} {row.decision:<13} {r.catatan or ''}")
+    return "\n".join(lines)

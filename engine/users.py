@@ -1,0 +1,115 @@
+"""Users, lanes and API tokens: accounts of people who act in the SOP."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.clock import utcnow
+from engine.errors import InvalidData, NotFound
+from engine.models import ApiToken, User, UserLane
+from engine.services import Actor, Alur
+
+TOKEN_LIFETIME = timedelta(hours=12)
+DEMO_PASSWORD = "alur-demo"
+DEMO_AGENCY = "Dinas Pendidikan Provinsi Kalimantan Barat"
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user.username, frozenset(user.lane_names), user.agency, user.is_process_owner, user.is_admin)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] = (), full_name: str = "",
+                agency: str | None = None, process_owner: bool = False, admin: bool = False) -> User:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,79}", username):
+        raise InvalidData("nama pengguna: huruf kecil, angka, titik, garis; 2-80 karakter", "username")
+    if len(password) < 8:
+        raise InvalidData("kata sandi minimal 8 karakter", "password")
+    now = utcnow()
+    with alur.unit_of_work() as uow:
+        if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise InvalidData(f"pengguna '{username}' sudah ada", "username")
+        user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
+                    agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now,
+                    lanes=[UserLane(lane=lane) for lane in sorted(set(lanes))])
+        uow.session.add(user)
+        uow.audit("system", "user_created", now, username=username, lanes=sorted(set(lanes)))
+        return user
+
+
+def get_user(alur: Alur, username: str) -> User:
+    with alur.unit_of_work(write=False) as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"pengguna '{username}' tidak ditemukan")
+        return user
+
+
+def user_by_id(alur: Alur, user_id: int) -> User | None:
+    with alur.unit_of_work(write=False) as uow:
+        return uow.session.get(User, user_id)
+
+
+def authenticate(alur: Alur, username: str, password: str) -> User | None:
+    with alur.unit_of_work(write=False) as uow:
+        user = uow.session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+    if user is None:
+        check_password_hash(generate_password_hash("x"), password)  # same work either way
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(alur: Alur, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with alur.unit_of_work() as uow:
+        uow.session.add(ApiToken(token_hash=_hash(token), user_id=user.id, created_at=now,
+                                 expires_at=now + TOKEN_LIFETIME))
+    return token
+
+
+def user_for_token(alur: Alur, token: str) -> User | None:
+    with alur.unit_of_work(write=False) as uow:
+        row = uow.session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).first()
+        if row is None or row.revoked_at is not None or row.expires_at < utcnow():
+            return None
+        user = uow.session.get(User, row.user_id)
+        return user if user is not None and user.active else None
+
+
+def revoke_token(alur: Alur, token: str) -> bool:
+    with alur.unit_of_work() as uow:
+        row = uow.session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).first()
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = utcnow()
+        return True
+
+
+def create_demo_users(alur: Alur, lanes: Iterable[str], applicant_lane: str | None) -> list[tuple[str, str]]:
+    """One demo user per lane (named after the lane), a process owner and an admin; skips existing ones."""
+    created = []
+    plan = [(slug(lane), [lane], DEMO_AGENCY if lane == applicant_lane else None, False, False, lane)
+            for lane in lanes]
+    plan += [("pemilik-proses", [], None, True, False, "Pemilik proses"), ("admin", [], None, True, True, "Admin")]
+    for username, user_lanes, agency, owner, admin, name in plan:
+        try:
+            create_user(alur, username, DEMO_PASSWORD, user_lanes, name, agency, owner, admin)
+            created.append((username, ", ".join(user_lanes) or name))
+        except InvalidData:
+            continue
+    return created
