@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import mimetypes
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -135,8 +134,7 @@ def complete(task_id: str, username: str, data: str | None, attach: tuple[str, .
         file = Path(path)
         if not path or not file.is_file():
             raise ValueError(f"--attach {item}: berkas tidak ditemukan")
-        media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        alur.attach_document(task_id, actor, Upload(doc_type, file.name, file.read_bytes(), media))
+        alur.attach_document(task_id, actor, Upload(doc_type, file.name, file.read_bytes()))
     instance_id = alur.complete(task_id, actor, _json(data))
     detail = alur.instance(instance_id, SYSTEM)
     click.echo(f"Tugas selesai. Permohonan {instance_id}: {detail.instance.status}")

@@ -74,7 +74,6 @@ def run_instance(alur: Alur, process_key: str, returns_at: set[str] | None = Non
         actor = pick(record.lane)
         if decision is None:
             for doc_type in step.required_uploads:
-                alur.attach_document(record.id, actor, Upload(doc_type, f"{doc_type}.pdf", SAMPLE_PDF,
-                                                              "application/pdf"))
+                alur.attach_document(record.id, actor, Upload(doc_type, f"{doc_type}.pdf", SAMPLE_PDF))
         alur.complete(record.id, actor, fill(step, decision))
     raise RuntimeError(f"permohonan {instance_id} tidak selesai dalam {max_steps} langkah")

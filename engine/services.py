@@ -24,6 +24,7 @@ from engine import forms, state
 from engine.clock import utcnow
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
+from engine.documents import TooLarge, safe_filename, sniff
 from engine.errors import Forbidden, InvalidData, NotFound, NotReady
 from engine.models import (
     AuditEvent,
@@ -69,7 +70,6 @@ class Upload:
     doc_type: str
     filename: str
     content: bytes
-    media_type: str = "application/octet-stream"
 
 
 @dataclass
@@ -272,6 +272,11 @@ class Alur:
                               f"(boleh: {', '.join(sorted(allowed)) or '-'})", "type")
         if not upload.content:
             raise InvalidData("berkas kosong", "file")
+        if len(upload.content) > self.settings.max_upload_bytes:
+            raise TooLarge(f"berkas {len(upload.content)} byte melebihi batas "
+                           f"{self.settings.max_upload_bytes} byte", "file")
+        media_type = sniff(upload.content)
+        filename = safe_filename(upload.filename, media_type)
         document = uow.session.scalars(select(Document).where(
             Document.instance_id == instance.id, Document.doc_type == upload.doc_type)).first()
         if document is None:
@@ -281,14 +286,14 @@ class Alur:
         number = (uow.session.scalar(select(func.max(DocumentVersion.version))
                                      .where(DocumentVersion.document_id == document.id)) or 0) + 1
         version = DocumentVersion(
-            document_id=document.id, version=number, filename=upload.filename, media_type=upload.media_type,
+            document_id=document.id, version=number, filename=filename, media_type=media_type,
             size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
             uploaded_by=actor.username, uploaded_at=now)
         uow.session.add(version)
         uow.session.flush()
         uow.session.add(DocumentContent(version_id=version.id, content=upload.content))
         uow.audit(actor.username, "document_added", now, instance.id, record.id, doc_type=upload.doc_type,
-                  version=number, sha256=version.sha256, size=version.size, filename=upload.filename)
+                  version=number, sha256=version.sha256, size=version.size, filename=filename)
         return version
 
     def _complete(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
@@ -373,7 +378,8 @@ class Alur:
                 stmt = stmt.join(Instance).where(Instance.agency == actor.agency)
             return list(uow.session.scalars(stmt))
 
-    def task(self, task_id: str, actor: Actor) -> tuple[TaskRecord, Instance, Step]:
+    def task(self, task_id: str, actor: Actor) -> TaskDetail:
+        """A task with its step, its input documents and what was attached in this activation."""
         with self.unit_of_work(write=False) as uow:
             record = uow.session.get(TaskRecord, task_id)
             if record is None:
@@ -381,7 +387,9 @@ class Alur:
             instance = uow.session.get_one(Instance, record.instance_id)
             self._check_can_read(instance, actor)
             step = self.parsed(instance.definition).model.steps[record.spec_id]
-            return record, instance, step
+            documents = list(uow.session.scalars(select(Document).where(Document.instance_id == instance.id)
+                                                 .order_by(Document.id)))
+            return TaskDetail(record, instance, step, documents)
 
     def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
         with self.unit_of_work(write=False) as uow:
@@ -464,6 +472,29 @@ class InstanceDetail:
     @property
     def returns(self) -> int:
         return sum(1 for r in self.history if r.keputusan == "tidak_setuju")
+
+
+@dataclass
+class TaskDetail:
+    record: TaskRecord
+    instance: Instance
+    step: Step
+    documents: list[Document]
+
+    @property
+    def inputs(self) -> list[Document]:
+        """The step's input documents (kelengkapan) that exist; `versions[-1]` is the current one."""
+        return [d for d in self.documents if d.doc_type in self.step.inputs]
+
+    @property
+    def attached(self) -> list[DocumentVersion]:
+        """Versions uploaded during this activation."""
+        return [v for d in self.documents for v in d.versions if v.task_id == self.record.id]
+
+    @property
+    def missing_uploads(self) -> list[str]:
+        have = {d.doc_type for d in self.documents for v in d.versions if v.task_id == self.record.id}
+        return [t for t in self.step.required_uploads if t not in have]
 
 
 def _ready_user_tasks(workflow: Any) -> list[Any]:
