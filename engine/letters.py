@@ -18,6 +18,10 @@ from engine.clock import local
 from engine.models import Instance, LetterCounter, LetterRegisterEntry
 from engine.settings import Settings
 
+# Form fields the register reads (see docs/diagram-conventions.md).
+SUBJECT_FIELD = "perihal"
+AGENCY_FIELD = "instansi_pemohon"
+
 
 def format_number(settings: Settings, sequence: int, year: int) -> str:
     return settings.letter_format.format(

@@ -26,6 +26,7 @@ from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
 from engine.documents import TooLarge, safe_filename, sniff
 from engine.errors import Forbidden, InvalidData, NotFound, NotReady
+from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
 from engine.models import (
     AuditEvent,
     Document,
@@ -184,7 +185,7 @@ class Alur:
             initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
                                      dict(data or {}), partial=True)
             if actor.agency:
-                initial["instansi_pemohon"] = actor.agency
+                initial[AGENCY_FIELD] = actor.agency
             workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
             workflow.task_tree.data.update(initial)
             workflow.do_engine_steps()
@@ -195,13 +196,13 @@ class Alur:
                 raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
             instance = Instance(
                 definition=definition, status="running", state=b"", data=dict(initial),
-                perihal=initial.get("perihal"), agency=initial.get("instansi_pemohon"),
+                perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
                 started_by=actor.username, started_at=now)
             uow.session.add(instance)
             uow.session.flush()
-            self._sync_tasks(uow, instance, parsed, workflow, now)
             uow.audit(actor.username, "start", now, instance.id, process=definition.key,
                       version=definition.version)
+            self._sync_tasks(uow, instance, parsed, workflow, now)
             instance.state = state.dump(workflow)
             uow.session.flush()
             if complete_first:
@@ -307,6 +308,8 @@ class Alur:
             raise NotReady(f"tugas '{record.name}' tidak siap lagi")
         step = parsed.model.steps[record.spec_id]
         values = forms.validate(step.fields, data)
+        if actor.agency and step.field(AGENCY_FIELD):
+            values[AGENCY_FIELD] = actor.agency  # an applicant speaks only for their own agency
         ctx = StepContext(session=uow.session, settings=self.settings, instance=instance, step=step,
                           task_id=record.id, actor=actor.username, now=now, values=values,
                           task_data=dict(task.data))
@@ -324,8 +327,8 @@ class Alur:
         uow.audit(actor.username, "return" if returned else "complete", now, instance.id, record.id,
                   step=step.name, step_no=step.step_no, keputusan=record.keputusan, catatan=record.catatan)
         instance.data = _json_safe({**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}})
-        instance.perihal = instance.data.get("perihal") or instance.perihal
-        instance.agency = instance.agency or instance.data.get("instansi_pemohon")
+        instance.perihal = instance.data.get(SUBJECT_FIELD) or instance.perihal
+        instance.agency = instance.agency or instance.data.get(AGENCY_FIELD)
         self._sync_tasks(uow, instance, parsed, workflow, now)
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.letters import draw_number
+from engine.letters import AGENCY_FIELD, SUBJECT_FIELD, draw_number
 from handlers.base import StepContext
 
 
@@ -18,6 +18,6 @@ class PenomoranSurat:
         data = {**ctx.task_data, **ctx.values}
         entry = draw_number(
             ctx.session, ctx.settings, ctx.instance, ctx.now, ctx.actor,
-            recipient=data.get("instansi_pemohon"), subject=data.get("perihal"))
+            recipient=data.get(AGENCY_FIELD), subject=data.get(SUBJECT_FIELD))
         ctx.values["nomor_surat"] = entry.number
         ctx.values["tanggal_surat"] = entry.letter_date

@@ -7,6 +7,7 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test); they fail, never skip, if it
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,9 +35,19 @@ def make_alur(url: str, demo: bool = True) -> Alur:
     return alur
 
 
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated database with the SOP and demo users, made once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "alur.sqlite"
+    make_alur(f"sqlite:///{path}").db.engine.dispose()
+    return path
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'alur.sqlite'}"
+def db_url(tmp_path: Path, template_db: Path) -> str:
+    path = tmp_path / "alur.sqlite"
+    shutil.copyfile(template_db, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -1,0 +1,47 @@
+# Alur: everything a fresh clone needs is installed from here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 0.0.0.0
+PORT   ?= 5000
+WORKERS ?= 2
+
+.PHONY: setup run serve test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+/usr/bin/chromium:
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+
+setup: $(BIN)/.installed node_modules/.installed
+
+## make run: set up, create/upgrade the SQLite database with the bundled SOP and demo users, serve.
+run: setup
+	$(BIN)/alur init --demo
+	@echo ""
+	@echo "Alur berjalan di http://localhost:$(PORT)/ — masuk sebagai salah satu pengguna demo di atas"
+	@echo "(mis. 'pemohon' untuk mengajukan permohonan), kata sandi: alur-demo"
+	@echo ""
+	$(MAKE) --no-print-directory serve
+
+serve:
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "api:create_app()"
+
+## make test: set up (Python, npm, Debian chromium for the browser test) and run the whole suite.
+test: setup /usr/bin/chromium
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules instance .pytest_cache .ruff_cache

@@ -1,0 +1,104 @@
+"""Letters numbered under concurrent completions, and the same engine on PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+
+from engine.demo import actor_for_lane, fill
+from engine.errors import NotReady
+from engine.models import LetterRegisterEntry
+from engine.services import SYSTEM, Alur
+from tests.conftest import make_alur
+from tests.helpers import current, drive_to, start, step
+
+
+def run_together(calls: list[Callable[[], object]]) -> list[object]:
+    """Start every call at the same moment on its own thread; return results or exceptions."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def number_concurrently(alur: Alur, count: int) -> list[LetterRegisterEntry]:
+    instances = [start(alur) for _ in range(count)]
+    records = [drive_to(alur, iid, 11) for iid in instances]
+    petugas = actor_for_lane(alur, records[0].lane)
+    spec = alur.task(records[0].id, SYSTEM).step
+    results = run_together([lambda r=r: alur.complete(r.id, petugas, fill(spec, None)) for r in records])
+    assert results == instances, results
+    with alur.unit_of_work(write=False) as uow:
+        return list(uow.session.scalars(select(LetterRegisterEntry).order_by(LetterRegisterEntry.sequence)))
+
+
+def check_register(entries: list[LetterRegisterEntry], alur: Alur, count: int) -> None:
+    assert [e.sequence for e in entries] == list(range(1, count + 1)), "gap-free and unique"
+    assert len({e.number for e in entries}) == count
+    assert len({e.instance_id for e in entries}) == count
+    for e in entries:
+        assert re.fullmatch(rf"000\.1\.2\.3/{e.sequence:03d}/DISKOP-UKM/{e.year}", e.number)
+        assert alur.instance(e.instance_id, SYSTEM).instance.letter_number == e.number
+
+
+def test_concurrent_numbering_on_sqlite_has_no_gap_and_no_duplicate(alur: Alur) -> None:
+    check_register(number_concurrently(alur, 12), alur, 12)
+
+
+def test_same_task_completed_twice_at_once_succeeds_once(alur: Alur) -> None:
+    iid = start(alur)
+    record = drive_to(alur, iid, 2)
+    actor = actor_for_lane(alur, record.lane)
+    results = run_together([lambda: alur.complete(record.id, actor, {"keputusan": "setuju"})] * 8)
+    assert results.count(iid) == 1
+    assert all(isinstance(r, NotReady) for r in results if r != iid)
+    assert current(alur, iid).step_no == 3
+
+
+@pytest.fixture
+def pg_alur(pg_url: str) -> Alur:
+    alur = make_alur(pg_url)
+    yield alur
+    alur.db.engine.dispose()
+
+
+def test_postgresql_runs_the_whole_sop(pg_alur: Alur) -> None:
+    iid = start(pg_alur)
+    drive_to(pg_alur, iid, 10)
+    step(pg_alur, iid, "tidak_setuju")
+    assert current(pg_alur, iid).step_no == 9
+    while pg_alur.ready_of([iid])[iid]:
+        step(pg_alur, iid)
+    detail = pg_alur.instance(iid, SYSTEM)
+    assert detail.instance.status == "completed" and detail.returns == 1
+    assert len(detail.history) == 15
+    assert detail.instance.letter_number
+
+
+def test_concurrent_numbering_on_postgresql(pg_alur: Alur) -> None:
+    check_register(number_concurrently(pg_alur, 12), pg_alur, 12)
+
+
+def test_double_completion_on_postgresql(pg_alur: Alur) -> None:
+    iid = start(pg_alur)
+    record = drive_to(pg_alur, iid, 2)
+    actor = actor_for_lane(pg_alur, record.lane)
+    results = run_together([lambda: pg_alur.complete(record.id, actor, {"keputusan": "setuju"})] * 8)
+    assert results.count(iid) == 1
+    assert all(isinstance(r, NotReady) for r in results if r != iid)
