@@ -41,7 +41,7 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             field = exc.details.get("field") or exc.details.get("document_type")
             click.echo(f"Gagal ({exc.code}): {exc.message}" + (f" [field: {field}]" if field else ""), err=True)
             sys.exit(1)
-        except (LookupError, ValueError) as exc:
+        except (LookupError, ValueError, RuntimeError) as exc:
             click.echo(f"Gagal: {exc}", err=True)
             sys.exit(1)
     return wrapper
@@ -184,6 +184,29 @@ def demo(process: str) -> None:
     init(alur, demo=True)
     instance_id = run_instance(alur, process)
     _print_instance(alur, instance_id)
+
+
+@main.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@_errors
+def backup_cmd(target: Path) -> None:
+    """Salin basis data (termasuk dokumen) secara konsisten, juga saat server berjalan."""
+    from engine.backup import backup
+
+    backup(load().database_url, target)
+    click.echo(f"Cadangan ditulis ke {target} ({target.stat().st_size} byte).")
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.confirmation_option(prompt="Isi basis data akan diganti dengan cadangan. Lanjutkan?")
+@_errors
+def restore_cmd(source: Path) -> None:
+    """Pulihkan basis data dari cadangan (hentikan server lebih dulu)."""
+    from engine.backup import restore
+
+    restore(load().database_url, source)
+    click.echo(f"Basis data dipulihkan dari {source}.")
 
 
 @main.command("user-add")
