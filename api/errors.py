@@ -14,10 +14,12 @@ from engine.errors import (
     MissingDocument,
     NotFound,
     NotReady,
+    Throttled,
 )
 
 STATUS: list[tuple[type[AlurError], int]] = [
     (TooLarge, 413),
+    (Throttled, 429),
     (InvalidDiagram, 422),
     (InvalidData, 422),
     (MissingDocument, 422),

@@ -52,6 +52,16 @@ class MissingDocument(AlurError):
         self.document_type = document_type
 
 
+class Throttled(AlurError):
+    """Too many failed logins; try again later (HTTP 429)."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class Conflict(AlurError):
     """Concurrent change detected; the caller may retry."""
 

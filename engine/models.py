@@ -53,6 +53,17 @@ class UserLane(Base):
     lane: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
+class LoginThrottle(Base):
+    """Failed logins per user name (existing or not), to slow down password guessing."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 

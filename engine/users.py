@@ -6,14 +6,14 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.clock import utcnow
-from engine.errors import InvalidData, NotFound
-from engine.models import ApiToken, User, UserLane
+from engine.errors import InvalidData, NotFound, Throttled
+from engine.models import ApiToken, LoginThrottle, User, UserLane
 from engine.services import Actor, Alur
 
 TOKEN_LIFETIME = timedelta(hours=12)
@@ -60,13 +60,49 @@ def user_by_id(alur: Alur, user_id: int) -> User | None:
         return uow.session.get(User, user_id)
 
 
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+LOCKOUT = timedelta(minutes=15)
+
+
 def authenticate(alur: Alur, username: str, password: str) -> User | None:
+    """The user if the password is right; None if not; Throttled after repeated failures."""
+    key = username.strip().lower()[:80]
+    now = utcnow()
     with alur.unit_of_work(write=False) as uow:
-        user = uow.session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+        throttle = uow.session.get(LoginThrottle, key)
+        if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+            wait = int((throttle.locked_until - now).total_seconds()) + 1
+            raise Throttled(f"terlalu banyak percobaan masuk yang gagal; coba lagi dalam {wait // 60 + 1} menit",
+                            wait)
+        user = uow.session.scalars(select(User).where(User.username == key, User.active.is_(True))).first()
     if user is None:
-        check_password_hash(generate_password_hash("x"), password)  # same work either way
-        return None
-    return user if check_password_hash(user.password_hash, password) else None
+        check_password_hash(_DUMMY_HASH, password)  # same work either way
+    ok = user is not None and check_password_hash(user.password_hash, password)
+    _record_attempt(alur, key, ok, now)
+    return user if ok else None
+
+
+_DUMMY_HASH = generate_password_hash("alur-dummy-password")
+
+
+def _record_attempt(alur: Alur, key: str, ok: bool, now: datetime) -> None:
+    with alur.unit_of_work() as uow:
+        throttle = uow.session.get(LoginThrottle, key)
+        if ok:
+            if throttle is not None:
+                uow.session.delete(throttle)
+            return
+        if throttle is None or now - throttle.first_failure_at > FAILURE_WINDOW:
+            if throttle is not None:
+                uow.session.delete(throttle)
+                uow.session.flush()
+            throttle = LoginThrottle(username=key, failures=0, first_failure_at=now)
+            uow.session.add(throttle)
+        throttle.failures += 1
+        if throttle.failures >= MAX_FAILURES:
+            throttle.locked_until = now + LOCKOUT
+            uow.audit(key, "login_locked", now, failures=throttle.failures)
 
 
 def _hash(token: str) -> str:
