@@ -33,7 +33,7 @@ run: setup
 	$(MAKE) --no-print-directory serve
 
 serve:
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "api:create_app()"
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - api.wsgi:app
 
 ## make test: set up (Python, npm, Debian chromium for the browser test) and run the whole suite.
 test: setup /usr/bin/chromium

@@ -53,7 +53,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # No autoflush: the service layer flushes where a query must see its own writes.
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     def session(self, write: bool) -> Session:
         token = _immediate.set(write)

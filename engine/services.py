@@ -252,12 +252,16 @@ class Alur:
     # ---- internals of a step -----------------------------------------------------------
 
     def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor) -> tuple[TaskRecord, Instance]:
-        record = uow.session.get(TaskRecord, task_id)
-        if record is None:
+        """The task and its instance, read under the instance's write lock (one statement)."""
+        stmt = (select(TaskRecord, Instance).join(Instance, TaskRecord.instance_id == Instance.id)
+                .where(TaskRecord.id == task_id))
+        if self.db.engine.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=[Instance, TaskRecord])
+        row = uow.session.execute(stmt).first()
+        if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")
-        instance = uow.lock_instance(record.instance_id)
+        record, instance = row
         self._check_can_read(instance, actor)
-        uow.session.refresh(record)
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if record.state != "ready" or instance.status != "running":
@@ -336,8 +340,10 @@ class Alur:
         instance.state = state.dump(workflow)
 
     def _ready_records(self, session: Session, instance_id: int) -> list[TaskRecord]:
-        return list(session.scalars(select(TaskRecord).where(
-            TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+        """Ready rows, as this transaction sees them (no autoflush: pending changes are in the objects)."""
+        rows = session.scalars(select(TaskRecord).where(
+            TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq))
+        return [r for r in rows if r.state == "ready"]
 
     def _sync_tasks(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, workflow: Any,
                     now: datetime) -> None:
@@ -454,6 +460,28 @@ class Alur:
             if year:
                 stmt = stmt.where(LetterRegisterEntry.year == year)
             return list(uow.session.scalars(stmt))
+
+    def verify(self, instance_id: int) -> list[str]:
+        """Problems where the stored workflow and the task table disagree (empty when consistent)."""
+        with self.unit_of_work(write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            parsed = self.parsed(instance.definition)
+            workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+            in_workflow = {str(t.id) for t in _ready_user_tasks(workflow)}
+            in_table = {r.id for r in self._ready_records(uow.session, instance_id)}
+            problems = [f"tugas {t} siap di alur kerja tetapi tidak di tabel tugas" for t in in_workflow - in_table]
+            problems += [f"tugas {t} siap di tabel tugas tetapi tidak di alur kerja" for t in in_table - in_workflow]
+            if instance.status == "completed" and not state.ended(workflow):
+                problems.append("status selesai tetapi alur kerja belum mencapai end event")
+            if instance.status == "running" and state.ended(workflow):
+                problems.append("alur kerja sudah selesai tetapi status masih berjalan")
+            orphans = uow.session.scalars(select(DocumentVersion.id).join(Document).outerjoin(
+                DocumentContent, DocumentContent.version_id == DocumentVersion.id).where(
+                Document.instance_id == instance_id, DocumentContent.version_id.is_(None))).all()
+            problems += [f"versi dokumen {v} tanpa isi" for v in orphans]
+            return problems
 
     def audit_log(self, instance_id: int) -> list[AuditEvent]:
         with self.unit_of_work(write=False) as uow:

@@ -59,10 +59,15 @@ def new_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
 
 
 def prune(workflow: BpmnWorkflow, keep_finished: int = FINISHED_ANCESTORS_KEPT) -> None:
-    """Drop finished tasks that no open task needs; graft what remains under the root."""
+    """Drop finished tasks that no open task needs; graft what remains under the root.
+
+    Completed end events are kept: they are how a stored workflow says it has ended.
+    """
     root = workflow.task_tree
     open_tasks = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
-    keep = {root.id} | {t.id for t in open_tasks}
+    ended_tasks = [t for t in workflow.tasks.values()
+                   if isinstance(t.task_spec, EndEvent) and t.state == TaskState.COMPLETED]
+    keep = {root.id} | {t.id for t in open_tasks} | {t.id for t in ended_tasks}
     for task in open_tasks:
         finished, parent = 0, task.parent
         while parent is not None and parent is not root:

@@ -40,6 +40,7 @@ def test_happy_path_runs_all_thirteen_steps_and_numbers_the_letter(alur: Alur) -
     kinds = [e.kind for e in alur.audit_log(iid)]
     assert kinds.count("complete") == 13 and kinds.count("document_added") == 3
     assert kinds[0] == "start" and kinds[-1] == "end"
+    assert alur.verify(iid) == []
     with alur.unit_of_work(write=False) as uow:
         entry = uow.session.scalars(select(LetterRegisterEntry)).one()
     assert entry.instance_id == iid and entry.sequence == 1
@@ -76,6 +77,7 @@ def test_four_hundred_returns_stay_correct_and_state_stays_small(alur: Alur) -> 
     finish(alur, iid)
     detail = alur.instance(iid, SYSTEM)
     assert detail.instance.status == "completed"
+    assert alur.verify(iid) == []
     assert len(detail.history) == 13 + 800
     assert detail.returns == 400
     # the stored state does not grow with history (no spec, pruned tree)
