@@ -1,10 +1,576 @@
-"""Server-rendered UI in Bahasa Indonesia (filled in by the UI work)."""
+"""Server-rendered UI in Bahasa Indonesia: thin views over the service layer.
 
-from flask import Blueprint
+Every view asks `engine.services.Alur` and renders what comes back. Domain errors are
+shown next to the field they name (InvalidData.field, MissingDocument.document_type) and
+forms are re-rendered with what the user typed. No inline script or style (CSP): the
+diagram is drawn by api/static/diagram.js with bpmn-js served from node_modules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from io import BytesIO
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from api import services
+from api.auth import SessionUser
+from api.errors import status_of
+from engine import timeline
+from engine.clock import local, utcnow
+from engine.diagram import FormField, SopModel, Step
+from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady
+from engine.models import Instance, ProcessDefinition, TaskRecord
+from engine.services import Actor, Filters, Upload, overdue
+from engine.settings import ROOT
+from engine.users import authenticate
 
 bp = Blueprint("ui", __name__)
 
+BPMN_JS_DIST = ROOT / "node_modules" / "bpmn-js" / "dist"
+PAGE_SIZE = 50
+DOC_LABELS = {
+    "surat_pd": "Surat PD",
+    "disposisi": "Disposisi",
+    "draft_surat": "Draft surat",
+    "surat_ditandatangani": "Surat yang telah ditandatangani",
+}
+STATUS_LABELS = {"running": "Berjalan", "completed": "Selesai", "cancelled": "Dibatalkan"}
+TASK_STATES = {"ready": "Menunggu", "completed": "Selesai", "cancelled": "Dibatalkan"}
+SOP_IDENTITY = [
+    ("sop_nomor", "Nomor SOP"),
+    ("sop_nama", "Nama SOP"),
+    ("sop_unit", "Unit"),
+    ("sop_dasar_hukum", "Dasar hukum"),
+    ("sop_kualifikasi_pelaksana", "Kualifikasi pelaksana"),
+    ("sop_keterkaitan", "Keterkaitan"),
+    ("sop_peralatan", "Peralatan / perlengkapan"),
+    ("sop_peringatan", "Peringatan"),
+    ("sop_pencatatan", "Pencatatan dan pendataan"),
+]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
+DECISION_FIELDS = {"keputusan"}
+UPLOAD_ACCEPT = ".pdf,.docx,.odt,.jpg,.jpeg,.png"
+_SIMPLE_CONDITION = re.compile(r"^\s*(\w+)\s*==\s*'([^']*)'\s*$")
 
-@bp.get("/login")
-def login() -> str:
-    return "login"
+
+# ---- helpers -----------------------------------------------------------------------------
+
+def actor() -> Actor:
+    return current_user.actor
+
+
+def doc_label(doc_type: str) -> str:
+    return DOC_LABELS.get(doc_type, doc_type.replace("_", " ").capitalize())
+
+
+def _tz() -> str:
+    return services().settings.timezone
+
+
+def _fmt(moment: datetime | None, with_time: bool = True) -> str:
+    if moment is None:
+        return "-"
+    shown = local(moment, _tz())
+    text = f"{shown.day} {MONTHS[shown.month - 1]} {shown.year}"
+    return f"{text} {shown:%H:%M}" if with_time else text
+
+
+def _fmt_local(moment: datetime | None, since: datetime | None = None) -> str:
+    """A datetime already in local time (timeline rows); only the time when on the same day as `since`."""
+    if moment is None:
+        return "-"
+    if since is not None and since.date() == moment.date():
+        return f"{moment:%H:%M}"
+    year = "" if moment.year == local(utcnow(), _tz()).year else f" {moment.year}"
+    return f"{moment.day} {MONTHS[moment.month - 1]}{year} {moment:%H:%M}"
+
+
+def _fmt_iso_date(text: str | None) -> str:
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return text or "-"
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def _latest_definitions() -> list[ProcessDefinition]:
+    if "alur_definitions" not in g:
+        latest: dict[str, ProcessDefinition] = {}
+        for definition in services().definitions():
+            if definition.key not in latest or definition.version > latest[definition.key].version:
+                latest[definition.key] = definition
+        g.alur_definitions = sorted(latest.values(), key=lambda d: d.name)
+    return g.alur_definitions
+
+
+def _model(definition: ProcessDefinition) -> SopModel:
+    return services().parsed(definition).model
+
+
+def _startable(who: Actor) -> list[ProcessDefinition]:
+    """Processes whose first step is in one of the actor's lanes."""
+    found = []
+    for definition in _latest_definitions():
+        steps = _model(definition).ordered_steps()
+        if steps and (steps[0].lane in who.lanes or who.is_admin):
+            found.append(definition)
+    return found
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def requirement_hint(step: Step, form_field: FormField) -> str | None:
+    """`required_when` in words: "wajib diisi bila Keputusan: Tidak setuju (kembalikan)"."""
+    if not form_field.required_when:
+        return None
+    match = _SIMPLE_CONDITION.match(form_field.required_when)
+    if match:
+        other = step.field(match.group(1))
+        if other is not None:
+            if other.id == "keputusan" and match.group(2) == "tidak_setuju":
+                return "Wajib diisi bila dikembalikan."
+            value = dict(other.options).get(match.group(2), match.group(2))
+            return f"Wajib diisi bila {other.label} = {value}."
+    return f"Wajib diisi bila {form_field.required_when}."
+
+
+def _form_values(fields: Iterable[FormField]) -> dict[str, Any]:
+    """The submitted values of the step's own fields, as strings (the engine converts them)."""
+    values: dict[str, Any] = {}
+    for form_field in fields:
+        if form_field.type == "boolean":
+            values[form_field.id] = "true" if request.form.get(form_field.id) else "false"
+        elif form_field.id in request.form:
+            values[form_field.id] = request.form.get(form_field.id, "")
+    return values
+
+
+def _uploads(doc_types: Iterable[str]) -> list[Upload]:
+    uploads = []
+    for doc_type in doc_types:
+        file: FileStorage | None = request.files.get(f"dokumen_{doc_type}")
+        if file is not None and file.filename:
+            uploads.append(Upload(doc_type, file.filename, file.read()))
+    return uploads
+
+
+def _friendly(step: Step, exc: AlurError) -> AlurError:
+    """A `required_when` refusal in words ("Catatan wajib diisi bila dikembalikan.") instead of the condition."""
+    form_field = step.field(exc.field) if isinstance(exc, InvalidData) and exc.field else None
+    if form_field is not None and form_field.required_when and "wajib diisi bila" in exc.message:
+        label = form_field.label.split(" (")[0]
+        hint = requirement_hint(step, form_field) or ""
+        return InvalidData(f"{label} {hint[0].lower()}{hint[1:]}" if hint else exc.message, form_field.id)
+    return exc
+
+
+@dataclass
+class FormErrors:
+    """Messages for the form: by field id, by document type, or for the whole form."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def add(self, exc: AlurError, fields: Iterable[str], doc_type: str | None = None) -> None:
+        if isinstance(exc, MissingDocument):
+            self.documents[exc.document_type] = exc.message
+        elif isinstance(exc, InvalidData) and exc.field in set(fields):
+            self.fields[exc.field] = exc.message
+        elif isinstance(exc, InvalidData) and doc_type and exc.field in {"file", "type"}:
+            self.documents[doc_type] = exc.message
+        else:
+            self.general.append(exc.message)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.documents or self.general)
+
+
+def _instance_data(model: SopModel, instance: Instance) -> list[tuple[str, str]]:
+    """The request's form values with their labels, in step order (no decisions/notes)."""
+    shown: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for step in model.ordered_steps():
+        for form_field in step.fields:
+            if form_field.id in seen or form_field.id in {"keputusan", "catatan"}:
+                continue
+            seen.add(form_field.id)
+            value = instance.data.get(form_field.id)
+            if value in (None, ""):
+                continue
+            if form_field.type == "enum":
+                value = dict(form_field.options).get(value, value)
+            elif form_field.type == "date":
+                value = _fmt_iso_date(str(value))
+            elif form_field.type == "boolean":
+                value = "Ya" if value else "Tidak"
+            shown.append((form_field.label, str(value)))
+    return shown
+
+
+def _waiting(record: TaskRecord) -> dict[str, Any]:
+    waited = (utcnow() - record.ready_at).total_seconds()
+    return {"text": timeline.duration_text(waited), "overdue": overdue(record),
+            "standard": f"{record.standard_minutes} mnt" if record.standard_minutes is not None else "-"}
+
+
+@bp.app_template_filter("waktu")
+def _waktu_filter(moment: datetime | None) -> str:
+    return _fmt(moment)
+
+
+@bp.app_template_filter("tanggal")
+def _tanggal_filter(text: str | None) -> str:
+    return _fmt_iso_date(text)
+
+
+@bp.app_template_filter("dok")
+def _dok_filter(doc_type: str) -> str:
+    return doc_label(doc_type)
+
+
+@bp.app_template_filter("kalimat")
+def _kalimat_filter(text: str | None) -> str:
+    """An engine message as a sentence: capital first letter."""
+    text = (text or "").strip()
+    return text[:1].upper() + text[1:] if text else ""
+
+
+@bp.context_processor
+def _layout() -> dict[str, Any]:
+    context: dict[str, Any] = {"doc_label": doc_label, "status_label": STATUS_LABELS,
+                               "duration_text": timeline.duration_text}
+    if current_user.is_authenticated:
+        who = actor()
+        context.update(
+            me=who, my_name=current_user.user.full_name or who.username,
+            my_lanes=", ".join(sorted(who.lanes)),
+            nav_processes=[(d.key, d.name) for d in _latest_definitions()])
+    return context
+
+
+@bp.errorhandler(AlurError)
+def _domain_error(exc: AlurError) -> tuple[str, int]:
+    return render_template("error.html", message=exc.message, code=status_of(exc)), status_of(exc)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
+    limit = services().settings.max_upload_bytes // (1024 * 1024)
+    message = f"Berkas terlalu besar: batas unggahan {limit} MB. Kembali dan pilih berkas yang lebih kecil."
+    return render_template("error.html", message=message, code=413), 413
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+    message = "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi."
+    return render_template("error.html", message=message, code=400), 400
+
+
+# ---- login ------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("ui.inbox"))
+    error, username = None, ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        user = authenticate(services(), username, request.form.get("password", ""))
+        if user is not None:
+            login_user(SessionUser(user))
+            return redirect(_safe_next(request.args.get("next")) or url_for("ui.inbox"))
+        error = "Nama pengguna atau kata sandi salah."
+    return render_template("login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    logout_user()
+    flash("Anda telah keluar.", "ok")
+    return redirect(url_for("ui.login"))
+
+
+# ---- inbox ------------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def inbox() -> str:
+    who = actor()
+    records = services().ready_tasks(who)
+    tasks = [{"record": r, "instance": r.instance, **_waiting(r)} for r in records]
+    mine: list[Instance] = []
+    if who.agency:
+        mine = services().instances(who, Filters(limit=20))
+    return render_template("inbox.html", tasks=tasks, startable=_startable(who), mine=mine,
+                           ready_of=services().ready_of([i.id for i in mine]) if mine else {})
+
+
+# ---- tasks ------------------------------------------------------------------------------
+
+def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: FormErrors | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    who = actor()
+    detail = services().task(task_id, who)
+    model = _model(detail.instance.definition)
+    inputs = {d.doc_type: d for d in detail.inputs}
+    upload_types = list(dict.fromkeys([*detail.step.required_uploads, *detail.step.outputs]))
+    attached: dict[str, list[Any]] = {}
+    for version in detail.attached:
+        doc_type = next(d.doc_type for d in detail.documents if d.id == version.document_id)
+        attached.setdefault(doc_type, []).append(version)
+    can_act = (detail.record.state == "ready" and detail.instance.status == "running"
+               and detail.record.lane in who.lanes)
+    return render_template(
+        "task.html", detail=detail, record=detail.record, step=detail.step, instance=detail.instance,
+        model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=upload_types,
+        attached=attached, can_act=can_act, values=values or {}, errors=errors or FormErrors(),
+        fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id in DECISION_FIELDS)],
+        hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
+        request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
+        task_state=TASK_STATES), status
+
+
+@bp.get("/tugas/<task_id>")
+@login_required
+def task(task_id: str) -> Any:
+    return _render_task(task_id)
+
+
+@bp.post("/tugas/<task_id>")
+@login_required
+def task_submit(task_id: str) -> Any:
+    who = actor()
+    alur = services()
+    detail = alur.task(task_id, who)
+    step = detail.step
+    values = _form_values(step.fields)
+    field_ids = [f.id for f in step.fields]
+    errors = FormErrors()
+    upload_types = list(dict.fromkeys([*step.required_uploads, *step.outputs]))
+    try:
+        for upload in _uploads(upload_types):
+            try:
+                alur.attach_document(task_id, who, upload)
+            except (InvalidData, MissingDocument) as exc:
+                errors.add(exc, field_ids, upload.doc_type)
+        if errors:
+            return _render_task(task_id, values, errors, 422)
+        instance_id = alur.complete(task_id, who, values)
+    except NotReady as exc:
+        flash(f"{exc.message}. Mungkin sudah dikerjakan orang lain.", "error")
+        return redirect(url_for("ui.instance", instance_id=detail.instance.id))
+    except (InvalidData, MissingDocument) as exc:
+        errors.add(_friendly(step, exc), field_ids)
+        return _render_task(task_id, values, errors, 422)
+    verb = "dikembalikan" if values.get("keputusan") == "tidak_setuju" else "selesai"
+    flash(f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id}).", "ok")
+    return redirect(url_for("ui.inbox"))
+
+
+# ---- new request ------------------------------------------------------------------------
+
+def _pick_process(who: Actor) -> ProcessDefinition | None:
+    startable = _startable(who)
+    key = request.args.get("proses")
+    if key:
+        match = next((d for d in startable if d.key == key), None)
+        if match is None:
+            raise Forbidden(f"anda tidak dapat memulai permohonan proses '{key}'")
+        return match
+    return startable[0] if len(startable) == 1 else None
+
+
+def _render_new(definition: ProcessDefinition, values: dict[str, Any], errors: FormErrors,
+                status: int = 200) -> tuple[str, int]:
+    model = _model(definition)
+    step = model.ordered_steps()[0]
+    return render_template(
+        "new_request.html", definition=definition, model=model, step=step, fields=step.fields,
+        upload_types=list(dict.fromkeys([*step.required_uploads, *step.outputs])), values=values, errors=errors,
+        hint=lambda f: requirement_hint(step, f), accept=UPLOAD_ACCEPT), status
+
+
+@bp.get("/permohonan/baru")
+@login_required
+def new_request() -> Any:
+    who = actor()
+    definition = _pick_process(who)
+    if definition is None:
+        startable = _startable(who)
+        if not startable:
+            raise Forbidden("anda tidak berada di lane langkah pertama proses mana pun")
+        return render_template("choose_process.html", startable=startable)
+    return _render_new(definition, {"instansi_pemohon": who.agency or ""}, FormErrors())
+
+
+@bp.post("/permohonan/baru")
+@login_required
+def new_request_submit() -> Any:
+    who = actor()
+    definition = _pick_process(who)
+    if definition is None:
+        abort(400)
+    step = _model(definition).ordered_steps()[0]
+    values = _form_values(step.fields)
+    uploads = _uploads(list(dict.fromkeys([*step.required_uploads, *step.outputs])))
+    try:
+        instance_id = services().start(definition.key, who, uploads=uploads, complete_first=True,
+                                       first_data=values)
+    except (InvalidData, MissingDocument) as exc:
+        errors = FormErrors()
+        errors.add(_friendly(step, exc), [f.id for f in step.fields],
+                   uploads[0].doc_type if len(uploads) == 1 else None)
+        if uploads and not errors.documents:
+            errors.general.append("Berkas yang tadi dipilih belum tersimpan: pilih ulang sebelum mengirim.")
+        return _render_new(definition, values, errors, 422)
+    flash(f"Permohonan #{instance_id} terkirim. Langkah berikutnya menunggu petugas.", "ok")
+    return redirect(url_for("ui.instance", instance_id=instance_id))
+
+
+# ---- instances ----------------------------------------------------------------------------
+
+def _parse_day(name: str, problems: list[str]) -> date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        problems.append(f"Tanggal '{raw}' tidak valid (format TTTT-BB-HH).")
+        return None
+
+
+def _utc_midnight(day: date) -> datetime:
+    zone = ZoneInfo(_tz())
+    return datetime.combine(day, time.min, zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+@bp.get("/permohonan")
+@login_required
+def instances() -> str:
+    who = actor()
+    problems: list[str] = []
+    status = request.args.get("status", "")
+    status = status if status in STATUS_LABELS else ""
+    day_from, day_to = _parse_day("dari", problems), _parse_day("sampai", problems)
+    late = request.args.get("terlambat", "")
+    page = max(request.args.get("halaman", 1, type=int) or 1, 1)
+    filters = Filters(
+        status=status or None, process=request.args.get("proses") or None,
+        started_from=_utc_midnight(day_from) if day_from else None,
+        started_to=_utc_midnight(day_to + timedelta(days=1)) if day_to else None,
+        overdue={"ya": True, "tidak": False}.get(late), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    found = services().instances(who, filters)
+    has_next, found = len(found) > PAGE_SIZE, found[:PAGE_SIZE]
+    ready = services().ready_of([i.id for i in found]) if found else {}
+    args = {k: v for k, v in request.args.items() if k != "halaman" and v}
+    return render_template("instances.html", instances=found, ready=ready, problems=problems, page=page,
+                           has_next=has_next, args=args, status=status, late=late,
+                           day_from=day_from.isoformat() if day_from else "",
+                           day_to=day_to.isoformat() if day_to else "", overdue=overdue)
+
+
+@bp.get("/permohonan/<int:instance_id>")
+@login_required
+def instance(instance_id: int) -> str:
+    who = actor()
+    detail = services().instance(instance_id, who)
+    model = detail.parsed.model
+    current = [r.spec_id for r in detail.ready]
+    completed = sorted({r.spec_id for r in detail.history if r.state == "completed"} - set(current))
+    returned = sorted({r.spec_id for r in detail.history if r.keputusan == "tidak_setuju"})
+    return render_template(
+        "instance.html", detail=detail, instance=detail.instance, model=model,
+        rows=timeline.rows(detail.history, _tz()), fmt_local=_fmt_local, overdue=overdue,
+        current=current, completed=completed, returned=returned, request_data=_instance_data(model, detail.instance),
+        total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
+
+
+@bp.get("/permohonan/<int:instance_id>/diagram.xml")
+@login_required
+def instance_diagram(instance_id: int) -> Response:
+    detail = services().instance(instance_id, actor())
+    return Response(detail.instance.definition.bpmn_xml, mimetype="application/xml")
+
+
+@bp.get("/dokumen/<int:version_id>")
+@login_required
+def document(version_id: int) -> Response:
+    version, content = services().document(version_id, actor())
+    return send_file(BytesIO(content), mimetype=version.media_type, as_attachment=True,
+                     download_name=version.filename, max_age=0)
+
+
+# ---- register and processes ---------------------------------------------------------------
+
+@bp.get("/buku-agenda")
+@login_required
+def register() -> str:
+    year = request.args.get("tahun", type=int)
+    entries = services().register(actor(), year)
+    return render_template("register.html", entries=entries, year=year)
+
+
+@bp.get("/proses")
+@login_required
+def processes() -> Any:
+    definitions = _latest_definitions()
+    if len(definitions) == 1:
+        return redirect(url_for("ui.process", key=definitions[0].key))
+    return render_template("processes.html", definitions=definitions, model_of=_model)
+
+
+@bp.get("/proses/<key>")
+@login_required
+def process(key: str) -> str:
+    definition = services().definition(key, request.args.get("versi", type=int))
+    model = _model(definition)
+    steps = model.ordered_steps()
+    return render_template("process.html", definition=definition, model=model, steps=steps,
+                           identity=[(label, model.properties.get(name, "")) for name, label in SOP_IDENTITY],
+                           total_minutes=model.total_standard_minutes,
+                           startable=any(d.key == definition.key for d in _startable(actor())))
+
+
+@bp.get("/proses/<key>/diagram.xml")
+@login_required
+def process_diagram(key: str) -> Response:
+    definition = services().definition(key, request.args.get("versi", type=int))
+    return Response(definition.bpmn_xml, mimetype="application/xml")
+
+
+@bp.get("/vendor/bpmn-js/<path:filename>")
+def vendor(filename: str) -> Response:
+    """bpmn-js's built files from node_modules (nothing is loaded from the internet)."""
+    return send_from_directory(BPMN_JS_DIST, filename, max_age=3600)

@@ -98,7 +98,7 @@ class Instance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="running")
-    state: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded only by commands
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     perihal: Mapped[str | None] = mapped_column(String(500))
     agency: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -137,6 +137,7 @@ class TaskRecord(Base):
     completed_by: Mapped[str | None] = mapped_column(String(80))
     keputusan: Mapped[str | None] = mapped_column(String(40))
     catatan: Mapped[str | None] = mapped_column(Text)
+    instance: Mapped[Instance] = relationship(lazy="raise_on_sql", viewonly=True)
 
     @property
     def duration_seconds(self) -> float | None:

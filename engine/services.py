@@ -18,7 +18,7 @@ from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, undefer
 
 from engine import forms, state
 from engine.clock import utcnow
@@ -93,7 +93,7 @@ class UnitOfWork:
         self.session: Session = db.session(write)
 
     def lock_instance(self, instance_id: int) -> Instance:
-        stmt = select(Instance).where(Instance.id == instance_id)
+        stmt = select(Instance).where(Instance.id == instance_id).options(undefer(Instance.state))
         if self.db.engine.dialect.name == "postgresql":
             stmt = stmt.with_for_update(of=Instance)
         instance = self.session.scalars(stmt).one_or_none()
@@ -254,7 +254,7 @@ class Alur:
     def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor) -> tuple[TaskRecord, Instance]:
         """The task and its instance, read under the instance's write lock (one statement)."""
         stmt = (select(TaskRecord, Instance).join(Instance, TaskRecord.instance_id == Instance.id)
-                .where(TaskRecord.id == task_id))
+                .where(TaskRecord.id == task_id).options(undefer(Instance.state)))
         if self.db.engine.dialect.name == "postgresql":
             stmt = stmt.with_for_update(of=[Instance, TaskRecord])
         row = uow.session.execute(stmt).first()
@@ -377,14 +377,16 @@ class Alur:
             raise NotFound(f"permohonan {instance.id} tidak ditemukan")
 
     def ready_tasks(self, actor: Actor, lane: str | None = None, limit: int = 500) -> list[TaskRecord]:
+        """The inbox: ready tasks of the actor's lanes, oldest first, with `record.instance` loaded."""
         lanes = actor.lanes & {lane} if lane else actor.lanes
         if not lanes:
             return []
         with self.unit_of_work(write=False) as uow:
-            stmt = (select(TaskRecord).where(TaskRecord.state == "ready", TaskRecord.lane.in_(sorted(lanes)))
+            stmt = (select(TaskRecord).join(TaskRecord.instance).options(contains_eager(TaskRecord.instance))
+                    .where(TaskRecord.state == "ready", TaskRecord.lane.in_(sorted(lanes)))
                     .order_by(TaskRecord.ready_at, TaskRecord.seq).limit(limit))
             if actor.agency:
-                stmt = stmt.join(Instance).where(Instance.agency == actor.agency)
+                stmt = stmt.where(Instance.agency == actor.agency)
             return list(uow.session.scalars(stmt))
 
     def task(self, task_id: str, actor: Actor) -> TaskDetail:
@@ -464,7 +466,7 @@ class Alur:
     def verify(self, instance_id: int) -> list[str]:
         """Problems where the stored workflow and the task table disagree (empty when consistent)."""
         with self.unit_of_work(write=False) as uow:
-            instance = uow.session.get(Instance, instance_id)
+            instance = uow.session.get(Instance, instance_id, options=[undefer(Instance.state)])
             if instance is None:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
             parsed = self.parsed(instance.definition)
