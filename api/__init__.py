@@ -60,6 +60,19 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
 
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def page_error(exc: Any) -> Any:
+        """Unknown pages get the UI's error page in Indonesian (the API answers JSON itself)."""
+        from flask import jsonify, render_template, request
+
+        code = exc.code or 500
+        if request.path.startswith("/api/"):
+            kind = "not_found" if code == 404 else "method_not_allowed"
+            return jsonify({"error": exc.description, "code": kind}), code
+        message = "Halaman tidak ditemukan." if code == 404 else "Metode tidak diizinkan untuk halaman ini."
+        return render_template("error.html", message=message, code=code), code
+
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault(
