@@ -25,7 +25,7 @@ from engine.clock import utcnow
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
 from engine.documents import TooLarge, safe_filename, sniff
-from engine.errors import Forbidden, InvalidData, NotFound, NotReady
+from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, NotReady
 from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
 from engine.models import (
     AuditEvent,
@@ -134,6 +134,10 @@ class Alur:
         if not (actor.is_process_owner or actor.is_admin):
             raise Forbidden("hanya pemilik proses yang boleh men-deploy diagram")
         parsed = parse_diagram(xml, REGISTRY, filename)
+        try:
+            text = xml.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidDiagram([DiagramProblem("diagram harus disimpan dalam UTF-8")]) from None
         digest = hashlib.sha256(xml).hexdigest()
         now = utcnow()
         with self.unit_of_work() as uow:
@@ -144,7 +148,7 @@ class Alur:
                 return DeployResult(latest, created=False)
             definition = ProcessDefinition(
                 key=parsed.model.key, version=(latest.version + 1) if latest else 1, name=parsed.model.name,
-                bpmn_xml=xml.decode("utf-8"), sha256=digest, deployed_by=actor.username, deployed_at=now)
+                bpmn_xml=text, sha256=digest, deployed_by=actor.username, deployed_at=now)
             uow.session.add(definition)
             uow.session.flush()
             uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
@@ -162,7 +166,7 @@ class Alur:
 
     def _definition(self, session: Session, key: str, version: int | None) -> ProcessDefinition:
         stmt = select(ProcessDefinition).where(ProcessDefinition.key == key)
-        stmt = stmt.where(ProcessDefinition.version == version) if version else stmt.order_by(
+        stmt = stmt.where(ProcessDefinition.version == version) if version is not None else stmt.order_by(
             ProcessDefinition.version.desc()).limit(1)
         found = session.scalars(stmt).first()
         if found is None:
