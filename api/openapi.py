@@ -159,6 +159,15 @@ SCHEMAS: dict[str, Schema] = {
         "created_by": STRING, "created_at": DATETIME,
     }),
     "Register": obj({"entries": array(ref("RegisterEntry"))}),
+    "Users": obj({"users": array(ref("User"))}),
+    "NewUser": obj({
+        "username": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,79}$"},
+        "password": {"type": "string", "minLength": 8, "maxLength": 200, "pattern": NO_NUL},
+        "full_name": {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+        "lanes": array({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL}, maxItems=50),
+        "agency": nullable("string", maxLength=200, pattern=NO_NUL),
+        "is_process_owner": BOOLEAN, "is_admin": BOOLEAN,
+    }, required=["username", "password"], additionalProperties=False),
 }
 
 ERRORS = {
@@ -354,6 +363,18 @@ PATHS: dict[str, Any] = {
         "parameters": [query("year", {"type": "integer", "minimum": 1, "maximum": 9999}, "only this year")],
         "responses": responses(ok("200", "Register entries", ref("Register")), "400", "403"),
     }},
+    "/api/v1/users": {
+        "get": {
+            "operationId": "listUsers", "tags": ["users"], "summary": "All accounts (admin only)",
+            "responses": responses(ok("200", "Accounts", ref("Users")), "403"),
+        },
+        "post": {
+            "operationId": "createUser", "tags": ["users"], "summary": "Add an account (admin only)",
+            "requestBody": json_body("NewUser", example={"username": "kabag-umum", "password": "rahasia-sekali",
+                                                         "lanes": ["Kepala Bagian Terkait"]}),
+            "responses": responses(ok("201", "The new account", ref("User")), "400", "403", "413", "422"),
+        },
+    },
     "/api/v1/openapi.json": {"get": {
         "operationId": "openapi", "tags": ["meta"], "security": [], "summary": "This document",
         "responses": {"200": {"description": "OpenAPI 3.1 document", "content": json_content(FREE_OBJECT)}},
@@ -371,7 +392,8 @@ DOCUMENT: dict[str, Any] = {
     },
     "servers": [{"url": "/"}],
     "security": [{"bearerAuth": []}],
-    "tags": [{"name": n} for n in ("auth", "processes", "instances", "tasks", "documents", "register", "meta")],
+    "tags": [{"name": n} for n in ("auth", "processes", "instances", "tasks", "documents", "register", "users",
+                                                "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

@@ -29,7 +29,7 @@ from engine.diagram import FormField
 from engine.errors import AlurError, DiagramProblem, InvalidDiagram, NotFound, Throttled
 from engine.models import Document, DocumentVersion, Instance, LetterRegisterEntry, ProcessDefinition, TaskRecord
 from engine.services import Actor, Filters, InstanceDetail, TaskDetail, Upload, overdue
-from engine.users import TOKEN_LIFETIME, actor_of, authenticate, issue_token, revoke_token
+from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
 
@@ -138,7 +138,8 @@ def actor() -> Actor:
 
 # ---- request parsing --------------------------------------------------------------------
 
-_KIND = {str: "string", dict: "objek"}
+_KIND: dict[Any, str] = {str: "string", dict: "objek", list: "daftar", bool: "boolean",
+                         (str, type(None)): "string atau null"}
 
 
 def _check_text(value: Any, where: str) -> None:
@@ -163,7 +164,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} bukan nilai JSON")
 
 
-def json_body(fields: dict[str, type], required: Iterable[str] = ()) -> dict[str, Any]:
+def json_body(fields: dict[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
     """The request's JSON object, with only the known keys, each of its type; an empty body is `{}`."""
     raw = request.get_data(cache=True)
     body: Any = {}
@@ -560,6 +561,25 @@ def register() -> Response:
     year = _query_int("year", 0, 1, 9999)
     entries = services().register(actor(), year or None)
     return jsonify({"entries": [register_json(e) for e in entries]})
+
+
+@bp.get("/users")
+@authenticated
+def users() -> Response:
+    return jsonify({"users": [user_json(u) for u in list_users(services(), actor())]})
+
+
+@bp.post("/users")
+@authenticated
+def create_user() -> tuple[Response, int]:
+    body = json_body({"username": str, "password": str, "full_name": str, "lanes": list, "agency": (str, type(None)),
+                      "is_process_owner": bool, "is_admin": bool}, required=("username", "password"))
+    lanes = body.get("lanes", [])
+    if not all(isinstance(lane, str) and lane.strip() for lane in lanes):
+        raise BadRequest("'lanes' harus daftar nama lane (teks)", "lanes")
+    user = add_user(services(), actor(), body["username"], body["password"], lanes, body.get("full_name", ""),
+                    body.get("agency"), body.get("is_process_owner", False), body.get("is_admin", False))
+    return jsonify(user_json(user)), 201
 
 
 # ---- the API's own description, and JSON for every other URL ----------------------------

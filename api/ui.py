@@ -41,7 +41,7 @@ from api.errors import status_of
 from engine import timeline
 from engine.clock import local, utcnow
 from engine.diagram import FormField, SopModel, Step
-from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady
+from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
 from engine.models import Instance, ProcessDefinition, TaskRecord
 from engine.services import Actor, Filters, Upload, overdue
 from engine.settings import ROOT
@@ -306,7 +306,10 @@ def login() -> Any:
     error, username = None, ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        user = authenticate(services(), username, request.form.get("password", ""))
+        try:
+            user = authenticate(services(), username, request.form.get("password", ""))
+        except Throttled as exc:
+            return render_template("login.html", error=exc.message, username=username), 429
         if user is not None:
             login_user(SessionUser(user))
             return redirect(_safe_next(request.args.get("next")) or url_for("ui.inbox"))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.clock import utcnow
-from engine.errors import InvalidData, NotFound, Throttled
+from engine.errors import Forbidden, InvalidData, NotFound, Throttled
 from engine.models import ApiToken, LoginThrottle, User, UserLane
 from engine.services import Actor, Alur
 
@@ -45,6 +45,25 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
         uow.session.add(user)
         uow.audit("system", "user_created", now, username=username, lanes=sorted(set(lanes)))
         return user
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("hanya admin yang boleh mengelola pengguna")
+
+
+def list_users(alur: Alur, actor: Actor) -> list[User]:
+    _require_admin(actor)
+    with alur.unit_of_work(write=False) as uow:
+        return list(uow.session.scalars(select(User).order_by(User.username)))
+
+
+def add_user(alur: Alur, actor: Actor, username: str, password: str, lanes: Iterable[str] = (),
+             full_name: str = "", agency: str | None = None, process_owner: bool = False,
+             admin: bool = False) -> User:
+    """An administrator adds an account (the CLI's `user-add` is the operator's equivalent)."""
+    _require_admin(actor)
+    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin)
 
 
 def get_user(alur: Alur, username: str) -> User:
