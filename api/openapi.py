@@ -294,7 +294,7 @@ PATHS: dict[str, Any] = {
             "summary": "Requests visible to the caller, newest first (applicants see their agency's only)",
             "parameters": [
                 query("status", {"type": "string", "enum": ["running", "completed", "cancelled"]}, "status"),
-                query("process", {"type": "string"}, "process key"),
+                query("process", TEXT, "process key"),
                 query("from", {"type": "string", "format": "date"},
                       "started on or after this day (office time zone)"),
                 query("to", {"type": "string", "format": "date"}, "started on or before this day (office time zone)"),
@@ -319,7 +319,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/tasks": {"get": {
         "operationId": "listTasks", "tags": ["tasks"],
         "summary": "Ready tasks of the caller's lanes, oldest first",
-        "parameters": [query("lane", {"type": "string"}, "only this lane (one of the caller's)"),
+        "parameters": [query("lane", TEXT, "only this lane (one of the caller's)"),
                        query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 500},
                              "at most this many")],
         "responses": responses(ok("200", "The inbox", ref("InboxList")), "400"),

@@ -183,7 +183,7 @@ def json_body(fields: dict[str, Any], required: Iterable[str] = ()) -> dict[str,
             raise BadRequest(f"'{key}' wajib ada", key)
     for key, kind in fields.items():
         if key in body and not isinstance(body[key], kind):
-            raise BadRequest(f"'{key}' harus berupa {_KIND.get(kind, kind.__name__)}", key)
+            raise BadRequest(f"'{key}' harus berupa {_KIND.get(kind) or kind.__name__}", key)
         _check_text(body.get(key), key)
     return body
 
