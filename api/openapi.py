@@ -36,6 +36,7 @@ def array(items: Schema, **extra: Any) -> Schema:
 STRING: Schema = {"type": "string"}
 NO_NUL = "^[^\\u0000]*$"  # text with a NUL character is refused (400): no database stores it
 TEXT: Schema = {"type": "string", "pattern": NO_NUL}
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"  # some visible character, no NUL
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
 DATETIME: Schema = {"type": "string", "format": "date-time"}
@@ -164,8 +165,8 @@ SCHEMAS: dict[str, Schema] = {
         "username": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,79}$"},
         "password": {"type": "string", "minLength": 8, "maxLength": 200, "pattern": NO_NUL},
         "full_name": {"type": "string", "maxLength": 200, "pattern": NO_NUL},
-        "lanes": array({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL}, maxItems=50),
-        "agency": nullable("string", maxLength=200, pattern=NO_NUL),
+        "lanes": array({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK}, maxItems=50),
+        "agency": nullable("string", minLength=1, maxLength=200, pattern=NOT_BLANK),
         "is_process_owner": BOOLEAN, "is_admin": BOOLEAN,
     }, required=["username", "password"], additionalProperties=False),
 }

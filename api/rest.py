@@ -575,7 +575,7 @@ def create_user() -> tuple[Response, int]:
     body = json_body({"username": str, "password": str, "full_name": str, "lanes": list, "agency": (str, type(None)),
                       "is_process_owner": bool, "is_admin": bool}, required=("username", "password"))
     lanes = body.get("lanes", [])
-    if not all(isinstance(lane, str) and lane.strip() for lane in lanes):
+    if not all(isinstance(lane, str) for lane in lanes):
         raise BadRequest("'lanes' harus daftar nama lane (teks)", "lanes")
     user = add_user(services(), actor(), body["username"], body["password"], lanes, body.get("full_name", ""),
                     body.get("agency"), body.get("is_process_owner", False), body.get("is_admin", False))

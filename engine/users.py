@@ -33,8 +33,15 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
                 agency: str | None = None, process_owner: bool = False, admin: bool = False) -> User:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,79}", username):
         raise InvalidData("nama pengguna: huruf kecil, angka, titik, garis; 2-80 karakter", "username")
-    if len(password) < 8:
-        raise InvalidData("kata sandi minimal 8 karakter", "password")
+    if not 8 <= len(password) <= 200:
+        raise InvalidData("kata sandi 8 sampai 200 karakter", "password")
+    if len(full_name) > 200:
+        raise InvalidData("nama lengkap paling banyak 200 karakter", "full_name")
+    if agency is not None and not (agency.strip() and len(agency) <= 200):
+        raise InvalidData("instansi harus diisi (paling banyak 200 karakter) atau tidak ada", "agency")
+    lanes = [lane.strip() for lane in lanes]
+    if len(lanes) > 50 or not all(0 < len(lane) <= 200 for lane in lanes):
+        raise InvalidData("lane: paling banyak 50 nama, masing-masing 1 sampai 200 karakter", "lanes")
     now = utcnow()
     with alur.unit_of_work() as uow:
         if uow.session.scalar(select(User.id).where(User.username == username)) is not None:

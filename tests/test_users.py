@@ -61,8 +61,16 @@ def test_tokens_expire_and_can_be_revoked(alur: Alur) -> None:
 def test_user_names_and_passwords_are_checked(alur: Alur) -> None:
     with pytest.raises(InvalidData, match="sudah ada"):
         create_user(alur, "sekda", "kata-sandi-baru")
-    with pytest.raises(InvalidData, match="minimal 8"):
+    with pytest.raises(InvalidData, match="8 sampai 200"):
         create_user(alur, "baru", "pendek")
+    with pytest.raises(InvalidData) as err:
+        create_user(alur, "baru", "x" * 201)
+    assert err.value.field == "password"
+    for kwargs, field in [({"full_name": "n" * 201}, "full_name"), ({"agency": " "}, "agency"),
+                          ({"lanes": ["Sekda", " "]}, "lanes"), ({"lanes": [f"l{i}" for i in range(51)]}, "lanes")]:
+        with pytest.raises(InvalidData) as err:
+            create_user(alur, "baru", "kata-sandi-baru", **kwargs)
+        assert err.value.field == field
     with pytest.raises(InvalidData):
         create_user(alur, "../admin", "kata-sandi-baru")
 
