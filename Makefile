@@ -40,6 +40,11 @@ test: setup /usr/bin/chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+## make bench: measure the engine, the API under load, the inbox at 100k instances, storage and memory
+## on this machine (fresh data in a temp dir and a new PostgreSQL database; about 8 minutes); prints a table.
+bench: setup
+	$(BIN)/python -m bench
+
 lint: setup
 	$(BIN)/ruff check .
 

@@ -161,7 +161,7 @@ def safe_parse(xml: bytes) -> etree._ElementTree:
             raise InvalidDiagram([DiagramProblem("entitas tidak diizinkan dalam diagram", el.sourceline)])
     depth = _max_depth(root)
     if depth > MAX_DEPTH:
-        raise InvalidDiagram([DiagramProblem(f"struktur XML terlalu dalam ({depth} tingkat, batas {MAX_DEPTH})")])
+        raise InvalidDiagram([DiagramProblem(f"struktur XML terlalu dalam (lebih dari {MAX_DEPTH} tingkat)")])
     if root.tag != f"{{{BPMN}}}definitions":
         raise InvalidDiagram([DiagramProblem("elemen akar harus bpmn:definitions", root.sourceline)])
     return tree
