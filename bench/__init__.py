@@ -1,0 +1,1 @@
+"""`make bench`: measures Alur on this machine (see bench/README.md)."""

@@ -1,0 +1,244 @@
+"""`python -m bench [--tiny] [--json PATH] [--workers N]`: measure Alur on this machine and print a table.
+
+Everything runs on data made here, in a temporary folder and fresh PostgreSQL databases
+(`alur_bench_<random>_*`), all removed at the end. See bench/README.md for what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from bench import inbox, load, service, spiff, storage
+from bench.common import FULL, PG_SERVER_URL, TINY, Sizes, SqliteFiles, make_alur, pg_database, sop_model
+from bench.report import Report
+from bench.server import Server, default_workers
+from engine.bootstrap import build
+from engine.services import Alur
+from engine.settings import Settings
+
+MB = 1024 * 1024
+KB = 1024
+DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def database(kind: str, files: SqliteFiles, purpose: str) -> Iterator[str]:
+    """A fresh database with the SOP deployed and the demo users: a SQLite copy, or a new PostgreSQL one."""
+    if kind == "SQLite":
+        yield files.fresh(purpose)
+        return
+    with pg_database(purpose) as url:
+        make_alur(url).db.engine.dispose()
+        yield url
+
+
+def service_layer(url: str) -> Alur:
+    return build(Settings(database_url=url))
+
+
+def one_whole_instance(url: str) -> None:
+    alur = service_layer(url)
+    try:
+        service.Steps(alur).whole_instance()
+    finally:
+        alur.db.engine.dispose()
+
+
+def part_spiff(report: Report, sizes: Sizes) -> float:
+    result = spiff.run(sizes.spiff_instances)
+    report.add("1", "per user step (median)", result.step_ms_median, "ms")
+    report.add("1", "per user step (p95)", result.step_ms_p95, "ms")
+    report.detail("spiff", result)
+    return result.step_ms_median
+
+
+def part_service(report: Report, sizes: Sizes, files: SqliteFiles, bare_ms: float) -> None:
+    url = files.fresh("service")
+    alur = service_layer(url)
+    try:
+        result = service.per_step(alur, sizes.engine_instances)
+    finally:
+        alur.db.engine.dispose()
+    ratio = result.step_ms_median / bare_ms
+    report.add("2", "per complete() (median)", result.step_ms_median, "ms")
+    report.add("2", "per complete() (p95)", result.step_ms_p95, "ms")
+    report.add("2", "engine / bare", ratio, "x", "<= 4", ratio <= 4)
+    report.detail("service", result)
+    size = storage.sqlite_file_bytes(url, files.fresh("baseline"))
+    report.add("6", "SQLite bytes per completed instance", size.bytes_per_instance / KB, "KB", "<= 8 KB",
+               size.bytes_per_instance <= 8 * KB)
+    report.detail("storage_sqlite", size)
+
+
+def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles) -> None:
+    alur = service_layer(files.fresh("flat"))
+    try:
+        result = service.flatness(alur, sizes.flat_checkpoints, sizes.flat_window)
+    finally:
+        alur.db.engine.dispose()
+    for returns, value in sorted(result.step_ms_median.items()):
+        report.add("3", f"per step after {returns} returns (median)", value, "ms")
+    first, last = min(result.step_ms_median), max(result.step_ms_median)
+    report.add("3", f"{last} returns / {first} returns", result.ratio, "x", "<= 1.5", result.ratio <= 1.5)
+    report.detail("flatness", result)
+
+
+def part_api(report: Report, sizes: Sizes, files: SqliteFiles, kind: str, workers: int, workdir: Path,
+             progress: Progress) -> None:
+    """Parts 4, 5 and the memory and PostgreSQL storage of 6, on one database and one server."""
+    model = sop_model()
+    with database(kind, files, "api") as url, Server(url, workers, workdir / "gunicorn.log") as server:
+        progress(f"4. HTTP load on {kind}")
+        tokens = load.lane_tokens(url, model)
+        warm = load.run(server, model, tokens, max(sizes.http_clients), sizes.http_seconds)  # every worker warm
+        summaries, memory = [], []
+        for clients in sizes.http_clients:
+            runs = []
+            for repeat in range(sizes.http_repeats):
+                progress(f"   {clients} clients, run {repeat + 1}/{sizes.http_repeats}")
+                runs.append(load.run(server, model, tokens, clients, sizes.http_seconds))
+                if clients == max(sizes.http_clients):
+                    memory.append(server.worker_memory())
+            summaries.append(load.summarize(runs))
+        report_http(report, kind, summaries, warm)
+        report_memory(report, kind, memory, max(sizes.http_clients))
+        if kind == "PostgreSQL":
+            rows = storage.pg_row_bytes(url, at_least_one=lambda: one_whole_instance(url))
+            report.add("6", "PostgreSQL row bytes per completed instance", rows.bytes_per_instance / KB, "KB",
+                       "<= 8 KB", rows.bytes_per_instance <= 8 * KB)
+            report.detail("storage_postgresql", rows)
+        progress(f"5. inbox on {kind}: generating {sizes.inbox_instances:,} instances")
+        alur = service_layer(url)
+        try:
+            generated = inbox.generate(alur, sizes.inbox_instances, sizes.inbox_open_tasks)
+        finally:
+            alur.db.engine.dispose()
+        progress(f"   {generated.instances:,} instances, {generated.task_rows:,} task rows, "
+                 f"{generated.open_tasks:,} open tasks, made in {generated.seconds:.0f} s")
+        result = inbox.measure(server, model, sizes.inbox_requests, sizes.inbox_budget_seconds, generated)
+    report_inbox(report, kind, result)
+
+
+def report_http(report: Report, kind: str, summaries: list[load.LoadSummary], warm: load.LoadRun) -> None:
+    most = max(s.clients for s in summaries)
+    for s in summaries:
+        top = s.clients == most
+        name = f"{kind}, {s.clients:>2} clients"
+        report.add("4", f"{name}: completions/s", s.completions_per_s, "/s", ">= 200" if top else "",
+                   s.completions_per_s >= 200 if top else None)
+        report.add("4", f"{name}: p50", s.p50_ms, "ms")
+        report.add("4", f"{name}: p95", s.p95_ms, "ms")
+        report.add("4", f"{name}: p99", s.p99_ms, "ms", "< 100 ms" if top else "", s.p99_ms < 100 if top else None)
+        report.add("4", f"{name}: errors", s.errors, "", "0", s.errors == 0)
+    report.detail(f"http_{kind.lower()}", {"warmup": warm, "summaries": summaries})
+
+
+def report_memory(report: Report, kind: str, memory: list[dict[int, tuple[int, int]]], clients: int) -> None:
+    peaks = [max(hwm for _, hwm in m.values()) for m in memory]
+    for n, (peak, m) in enumerate(zip(peaks, memory, strict=True), start=1):
+        report.add("6", f"{kind} worker peak RSS after {clients}-client run {n}", peak / MB, "MB", "< 150 MB",
+                   peak < 150 * MB)
+        per_worker = {str(pid): {"vmrss": rss, "vmhwm": hwm} for pid, (rss, hwm) in m.items()}
+        report.detail(f"memory_{kind.lower()}_run{n}", per_worker)
+    report.add("6", f"{kind} worker peak RSS growth run 1 -> {len(peaks)}", (peaks[-1] - peaks[0]) / MB, "MB",
+               "not growing (<= 5%)", peaks[-1] <= peaks[0] * 1.05)
+
+
+def report_inbox(report: Report, kind: str, result: inbox.InboxResult) -> None:
+    scale = f"{result.generated.instances:,} inst."
+    report.add("5", f"{kind}, GET /tasks ({scale}): p50", result.inbox.p50_ms, "ms")
+    report.add("5", f"{kind}, GET /tasks ({scale}): p95", result.inbox.p95_ms, "ms", "< 30 ms",
+               result.inbox.p95_ms < 30)
+    report.add("5", f"{kind}, GET /tasks?limit=50: p95", result.inbox_limit_50.p95_ms, "ms")
+    for name, latency in result.instances.items():
+        report.add("5", f"{kind}, GET /instances?{name}: p50", latency.p50_ms, "ms")
+        report.add("5", f"{kind}, GET /instances?{name}: p95", latency.p95_ms, "ms")
+    report.detail(f"inbox_{kind.lower()}", result)
+
+
+def _pg_version() -> str:
+    engine = create_engine(PG_SERVER_URL)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SHOW server_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--tiny", action="store_true", help="every part at a tiny size (under a minute)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help=f"where to write the results as JSON (default {DEFAULT_JSON}; tiny runs: none)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"gunicorn workers (default 2 * cores + 1 = {default_workers()}; tiny runs: 2)")
+    args = parser.parse_args(argv)
+    sizes = TINY if args.tiny else FULL
+    workers = args.workers or (2 if args.tiny else default_workers())
+    json_path = args.json or (None if args.tiny else DEFAULT_JSON)
+    progress = Progress()
+    report = Report(meta={
+        "size": sizes.name, "cores": os.cpu_count(), "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version, "postgresql": _pg_version(), "gunicorn_workers": workers,
+        "gunicorn_worker_class": "sync",
+        "client": "threads of the benchmark process, one http.client connection each, on the same cores "
+                  "as the server",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_average_before": os.getloadavg(),
+    })
+    with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
+        workdir = Path(tmp)
+        files = SqliteFiles(workdir)
+        try:
+            progress("1. bare SpiffWorkflow")
+            bare = part_spiff(report, sizes)
+            progress("2. service layer on SQLite")
+            part_service(report, sizes, files, bare)
+            progress("3. flatness")
+            part_flatness(report, sizes, files)
+            for kind in ("SQLite", "PostgreSQL"):
+                part_api(report, sizes, files, kind, workers, workdir, progress)
+        except BaseException:
+            log = workdir / "gunicorn.log"
+            if log.exists():
+                print("---- gunicorn log (tail) ----\n" + "\n".join(log.read_text().splitlines()[-40:]),
+                      file=sys.stderr)
+            raise
+    report.meta["seconds"] = round(time.monotonic() - progress.started, 1)
+    report.meta["load_average_after"] = os.getloadavg()
+    print(f"Alur benchmark ({sizes.name}), {report.meta['cores']} cores, Python {report.meta['python']}, "
+          f"SQLite {report.meta['sqlite']}, PostgreSQL {report.meta['postgresql']}, "
+          f"gunicorn {workers} sync workers; clients are threads on the same cores.")
+    before = report.meta["load_average_before"][0]
+    if before > 0.5:
+        print(f"note: the load average was {before:.1f} when the run started: other work on this machine "
+              "shows up in these numbers")
+    print(report.table())
+    print(f"\ntotal {report.meta['seconds']:.0f} s")
+    if json_path is not None:
+        report.write_json(json_path)
+        print(f"results written to {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

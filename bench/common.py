@@ -1,0 +1,138 @@
+"""What every part of the benchmark shares: sizes, statistics, the SOP, the databases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from engine.bootstrap import build, init
+from engine.diagram import SopModel, Step, parse_diagram
+from engine.services import Alur
+from engine.settings import ROOT, Settings
+from handlers import REGISTRY
+
+PROCESS = "fasilitasi_narasumber"
+SOP_FILE = ROOT / "bpmn" / f"{PROCESS}.bpmn"
+PG_SERVER_URL = os.environ.get(
+    "ALUR_BENCH_PG_URL", os.environ.get("ALUR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of everything one run does; `tiny` is for the test that keeps the script alive."""
+
+    name: str
+    spiff_instances: int
+    engine_instances: int
+    flat_checkpoints: tuple[int, ...]
+    flat_window: int
+    http_clients: tuple[int, ...]
+    http_seconds: float
+    http_repeats: int
+    inbox_instances: int
+    inbox_open_tasks: int
+    inbox_requests: int
+    inbox_budget_seconds: float
+
+
+FULL = Sizes("full", spiff_instances=200, engine_instances=40, flat_checkpoints=(0, 100, 400), flat_window=10,
+             http_clients=(1, 4, 16), http_seconds=10.0, http_repeats=3, inbox_instances=100_000,
+             inbox_open_tasks=10_000, inbox_requests=70, inbox_budget_seconds=40.0)
+TINY = Sizes("tiny", spiff_instances=5, engine_instances=3, flat_checkpoints=(0, 4, 12), flat_window=2,
+             http_clients=(1, 4, 16), http_seconds=0.5, http_repeats=3, inbox_instances=1_000,
+             inbox_open_tasks=100, inbox_requests=7, inbox_budget_seconds=1.0)
+
+
+# ---- statistics ------------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100): a value that was really observed."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))  # ceil(n * p / 100)
+    return ordered[int(rank) - 1]
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+# ---- the SOP ---------------------------------------------------------------------------------
+
+
+def sop_model() -> SopModel:
+    return parse_diagram(SOP_FILE.read_bytes(), REGISTRY).model
+
+
+def demo_returns(model: SopModel) -> set[str]:
+    """Where engine.demo.run_instance says `tidak_setuju` (once each): the second and the last decision."""
+    decisions = [s for s in model.ordered_steps() if s.is_decision]
+    return {decisions[1].id, decisions[-1].id} if len(decisions) > 1 else set()
+
+
+def decide(step: Step, pending: set[str]) -> str | None:
+    """The demo's decision at this step; a return is made once per step."""
+    if step.id in pending:
+        pending.discard(step.id)
+        return "tidak_setuju"
+    return None
+
+
+# ---- databases -------------------------------------------------------------------------------
+
+
+def make_alur(url: str) -> Alur:
+    """Migrate, deploy the bundled SOP and add the demo users, as `alur init --demo` does."""
+    alur = build(Settings(database_url=url))
+    init(alur, demo=True)
+    return alur
+
+
+class SqliteFiles:
+    """A migrated SQLite template made once; every part gets a fresh copy of it."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.template = workdir / "template.sqlite"
+        make_alur(self.sqlite_url(self.template)).db.engine.dispose()
+
+    @staticmethod
+    def sqlite_url(path: Path) -> str:
+        return f"sqlite:///{path}"
+
+    def fresh(self, name: str) -> str:
+        path = self.workdir / f"{name}.sqlite"
+        shutil.copyfile(self.template, path)
+        return self.sqlite_url(path)
+
+
+@contextmanager
+def pg_database(purpose: str) -> Iterator[str]:
+    """A brand-new PostgreSQL database `alur_bench_<random>_<purpose>`, dropped afterwards."""
+    name = f"alur_bench_{uuid.uuid4().hex[:10]}_{purpose}"
+    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
