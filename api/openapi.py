@@ -321,7 +321,7 @@ PATHS: dict[str, Any] = {
         "operationId": "listTasks", "tags": ["tasks"],
         "summary": "Ready tasks of the caller's lanes, oldest first",
         "parameters": [query("lane", TEXT, "only this lane (one of the caller's)"),
-                       query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 500},
+                       query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
                              "at most this many")],
         "responses": responses(ok("200", "The inbox", ref("InboxList")), "400"),
     }},

@@ -423,7 +423,7 @@ def process_bpmn(key: str, version: int) -> Response:
     if "\x00" in key or len(key) > 200:
         raise NotFound(f"proses '{key[:60]}' tidak ditemukan")
     definition = services().definition(key, _id_or_404(version, "versi"))
-    return Response(definition.bpmn_xml, mimetype="application/xml")
+    return Response(services().diagram_xml(definition), mimetype="application/xml")
 
 
 @bp.post("/processes")
@@ -496,7 +496,7 @@ def cancel_instance(instance_id: int) -> Response:
 @authenticated
 def list_tasks() -> Response:
     lane = _query_text("lane")
-    limit = _query_int("limit", MAX_LIMIT, 1, MAX_LIMIT)
+    limit = _query_int("limit", 100, 1, MAX_LIMIT)
     records = services().ready_tasks(actor(), lane, limit)
     now = utcnow()
     tasks = [{**ready_json(r, now), "instance_id": r.instance_id, "perihal": r.instance.perihal,

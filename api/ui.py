@@ -524,7 +524,7 @@ def instance(instance_id: int) -> str:
 @login_required
 def instance_diagram(instance_id: int) -> Response:
     detail = services().instance(instance_id, actor())
-    return Response(detail.instance.definition.bpmn_xml, mimetype="application/xml")
+    return Response(services().diagram_xml(detail.instance.definition), mimetype="application/xml")
 
 
 @bp.get("/dokumen/<int:version_id>")
@@ -570,7 +570,7 @@ def process(key: str) -> str:
 @login_required
 def process_diagram(key: str) -> Response:
     definition = services().definition(key, request.args.get("versi", type=int))
-    return Response(definition.bpmn_xml, mimetype="application/xml")
+    return Response(services().diagram_xml(definition), mimetype="application/xml")
 
 
 @bp.get("/vendor/bpmn-js/<path:filename>")

@@ -32,4 +32,5 @@ def init(alur: Alur, demo: bool) -> InitReport:
             model = alur.parsed(result.definition).model
             first = model.ordered_steps()[0].lane if model.steps else None
             users += create_demo_users(alur, model.lanes, first)
+    alur.optimize()
     return InitReport(deployed, users)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -83,7 +84,7 @@ class ProcessDefinition(Base):
     key: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[int]
     name: Mapped[str] = mapped_column(String(300))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # read through SpecCache.xml
     sha256: Mapped[str] = mapped_column(String(64))
     deployed_by: Mapped[str] = mapped_column(String(80))
     deployed_at: Mapped[datetime]
@@ -93,7 +94,10 @@ class Instance(Base):
     """One request travelling through one process version."""
 
     __tablename__ = "instances"
-    __table_args__ = (Index("ix_instances_status_started", "status", "started_at"),)
+    __table_args__ = (
+        Index("ix_instances_status_started", "status", "started_at"),
+        Index("ix_instances_status_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
@@ -107,6 +111,7 @@ class Instance(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    task_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # activations so far
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}
@@ -117,8 +122,11 @@ class TaskRecord(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_state_lane_ready", "state", "lane", "ready_at"),
-        Index("ix_tasks_state_due", "state", "due_at"),
+        # Open tasks are few among millions of finished ones: index only those.
+        Index("ix_tasks_ready_lane", "lane", "ready_at", sqlite_where=text("state = 'ready'"),
+              postgresql_where=text("state = 'ready'")),
+        Index("ix_tasks_ready_due", "due_at", sqlite_where=text("state = 'ready'"),
+              postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_instance_seq", "instance_id", "seq"),
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, contains_eager, undefer
 
 from engine import forms, state
@@ -112,7 +112,7 @@ class Alur:
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
-        self.specs = SpecCache()
+        self.specs = SpecCache(db)
 
     @contextmanager
     def unit_of_work(self, write: bool = True) -> Iterator[UnitOfWork]:
@@ -126,6 +126,11 @@ class Alur:
             raise
         finally:
             Database.release(uow.session)
+
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics (SQLite needs them to pick the partial indexes)."""
+        with self.unit_of_work() as uow:
+            uow.session.execute(text("PRAGMA optimize" if self.db.engine.dialect.name == "sqlite" else "ANALYZE"))
 
     # ---- process definitions -------------------------------------------------------------
 
@@ -176,6 +181,10 @@ class Alur:
     def parsed(self, definition: ProcessDefinition) -> ParsedDiagram:
         return self.specs.get(definition)
 
+    def diagram_xml(self, definition: ProcessDefinition) -> str:
+        """The BPMN XML of a process version, as deployed."""
+        return self.specs.xml(definition)
+
     # ---- instances ---------------------------------------------------------------------
 
     def start(self, process_key: str, actor: Actor, data: Mapping[str, Any] | None = None,
@@ -199,7 +208,8 @@ class Alur:
             if not actor.is_admin and not (lanes & actor.lanes):
                 raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
             instance = Instance(
-                definition=definition, status="running", state=b"", data=dict(initial),
+                definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
+                task_count=0,
                 perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
                 started_by=actor.username, started_at=now)
             uow.session.add(instance)
@@ -207,8 +217,6 @@ class Alur:
             uow.audit(actor.username, "start", now, instance.id, process=definition.key,
                       version=definition.version)
             self._sync_tasks(uow, instance, parsed, workflow, now)
-            instance.state = state.dump(workflow)
-            uow.session.flush()
             if complete_first:
                 first = self._ready_records(uow.session, instance.id)
                 if len(first) != 1:
@@ -337,11 +345,11 @@ class Alur:
         instance.data = _json_safe({**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}})
         instance.perihal = instance.data.get(SUBJECT_FIELD) or instance.perihal
         instance.agency = instance.agency or instance.data.get(AGENCY_FIELD)
-        self._sync_tasks(uow, instance, parsed, workflow, now)
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
             uow.audit(actor.username, "end", now, instance.id)
-        instance.state = state.dump(workflow)
+        instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
+        self._sync_tasks(uow, instance, parsed, workflow, now)
 
     def _ready_records(self, session: Session, instance_id: int) -> list[TaskRecord]:
         """Ready rows, as this transaction sees them (no autoflush: pending changes are in the objects)."""
@@ -357,21 +365,18 @@ class Alur:
         for task_id, record in known.items():
             if task_id not in ready:
                 record.state, record.completed_at = "cancelled", now
-        seq = uow.session.scalar(select(func.coalesce(func.max(TaskRecord.seq), 0))
-                                 .where(TaskRecord.instance_id == instance.id)) or 0
         for task_id, task in ready.items():
             if task_id in known:
                 continue
             step = parsed.model.steps.get(task.task_spec.name)
             minutes = step.standard_minutes if step else None
-            seq += 1
+            instance.task_count += 1
             uow.session.add(TaskRecord(
-                id=task_id, instance_id=instance.id, seq=seq, spec_id=task.task_spec.name,
+                id=task_id, instance_id=instance.id, seq=instance.task_count, spec_id=task.task_spec.name,
                 name=step.name if step else task.task_spec.bpmn_name or task.task_spec.name,
                 lane=step.lane if step else (task.task_spec.lane or ""), step_no=step.step_no if step else None,
                 standard_minutes=minutes, state="ready", ready_at=now,
                 due_at=now + timedelta(minutes=minutes) if minutes is not None else None))
-            uow.audit("system", "task_ready", now, instance.id, task_id, step=step.name if step else None)
         uow.session.flush()
 
     # ---- queries -----------------------------------------------------------------------

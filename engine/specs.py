@@ -1,18 +1,39 @@
-"""Parsed specs cached per process version: parsed once per process, never stored per instance."""
+"""Parsed specs cached per process version: parsed once per process, never stored per instance.
+
+The diagram's XML is deferred on `ProcessDefinition` (reading an instance must not drag
+47 KB along); the cache reads it by id the first time a version is needed.
+"""
 
 from __future__ import annotations
 
 import threading
 
+from sqlalchemy import select
+
+from engine.db import Database
 from engine.diagram import ParsedDiagram, parse_diagram
 from engine.models import ProcessDefinition
 from handlers import REGISTRY
 
 
 class SpecCache:
-    def __init__(self) -> None:
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self._parsed: dict[int, ParsedDiagram] = {}
+        self._xml: dict[int, str] = {}
         self._lock = threading.Lock()
+
+    def xml(self, definition: ProcessDefinition) -> str:
+        text = self._xml.get(definition.id)
+        if text is None:
+            session = self.db.session(write=False)
+            try:
+                text = session.scalars(select(ProcessDefinition.bpmn_xml)
+                                       .where(ProcessDefinition.id == definition.id)).one()
+            finally:
+                Database.release(session)
+            self._xml[definition.id] = text
+        return text
 
     def get(self, definition: ProcessDefinition) -> ParsedDiagram:
         parsed = self._parsed.get(definition.id)
@@ -20,6 +41,7 @@ class SpecCache:
             with self._lock:
                 parsed = self._parsed.get(definition.id)
                 if parsed is None:
-                    parsed = parse_diagram(definition.bpmn_xml.encode(), REGISTRY, f"{definition.key}.bpmn")
+                    xml = self.xml(definition).encode()
+                    parsed = parse_diagram(xml, REGISTRY, f"{definition.key}.bpmn")
                     self._parsed[definition.id] = parsed
         return parsed
