@@ -174,3 +174,27 @@ def test_sigkill_in_the_middle_of_a_load_loses_nothing_acknowledged(server: Live
     driver_after = Driver(server)
     iid = driver_after.start()["id"]
     assert driver_after.drive_to(iid, 3)["step_no"] == 3
+
+
+def test_parallel_branches_completed_at_the_same_moment_keep_both(server: LiveServer, db_url: str) -> None:
+    diagram = Path(__file__).parent / "diagrams" / "paralel.bpmn"
+    owner = Client(server, "pemilik-proses")
+    deployed = owner.post("/processes", files={"file": ("paralel.bpmn", diagram.read_bytes(), "application/xml")})
+    assert deployed.status_code == 201, deployed.text
+    pemohon = Client(server, "pemohon")
+    started = pemohon.post("/instances", json={"process": "uji_paralel", "data": {}})
+    assert started.status_code == 201, started.text
+    iid, first = started.json()["id"], started.json()["ready_tasks"][0]
+    assert pemohon.post(f"/tasks/{first['id']}/complete", json={"data": {"perihal": "uji"}}).status_code == 200
+    branches = {t["lane"]: t for t in pemohon.get(f"/instances/{iid}").json()["ready_tasks"]}
+    assert set(branches) == {"Kepala Biro", "Sekda"}
+    biro, sekda = Client(server, "kepala-biro"), Client(server, "sekda")
+    responses = run_together([
+        lambda: biro.post(f"/tasks/{branches['Kepala Biro']['id']}/complete", json={"data": {"hasil_b": "B"}}),
+        lambda: sekda.post(f"/tasks/{branches['Sekda']['id']}/complete", json={"data": {"hasil_c": "C"}}),
+    ])
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    final = pemohon.get(f"/instances/{iid}").json()
+    assert final["data"]["hasil_b"] == "B" and final["data"]["hasil_c"] == "C"
+    assert [t["spec_id"] for t in final["ready_tasks"]] == ["periksa"]
+    assert make_alur(db_url, demo=False).verify(iid) == []
