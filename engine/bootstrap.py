@@ -31,6 +31,6 @@ def init(alur: Alur, demo: bool) -> InitReport:
         if demo:
             model = alur.parsed(result.definition).model
             first = model.ordered_steps()[0].lane if model.steps else None
-            users += create_demo_users(alur, model.lanes, first)
+            users += [u for u in create_demo_users(alur, model.lanes, first) if u not in users]
     alur.optimize()
     return InitReport(deployed, users)

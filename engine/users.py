@@ -164,15 +164,18 @@ def revoke_token(alur: Alur, token: str) -> bool:
 
 
 def create_demo_users(alur: Alur, lanes: Iterable[str], applicant_lane: str | None) -> list[tuple[str, str]]:
-    """One demo user per lane (named after the lane), a process owner and an admin; skips existing ones."""
-    created = []
+    """One demo user per lane (named after the lane), a process owner and an admin; existing ones are kept.
+
+    Returns every demo account (new or not) with what it is for, so `make run` can always list them.
+    """
+    accounts = []
     plan = [(slug(lane), [lane], DEMO_AGENCY if lane == applicant_lane else None, False, False, lane)
             for lane in lanes]
     plan += [("pemilik-proses", [], None, True, False, "Pemilik proses"), ("admin", [], None, True, True, "Admin")]
     for username, user_lanes, agency, owner, admin, name in plan:
         try:
             create_user(alur, username, DEMO_PASSWORD, user_lanes, name, agency, owner, admin)
-            created.append((username, ", ".join(user_lanes) or name))
         except InvalidData:
-            continue
-    return created
+            pass  # already there
+        accounts.append((username, ", ".join(user_lanes) or name))
+    return accounts

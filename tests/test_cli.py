@@ -38,6 +38,8 @@ def test_demo_prints_a_timeline_with_two_returns_and_a_letter_number(run) -> Non
 def test_init_start_tasks_complete_show(run, tmp_path: Path) -> None:
     assert "versi 1 di-deploy" in run("init", "--demo").output
     assert "tidak berubah" in run("init").output
+    again = run("init", "--demo").output  # `make run` lists the demo accounts every time
+    assert "Pengguna demo: sekda" in again and "Pengguna demo: pemohon" in again
     started = run("start", "fasilitasi_narasumber", "--as", "pemohon", "--data", '{"perihal": "Narasumber UMKM"}')
     assert started.exit_code == 0
     task_id = re.search(r"tugas siap: (\S+)", started.output).group(1)
