@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, contains_eager, undefer
 
 from engine import forms, state
 from engine.clock import utcnow
+from engine.conditions import ConditionError
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
 from engine.documents import TooLarge, safe_filename, sniff
@@ -335,8 +337,12 @@ class Alur:
         for handler in handlers:
             handler.apply(ctx)
         task.set_data(**ctx.values)
-        task.run()
-        workflow.do_engine_steps()
+        try:
+            task.run()
+            workflow.do_engine_steps()
+        except (SpiffWorkflowException, ConditionError) as exc:
+            # e.g. no outgoing condition of a gateway holds for this data: a diagram problem, said plainly
+            raise InvalidData(f"alur kerja tidak dapat dilanjutkan setelah '{step.name}': {exc}") from None
         record.state, record.completed_at, record.completed_by = "completed", now, actor.username
         record.keputusan, record.catatan = ctx.values.get("keputusan"), ctx.values.get("catatan")
         returned = ctx.is_return

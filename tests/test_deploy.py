@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import conditions
-from engine.errors import Forbidden, InvalidDiagram
+from engine.demo import actor_for_lane
+from engine.errors import Forbidden, InvalidData, InvalidDiagram
 from engine.models import ProcessDefinition
 from engine.services import SYSTEM, Alur
 from tests.conftest import SOP_FILE
@@ -55,8 +56,6 @@ def test_instances_stay_on_the_version_they_started_on(alur: Alur) -> None:
 
 
 def test_only_process_owners_deploy(alur: Alur) -> None:
-    from engine.demo import actor_for_lane
-
     with pytest.raises(Forbidden):
         alur.deploy(SOP.encode(), actor_for_lane(alur, "Sekda"))
 
@@ -160,3 +159,15 @@ def test_a_changed_routing_is_followed_without_code_changes(alur: Alur) -> None:
     assert current(alur, iid).step_no == 6
     with alur.unit_of_work(write=False) as uow:
         assert uow.session.scalar(select(func.count()).select_from(ProcessDefinition)) == 2
+
+
+def test_a_gateway_whose_conditions_all_fail_is_a_clear_error_and_changes_nothing(alur: Alur) -> None:
+    """A process owner narrows step 2's 'setuju' flow to a value no one can give: the engine says so."""
+    xml = SOP.replace("keputusan == 'setuju'", "keputusan == 'setuju' and catatan == 'mustahil'", 1)
+    alur.deploy(xml.encode(), SYSTEM)
+    iid = start(alur)
+    record = drive_to(alur, iid, 2)
+    with pytest.raises(InvalidData, match="tidak dapat dilanjutkan"):
+        alur.complete(record.id, actor_for_lane(alur, record.lane), {"keputusan": "setuju"})
+    assert current(alur, iid).id == record.id
+    assert alur.verify(iid) == []
