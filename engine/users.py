@@ -106,7 +106,8 @@ def authenticate(alur: Alur, username: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)  # same work either way
     ok = user is not None and check_password_hash(user.password_hash, password)
-    _record_attempt(alur, key, ok, now)
+    if not ok or throttle is not None:  # a clean success writes nothing
+        _record_attempt(alur, key, ok, now)
     return user if ok else None
 
 
