@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import operator
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,9 +28,6 @@ _COMPARE = {
     ast.IsNot: operator.is_not,
 }
 _MAX_LENGTH = 500
-# A modeler writes ISO 8601 durations and dates for timers as plain text (PT15M).
-_ISO8601 = re.compile(r"^(R\d*/)?P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
-                      r"|^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$")
 
 
 class ConditionError(ValueError):
@@ -133,13 +129,10 @@ class RestrictedScriptEngine(PythonScriptEngine):
     """SpiffWorkflow script engine that evaluates with the allow-list and runs no scripts."""
 
     def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
-        text = (expression or "").strip()
-        if _ISO8601.match(text):
-            return text
         data = dict(task.data)
         if external_context:
             data.update(external_context)
-        return evaluate(text, data)
+        return evaluate(expression, data)
 
     def execute(self, task: Any, script: str, external_context: Mapping[str, Any] | None = None) -> bool:
         raise ConditionError("skrip tidak diizinkan di Alur")

@@ -171,3 +171,12 @@ def test_a_gateway_whose_conditions_all_fail_is_a_clear_error_and_changes_nothin
         alur.complete(record.id, actor_for_lane(alur, record.lane), {"keputusan": "setuju"})
     assert current(alur, iid).id == record.id
     assert alur.verify(iid) == []
+
+
+def test_a_timer_is_refused_rather_than_left_waiting_forever(alur: Alur) -> None:
+    """Alur has no scheduler yet: a timer would never fire, so the diagram is refused at deploy."""
+    timer = ('<bpmn:intermediateCatchEvent id="tunggu"><bpmn:timerEventDefinition id="t1">'
+             '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT15M</bpmn:timeDuration>'
+             '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>\n  </bpmn:process>')
+    err = refused(alur, SOP.replace("</bpmn:process>", timer))
+    assert any(p.element_id == "tunggu" and "penjadwal" in p.message for p in err.problems)
