@@ -12,10 +12,9 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
@@ -24,7 +23,7 @@ from werkzeug.routing import PathConverter
 from api import services
 from api.auth import bearer_user
 from api.errors import body_of, status_of
-from engine.clock import utcnow
+from engine.clock import days_utc, utcnow
 from engine.diagram import FormField
 from engine.errors import AlurError, DiagramProblem, InvalidDiagram, NotFound, Throttled
 from engine.models import Document, DocumentVersion, Instance, LetterRegisterEntry, ProcessDefinition, TaskRecord
@@ -224,25 +223,6 @@ def _query_date(name: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise BadRequest(f"'{name}' harus tanggal ISO 8601 (TTTT-BB-HH)", name) from None
-
-
-def _day_start_utc(day: date | None, timezone: str) -> datetime | None:
-    """Midnight of a calendar day in the office's time zone, as naive UTC (how moments are stored)."""
-    if day is None:
-        return None
-    try:
-        return datetime.combine(day, time(), ZoneInfo(timezone)).astimezone(UTC).replace(tzinfo=None)
-    except OverflowError:  # the first or last day of the calendar
-        return datetime.min if day.year == 1 else datetime.max
-
-
-def _next_day(day: date | None) -> date | None:
-    if day is None:
-        return None
-    try:
-        return day + timedelta(days=1)
-    except OverflowError:
-        return None
 
 
 def _id_or_404(value: int, what: str) -> int:
@@ -461,10 +441,9 @@ def list_instances() -> Response:
     if status is not None and status not in STATUSES:
         raise BadRequest(f"'status' harus salah satu dari: {', '.join(STATUSES)}", "status")
     first, last = _query_date("from"), _query_date("to")
-    timezone = services().settings.timezone
+    started_from, started_to = days_utc(first, last, services().settings.timezone)
     filters = Filters(status=status, process=_query_text("process"),
-                      started_from=_day_start_utc(first, timezone),
-                      started_to=_day_start_utc(_next_day(last), timezone) if last else None,
+                      started_from=started_from, started_to=started_to,
                       overdue=_query_bool("overdue"), limit=_query_int("limit", 100, 1, MAX_LIMIT),
                       offset=_query_int("offset", 0, 0, MAX_ID))
     found = services().instances(actor(), filters)

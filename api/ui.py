@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from io import BytesIO
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -39,7 +38,7 @@ from api import services
 from api.auth import SessionUser
 from api.errors import status_of
 from engine import timeline
-from engine.clock import local, utcnow
+from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
 from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
 from engine.models import Instance, ProcessDefinition, TaskRecord
@@ -347,7 +346,7 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
     detail = services().task(task_id, who)
     model = _model(detail.instance.definition)
     inputs = {d.doc_type: d for d in detail.inputs}
-    upload_types = list(dict.fromkeys([*detail.step.required_uploads, *detail.step.outputs]))
+    upload_types = detail.step.upload_types
     attached: dict[str, list[Any]] = {}
     for version in detail.attached:
         doc_type = next(d.doc_type for d in detail.documents if d.id == version.document_id)
@@ -380,7 +379,7 @@ def task_submit(task_id: str) -> Any:
     values = _form_values(step.fields)
     field_ids = [f.id for f in step.fields]
     errors = FormErrors()
-    upload_types = list(dict.fromkeys([*step.required_uploads, *step.outputs]))
+    upload_types = step.upload_types
     try:
         for upload in _uploads(upload_types):
             try:
@@ -420,7 +419,7 @@ def _render_new(definition: ProcessDefinition, values: dict[str, Any], errors: F
     step = model.ordered_steps()[0]
     return render_template(
         "new_request.html", definition=definition, model=model, step=step, fields=step.fields,
-        upload_types=list(dict.fromkeys([*step.required_uploads, *step.outputs])), values=values, errors=errors,
+        upload_types=step.upload_types, values=values, errors=errors,
         hint=lambda f: requirement_hint(step, f), accept=UPLOAD_ACCEPT), status
 
 
@@ -446,7 +445,7 @@ def new_request_submit() -> Any:
         abort(400)
     step = _model(definition).ordered_steps()[0]
     values = _form_values(step.fields)
-    uploads = _uploads(list(dict.fromkeys([*step.required_uploads, *step.outputs])))
+    uploads = _uploads(step.upload_types)
     try:
         instance_id = services().start(definition.key, who, uploads=uploads, complete_first=True,
                                        first_data=values)
@@ -474,11 +473,6 @@ def _parse_day(name: str, problems: list[str]) -> date | None:
         return None
 
 
-def _utc_midnight(day: date) -> datetime:
-    zone = ZoneInfo(_tz())
-    return datetime.combine(day, time.min, zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-
-
 @bp.get("/permohonan")
 @login_required
 def instances() -> str:
@@ -489,10 +483,10 @@ def instances() -> str:
     day_from, day_to = _parse_day("dari", problems), _parse_day("sampai", problems)
     late = request.args.get("terlambat", "")
     page = max(request.args.get("halaman", 1, type=int) or 1, 1)
+    started_from, started_to = days_utc(day_from, day_to, _tz())
     filters = Filters(
         status=status or None, process=request.args.get("proses") or None,
-        started_from=_utc_midnight(day_from) if day_from else None,
-        started_to=_utc_midnight(day_to + timedelta(days=1)) if day_to else None,
+        started_from=started_from, started_to=started_to,
         overdue={"ya": True, "tidak": False}.get(late), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     found = services().instances(who, filters)
     has_next, found = len(found) > PAGE_SIZE, found[:PAGE_SIZE]

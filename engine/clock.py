@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -12,3 +12,19 @@ def utcnow() -> datetime:
 
 def local(moment: datetime, timezone: str) -> datetime:
     return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+
+
+def day_start_utc(day: date, timezone: str) -> datetime:
+    """Midnight of a calendar day in the office's time zone, as naive UTC (how moments are stored)."""
+    try:
+        return datetime.combine(day, time(), ZoneInfo(timezone)).astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # the first or last day of the calendar
+        return datetime.min if day.year == 1 else datetime.max
+
+
+def days_utc(first: date | None, last: date | None, timezone: str) -> tuple[datetime | None, datetime | None]:
+    """[start of `first`, start of the day after `last`) in naive UTC; None where open."""
+    start = day_start_utc(first, timezone) if first else None
+    if last is None or last == date.max:
+        return start, None
+    return start, day_start_utc(last + timedelta(days=1), timezone)

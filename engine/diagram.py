@@ -87,6 +87,11 @@ class Step:
     fields: tuple[FormField, ...]
 
     @property
+    def upload_types(self) -> list[str]:
+        """Documents this step may attach: required ones first, then its other outputs."""
+        return list(dict.fromkeys([*self.required_uploads, *self.outputs]))
+
+    @property
     def is_decision(self) -> bool:
         return any(f.id == "keputusan" for f in self.fields)
 

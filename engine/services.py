@@ -285,10 +285,9 @@ class Alur:
     def _attach(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
                 actor: Actor, upload: Upload, now: datetime) -> DocumentVersion:
         step = parsed.model.steps[record.spec_id]
-        allowed = set(step.outputs) | set(step.required_uploads)
-        if upload.doc_type not in allowed:
+        if upload.doc_type not in step.upload_types:
             raise InvalidData(f"dokumen '{upload.doc_type}' tidak dihasilkan di langkah '{step.name}' "
-                              f"(boleh: {', '.join(sorted(allowed)) or '-'})", "type")
+                              f"(boleh: {', '.join(sorted(step.upload_types)) or '-'})", "type")
         if not upload.content:
             raise InvalidData("berkas kosong", "file")
         if len(upload.content) > self.settings.max_upload_bytes:

@@ -424,3 +424,10 @@ def test_security_headers_and_no_inline_script_or_style(alur: Alur, client: Flas
         assert "style=" not in page.text and "<style" not in page.text, url
         assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), url
         assert "http://" not in page.text.replace("http://www.w3.org", "") and "https://" not in page.text, url
+
+
+def test_instance_list_accepts_the_last_day_of_the_calendar(client) -> None:
+    """The date filter's end is the start of the next day: on 9999-12-31 there is none, and that is fine."""
+    client.post("/login", data={"username": "sekda", "password": "alur-demo"})
+    response = client.get("/permohonan?dari=0001-01-01&sampai=9999-12-31")
+    assert response.status_code == 200
