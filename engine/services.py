@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, contains_eager, undefer
 
-from engine import forms, office, state
+from engine import forms, office, state, timers
 from engine.clock import utcnow
 from engine.conditions import ConditionError
 from engine.db import Database
@@ -61,6 +61,7 @@ class Actor:
 
 
 SYSTEM = Actor("system", is_process_owner=True, is_admin=True)
+TIMER_ACTOR = Actor("penjadwal", is_process_owner=True, is_admin=True)  # who acts when a timer fires
 
 
 @dataclass
@@ -195,6 +196,8 @@ class Alur:
                 bpmn_xml=text, sha256=digest, deployed_by=actor.username, deployed_at=now)
             uow.session.add(definition)
             uow.session.flush()
+            timers.schedule_start_timers(uow.session, definition, parsed, now, self.calendar(uow.session),
+                                         self.settings.timezone)
             uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
                       sha256=digest)
         return DeployResult(definition, created=True)
@@ -233,29 +236,7 @@ class Alur:
         now = utcnow()
         with self.unit_of_work() as uow:
             definition = self._definition(uow.session, process_key, None)
-            parsed = self.parsed(definition)
-            initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
-                                     dict(data or {}), partial=True)
-            if actor.agency:
-                initial[AGENCY_FIELD] = actor.agency
-            workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
-            workflow.task_tree.data.update(initial)
-            workflow.do_engine_steps()
-            ready = _ready_user_tasks(workflow)
-            lanes = {parsed.model.steps[t.task_spec.name].lane for t in ready if t.task_spec.name in
-                     parsed.model.steps}
-            if not actor.is_admin and not (lanes & actor.lanes):
-                raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
-            instance = Instance(
-                definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
-                task_count=0,
-                perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
-                started_by=actor.username, started_at=now)
-            uow.session.add(instance)
-            uow.session.flush()
-            uow.audit(actor.username, "start", now, instance.id, process=definition.key,
-                      version=definition.version)
-            self._sync_tasks(uow, instance, parsed, workflow, now)
+            instance, parsed, workflow = self._start_in(uow, definition, actor, data, now)
             if complete_first:
                 first = self._ready_records(uow.session, instance.id)
                 if len(first) != 1:
@@ -265,6 +246,35 @@ class Alur:
                 self._complete(uow, instance, parsed, first[0], actor, dict(first_data or {}), now,
                                workflow)
             return instance.id
+
+    def _start_in(self, uow: UnitOfWork, definition: ProcessDefinition, actor: Actor,
+                  data: Mapping[str, Any] | None, now: datetime) -> tuple[Instance, ParsedDiagram, Any]:
+        """Create an instance in the caller's transaction (a user's start, or a timer start event firing)."""
+        parsed = self.parsed(definition)
+        initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
+                                 dict(data or {}), partial=True)
+        if actor.agency:
+            initial[AGENCY_FIELD] = actor.agency
+        workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
+        workflow.task_tree.data.update(initial)
+        workflow.do_engine_steps()
+        timers.fire_start_events(workflow)
+        ready = _ready_user_tasks(workflow)
+        lanes = {parsed.model.steps[t.task_spec.name].lane for t in ready if t.task_spec.name in
+                 parsed.model.steps}
+        if not actor.is_admin and not (lanes & actor.lanes):
+            raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
+        instance = Instance(
+            definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
+            task_count=0,
+            perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
+            started_by=actor.username, started_at=now)
+        uow.session.add(instance)
+        uow.session.flush()
+        uow.audit(actor.username, "start", now, instance.id, process=definition.key,
+                  version=definition.version)
+        self._sync_tasks(uow, instance, parsed, workflow, now)
+        return instance, parsed, workflow
 
     def complete(self, task_id: str, actor: Actor, data: Mapping[str, Any]) -> int:
         """Complete a READY task of the actor's lane with form data; returns the instance id."""
@@ -298,6 +308,7 @@ class Alur:
                 office.close_task(record, "cancelled", now, calendar)
             instance.status, instance.ended_at = "cancelled", now
             instance.state = state.dump(workflow)
+            timers.drop(uow.session, instance.id)
             uow.audit(actor.username, "cancel", now, instance.id, reason=reason)
 
     # ---- internals of a step -----------------------------------------------------------
@@ -421,6 +432,7 @@ class Alur:
                 lane=step.lane if step else (task.task_spec.lane or ""), step_no=step.step_no if step else None,
                 standard_minutes=minutes, state="ready", ready_at=now,
                 due_at=office.due_at(now, minutes, calendar)))
+        timers.sync(uow.session, instance, parsed, workflow, now, calendar, self.settings.timezone)
         uow.session.flush()
 
     # ---- queries -----------------------------------------------------------------------
