@@ -51,6 +51,10 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     )
     app.config.update(config)
     app.extensions["alur"] = alur or build(settings)
+    if settings.scheduler and not app.testing:
+        from engine.scheduler import start_thread
+
+        app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
 
     from api import auth, rest, ui
 

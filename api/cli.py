@@ -217,12 +217,34 @@ def restore_cmd(source: Path) -> None:
 @click.option("--agency", help="Instansi pemohon (pengguna eksternal hanya melihat permohonan instansinya).")
 @click.option("--process-owner", is_flag=True)
 @click.option("--admin", is_flag=True)
+@click.option("--email", help="Alamat e-mail untuk pengingat tugas terlambat.")
 @_errors
 def user_add(username: str, password: str, lanes: tuple[str, ...], full_name: str, agency: str | None,
-             process_owner: bool, admin: bool) -> None:
+             process_owner: bool, admin: bool, email: str | None) -> None:
     """Tambah pengguna."""
-    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin)
+    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin, email=email)
     click.echo(f"Pengguna {username} dibuat.")
+
+
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Satu putaran saja, lalu berhenti.")
+@_errors
+def scheduler_cmd(once: bool) -> None:
+    """Jalankan penjadwal timer dan pengingat sebagai proses tersendiri (aman berjalan ganda)."""
+    import signal
+
+    from engine.scheduler import Scheduler
+
+    scheduler = Scheduler(_alur())
+    if once:
+        click.echo(f"{scheduler.run_once()} timer dijalankan.")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    click.echo(f"Penjadwal {scheduler.owner} berjalan (tiap {scheduler.alur.settings.scheduler_poll_seconds:g} detik).")
+    try:
+        scheduler.run()
+    except KeyboardInterrupt:
+        scheduler.stop()
 
 
 if __name__ == "__main__":
