@@ -159,7 +159,7 @@ def _print_instance(alur: Alur, instance_id: int) -> None:
     click.echo(f"Permohonan {inst.id} — {inst.definition.name} v{inst.definition.version} — status: {inst.status}")
     click.echo(f"Perihal: {inst.perihal or '-'}   Pemohon: {inst.agency or '-'}   "
                f"Nomor surat: {inst.letter_number or '-'}   Dikembalikan: {detail.returns} kali")
-    click.echo(timeline.text(detail.history, alur.settings.timezone))
+    click.echo(timeline.text(detail.history, alur.settings.timezone, alur.calendar()))
     for doc in detail.documents:
         versions = ", ".join(f"v{v.version} {v.filename} ({v.size} B, {v.sha256[:12]})" for v in doc.versions)
         click.echo(f"Dokumen {doc.doc_type}: {versions}")

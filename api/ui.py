@@ -509,7 +509,8 @@ def instance(instance_id: int) -> str:
     returned = sorted({r.spec_id for r in detail.history if r.keputusan == "tidak_setuju"})
     return render_template(
         "instance.html", detail=detail, instance=detail.instance, model=model,
-        rows=timeline.rows(detail.history, _tz()), fmt_local=_fmt_local, overdue=overdue,
+        rows=timeline.rows(detail.history, _tz(), calendar=services().calendar()), fmt_local=_fmt_local,
+        overdue=overdue,
         current=current, completed=completed, returned=returned, request_data=_instance_data(model, detail.instance),
         total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
 
