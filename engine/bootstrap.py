@@ -24,6 +24,7 @@ class InitReport:
 def init(alur: Alur, demo: bool) -> InitReport:
     """Migrate, deploy the bundled diagrams (no-op when unchanged), optionally add demo users."""
     upgrade(alur.db.url)
+    alur.backfill_working_time()  # rows from before working time was recorded (a no-op afterwards)
     deployed, users = [], []
     for path in sorted(alur.settings.bpmn_dir.glob("*.bpmn")):
         result = alur.deploy(path.read_bytes(), SYSTEM, path.name)

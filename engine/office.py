@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
@@ -134,3 +134,14 @@ def due_at(ready_at: datetime, standard_minutes: int | None, calendar: OfficeCal
     if standard_minutes is None:
         return None
     return calendar.add_working(ready_at, standard_minutes * 60)
+
+
+def backfill_waiting(session: Session, calendar: OfficeCalendar, batch: int = 2000) -> int:
+    """Working waiting time for finished activations recorded before it existed; one batch, returns its size."""
+    rows = session.execute(select(TaskRecord.id, TaskRecord.ready_at, TaskRecord.completed_at).where(
+        TaskRecord.completed_at.is_not(None), TaskRecord.waited_working_seconds.is_(None)).limit(batch)).all()
+    if rows:
+        session.execute(update(TaskRecord), [
+            {"id": r.id, "waited_working_seconds": calendar.working_seconds(r.ready_at, r.completed_at)}
+            for r in rows])
+    return len(rows)

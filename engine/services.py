@@ -144,6 +144,16 @@ class Alur:
         with self.unit_of_work(write=False) as uow:
             return self.calendars.get(uow.session)
 
+    def backfill_working_time(self) -> int:
+        """Fill `waited_working_seconds` of activations finished before working time was recorded."""
+        total = 0
+        while True:
+            with self.unit_of_work() as uow:
+                done = office.backfill_waiting(uow.session, self.calendar(uow.session))
+            total += done
+            if not done:
+                return total
+
     def calendar_days(self, year: int) -> list[office.DayEntry]:
         with self.unit_of_work(write=False) as uow:
             return office.year_days(uow.session, year)

@@ -71,10 +71,10 @@ def list_users(alur: Alur, actor: Actor) -> list[User]:
 
 def add_user(alur: Alur, actor: Actor, username: str, password: str, lanes: Iterable[str] = (),
              full_name: str = "", agency: str | None = None, process_owner: bool = False,
-             admin: bool = False) -> User:
+             admin: bool = False, email: str | None = None) -> User:
     """An administrator adds an account (the CLI's `user-add` is the operator's equivalent)."""
     _require_admin(actor)
-    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin)
+    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin, email=email)
 
 
 def get_user(alur: Alur, username: str) -> User:
