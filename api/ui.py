@@ -37,7 +37,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser
 from api.errors import status_of
-from engine import timeline
+from engine import timeline, timers
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
 from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
@@ -512,6 +512,7 @@ def instance(instance_id: int) -> str:
         rows=timeline.rows(detail.history, _tz(), calendar=services().calendar()), fmt_local=_fmt_local,
         overdue=overdue,
         current=current, completed=completed, returned=returned, request_data=_instance_data(model, detail.instance),
+        timers=[(t, model.timers.get(t.spec_id)) for t in timers.pending(services(), instance_id)],
         total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
 
 

@@ -100,6 +100,9 @@ def claim(alur: Alur, owner: str, now: datetime | None = None, limit: int = 20) 
     until = now + timedelta(seconds=alur.settings.scheduler_lease_seconds)
     free = (Timer.fired_at.is_(None), Timer.due_at <= now,
             or_(Timer.claimed_until.is_(None), Timer.claimed_until < now))
+    with alur.unit_of_work(write=False) as uow:  # most rounds find nothing: no write lock for them
+        if uow.session.scalar(select(Timer.id).where(*free).limit(1)) is None:
+            return []
     with alur.unit_of_work() as uow:
         stmt = select(Timer.id).where(*free).order_by(Timer.due_at, Timer.id).limit(limit)
         if alur.db.engine.dialect.name == "postgresql":
@@ -174,11 +177,13 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
         return True
 
 
-def pending(alur: Alur, limit: int = 200) -> list[Timer]:
-    """Timers still to fire, soonest first (for the admin's view)."""
+def pending(alur: Alur, instance_id: int | None = None, limit: int = 200) -> list[Timer]:
+    """Timers still to fire, soonest first: of one request, or all (for the admin's view)."""
     with alur.unit_of_work(write=False) as uow:
-        return list(uow.session.scalars(select(Timer).where(Timer.fired_at.is_(None))
-                                        .order_by(Timer.due_at, Timer.id).limit(limit)))
+        stmt = select(Timer).where(Timer.fired_at.is_(None))
+        if instance_id is not None:
+            stmt = stmt.where(Timer.instance_id == instance_id)
+        return list(uow.session.scalars(stmt.order_by(Timer.due_at, Timer.id).limit(limit)))
 
 
 def drop(session: Session, instance_id: int) -> None:
