@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_login import LoginManager, UserMixin, current_user
 
+from engine.actors import Actor
 from engine.models import User
-from engine.services import Actor
 from engine.users import actor_of, user_by_id, user_for_token
 
 login_manager = LoginManager()

@@ -12,9 +12,10 @@ from typing import Any
 import click
 
 from engine import timeline
+from engine.actors import SYSTEM, Actor, Upload
 from engine.bootstrap import build, init
 from engine.errors import AlurError, InvalidDiagram
-from engine.services import SYSTEM, Actor, Alur, Upload
+from engine.services import Alur
 from engine.settings import load
 from engine.users import DEMO_PASSWORD, actor_of, create_user, get_user
 

@@ -38,11 +38,12 @@ from api import services
 from api.auth import SessionUser
 from api.errors import status_of
 from engine import timeline
+from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
 from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
 from engine.models import Instance, ProcessDefinition, TaskRecord
-from engine.services import Actor, Filters, Upload, overdue
+from engine.queries import overdue
 from engine.settings import ROOT
 from engine.users import authenticate
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from bench.common import PROCESS, decide, demo_returns, median, ms, percentile
+from engine.actors import Actor, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.diagram import SopModel
 from engine.models import TaskRecord
-from engine.services import Actor, Alur, Upload
+from engine.services import Alur
 
 
 class Steps:

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.actors import Actor, Upload
 from engine.diagram import FormField, Step
 from engine.models import User, UserLane
-from engine.services import Actor, Alur, Upload
+from engine.services import Alur
 from engine.users import actor_of
 
 SAMPLE_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n" \

@@ -19,9 +19,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from api import create_app
+from engine.actors import SYSTEM
 from engine.bootstrap import build, init
 from engine.demo import SAMPLE_PDF
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from engine.settings import ROOT, Settings
 
 PROCESS = "fasilitasi_narasumber"

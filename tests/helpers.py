@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.actors import SYSTEM, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.models import TaskRecord
-from engine.services import SYSTEM, Alur, Upload
+from engine.services import Alur
 
 PROCESS = "fasilitasi_narasumber"
 
