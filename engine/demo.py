@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine import decisions
 from engine.actors import Actor, Upload
 from engine.diagram import FormField, Step
 from engine.models import User, UserLane
@@ -35,11 +36,11 @@ def sample_value(field: FormField) -> Any:
 
 
 def fill(step: Step, decision: str | None) -> dict[str, Any]:
-    values = {f.id: sample_value(f) for f in step.fields if f.id not in {"keputusan", "catatan"}}
+    values = {f.id: sample_value(f) for f in step.fields if f.id not in decisions.FIELDS}
     if step.is_decision:
-        values["keputusan"] = decision or "setuju"
-        if decision == "tidak_setuju":
-            values["catatan"] = f"Mohon diperbaiki ({step.name})"
+        values[decisions.FIELD] = decision or decisions.AGREE
+        if decision == decisions.RETURN:
+            values[decisions.NOTE] = f"Mohon diperbaiki ({step.name})"
     return values
 
 
@@ -70,7 +71,7 @@ def run_instance(alur: Alur, process_key: str, returns_at: set[str] | None = Non
             return instance_id
         record = ready[0]
         step = model.steps[record.spec_id]
-        decision = "tidak_setuju" if step.id in pending else None
+        decision = decisions.RETURN if step.id in pending else None
         pending.discard(step.id)
         actor = pick(record.lane)
         if decision is None:

@@ -8,8 +8,7 @@ from engine.actors import SYSTEM, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.models import TaskRecord
 from engine.services import Alur
-
-PROCESS = "fasilitasi_narasumber"
+from engine.testing import PROCESS
 
 
 def current(alur: Alur, instance_id: int) -> TaskRecord:
