@@ -70,8 +70,8 @@ def ms(seconds: float) -> float:
 
 def demo_returns(model: SopModel) -> set[str]:
     """Where engine.demo.run_instance says `tidak_setuju` (once each): the second and the last decision."""
-    decisions = [s for s in model.ordered_steps() if s.is_decision]
-    return {decisions[1].id, decisions[-1].id} if len(decisions) > 1 else set()
+    decision_steps = [s for s in model.ordered_steps() if s.is_decision]
+    return {decision_steps[1].id, decision_steps[-1].id} if len(decision_steps) > 1 else set()
 
 
 def decide(step: Step, pending: set[str]) -> str | None:

@@ -58,9 +58,9 @@ def run_instance(alur: Alur, process_key: str, returns_at: set[str] | None = Non
     """Drive one instance to its end; return at each step id in `returns_at` once."""
     definition = alur.definition(process_key)
     model = alur.parsed(definition).model
-    decisions = [s for s in model.ordered_steps() if s.is_decision]
+    decision_steps = [s for s in model.ordered_steps() if s.is_decision]
     pending = set(returns_at) if returns_at is not None else (
-        {decisions[1].id, decisions[-1].id} if len(decisions) > 1 else set())
+        {decision_steps[1].id, decision_steps[-1].id} if len(decision_steps) > 1 else set())
     cache: dict[str, Actor] = {}
     pick = actor_for or (lambda lane: cache.setdefault(lane, actor_for_lane(alur, lane)))
     first = model.ordered_steps()[0]
@@ -74,8 +74,6 @@ def run_instance(alur: Alur, process_key: str, returns_at: set[str] | None = Non
         decision = decisions.RETURN if step.id in pending else None
         pending.discard(step.id)
         actor = pick(record.lane)
-        if decision is None:
-            for doc_type in step.required_uploads:
-                alur.attach_document(record.id, actor, Upload(doc_type, f"{doc_type}.pdf", SAMPLE_PDF))
-        alur.complete(record.id, actor, fill(step, decision))
+        uploads = [] if decision else [Upload(t, f"{t}.pdf", SAMPLE_PDF) for t in step.required_uploads]
+        alur.complete(record.id, actor, fill(step, decision), uploads)
     raise RuntimeError(f"permohonan {instance_id} tidak selesai dalam {max_steps} langkah")
