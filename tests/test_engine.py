@@ -65,6 +65,7 @@ def test_return_at_each_decision_goes_one_level_down(alur: Alur, at_step: int) -
     assert alur.instance(iid, SYSTEM).instance.status == "completed"
 
 
+@pytest.mark.slow  # 800 steps: about 20 s
 def test_four_hundred_returns_stay_correct_and_state_stays_small(alur: Alur) -> None:
     iid = start(alur)
     drive_to(alur, iid, 7)
