@@ -42,6 +42,11 @@ def check_can_read(instance: Instance, actor: Actor) -> None:
         raise NotFound(f"permohonan {instance.id} tidak ditemukan")
 
 
+def can_complete(record: TaskRecord, instance: Instance, actor: Actor) -> bool:
+    """The task waits, its request runs, and it is in one of the actor's lanes."""
+    return record.state == "ready" and instance.status == "running" and record.lane in actor.lanes
+
+
 def overdue(record: TaskRecord, now: datetime | None = None) -> bool:
     return record.state == "ready" and record.due_at is not None and record.due_at < (now or utcnow())
 
@@ -60,6 +65,9 @@ class InstanceDetail:
     @property
     def returns(self) -> int:
         return sum(1 for r in self.history if r.keputusan == decisions.RETURN)
+
+    def can_complete(self, record: TaskRecord, actor: Actor) -> bool:
+        return can_complete(record, self.instance, actor)
 
     @property
     def current_steps(self) -> list[str]:
@@ -107,9 +115,7 @@ class TaskDetail:
         return [t for t in self.step.required_uploads if t not in have]
 
     def can_complete(self, actor: Actor) -> bool:
-        """The task waits, its request runs, and it is in one of the actor's lanes."""
-        return (self.record.state == "ready" and self.instance.status == "running"
-                and self.record.lane in actor.lanes)
+        return can_complete(self.record, self.instance, actor)
 
 
 class Queries:
