@@ -7,7 +7,6 @@ from typing import Any
 from engine.documents import TooLarge
 from engine.errors import (
     AlurError,
-    Conflict,
     Forbidden,
     InvalidData,
     InvalidDiagram,
@@ -26,7 +25,6 @@ STATUS: list[tuple[type[AlurError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (NotReady, 409),
-    (Conflict, 409),
 ]
 
 
