@@ -86,11 +86,10 @@ def json_object(raw: bytes) -> dict[str, Any] | None:
 
 
 class ApiRequest(Request):
-    """Under /api/, the body is JSON whatever its content type says, and bad JSON is a worded 400."""
+    """Under /api/, a body read as JSON is JSON whatever its content type says; bad JSON is a worded 400."""
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
-        if not self.path.startswith("/api/") or self.mimetype in ("multipart/form-data",
-                                                                   "application/x-www-form-urlencoded"):
+        if not self.path.startswith("/api/"):
             return super().get_json(force=force, silent=silent, cache=cache)
         return json_object(self.get_data(cache=True))
 

@@ -110,7 +110,7 @@ QueryBool = Annotated[bool | None, BeforeValidator(_query_bool), WithJsonSchema(
 QueryDate = Annotated[date | None, BeforeValidator(_query_date), WithJsonSchema({"type": "string", "format": "date"}),
                       Field(None)]
 Status = Literal["running", "completed", "cancelled"]
-QueryStatus = Annotated[Status | None, WithJsonSchema({"type": "string", "enum": ["running", "completed", "cancelled"]}),
+QueryStatus = Annotated[Status | None, WithJsonSchema({"type": "string", "enum": list(Status.__args__)}),
                         Field(None)]
 
 
