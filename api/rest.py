@@ -17,8 +17,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from flask import send_file as flask_send_file
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 from pydantic import BaseModel, ValidationError
 from spectree import Response as Answers
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
@@ -439,7 +438,7 @@ def download(version_id: int) -> Any:
     """The bytes of a document version, as an attachment."""
     version, content = services().document(version_id, actor())
     filename = _UNSAFE_FILENAME.sub("_", version.filename).strip(" ._") or "dokumen"
-    response = flask_send_file(io.BytesIO(content), mimetype=version.media_type, as_attachment=True,
+    response = send_file(io.BytesIO(content), mimetype=version.media_type, as_attachment=True,
                                download_name=filename, etag=version.sha256, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.direct_passthrough = False  # spectree reads the answer's bytes once more

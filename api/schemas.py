@@ -110,8 +110,17 @@ QueryBool = Annotated[bool | None, BeforeValidator(_query_bool), WithJsonSchema(
 QueryDate = Annotated[date | None, BeforeValidator(_query_date), WithJsonSchema({"type": "string", "format": "date"}),
                       Field(None)]
 Status = Literal["running", "completed", "cancelled"]
-QueryStatus = Annotated[Status | None, WithJsonSchema({"type": "string", "enum": list(Status.__args__)}),
-                        Field(None)]
+STATUSES: tuple[str, ...] = Status.__args__
+
+
+def _query_status(value: Any) -> Any:
+    if value not in STATUSES:
+        raise PydanticCustomError("query", "harus salah satu dari: {allowed}", {"allowed": ", ".join(STATUSES)})
+    return value
+
+
+QueryStatus = Annotated[Status | None, BeforeValidator(_query_status),
+                        WithJsonSchema({"type": "string", "enum": list(STATUSES)}), Field(None)]
 
 
 def iso(moment: datetime | None) -> str | None:

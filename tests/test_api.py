@@ -232,6 +232,15 @@ def test_token_request_is_checked(api: Api, body: dict[str, Any], field: str) ->
     assert response.status_code == 400 and response.json["field"] == field
 
 
+def test_many_unknown_keys_are_named_but_only_a_few(api: Api) -> None:
+    body = {"username": "pemohon", "password": DEMO_PASSWORD, **{f"k{i}": i for i in range(7)}}
+    response = api.post("/api/v1/auth/token", json=body)
+    assert response.status_code == 400 and response.json["field"] == "k0"
+    error = response.json["error"]
+    assert "tidak dikenal: k0, k1, k2, k3, k4 (dan 2 lagi)" in error and "k5" not in error, error
+    assert "username, password" in error
+
+
 def test_revoked_token_is_401(api: Api) -> None:
     token = api.token("kepala-biro")
     assert api.get("/api/v1/processes", token=token).status_code == 200
