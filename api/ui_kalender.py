@@ -24,7 +24,7 @@ def calendar_page() -> str:
     year = request.args.get("tahun", type=int) or local(utcnow(), services().settings.timezone).year
     year = min(max(year, 2000), 2999)
     alur = services()
-    hours = alur.calendars.hours
+    hours = alur.office.hours
     office_hours = [(HARI[d], f"{hours[d][0]:%H:%M}-{hours[d][1]:%H:%M}" if d in hours else "libur")
                     for d in range(7)]
     return render_template("calendar.html", year=year, days=alur.calendar_days(year), office_hours=office_hours,

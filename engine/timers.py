@@ -21,6 +21,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import state
+from engine.actors import TIMER_ACTOR
 from engine.clock import utcnow
 from engine.diagram import ParsedDiagram
 from engine.models import Instance, ProcessDefinition, Timer
@@ -131,8 +132,6 @@ def _reschedule(row: Timer, now: datetime, calendar: OfficeCalendar, timezone: s
 
 def fire(alur: Alur, timer_id: int, owner: str) -> bool:
     """Fire one claimed timer in its own transaction; False when it was no longer ours or no longer waiting."""
-    from engine.services import TIMER_ACTOR
-
     now = utcnow()
     postgres = alur.db.engine.dialect.name == "postgresql"
     with alur.unit_of_work() as uow:
@@ -147,7 +146,7 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
         timezone = alur.settings.timezone
         if row.kind == "start":
             definition = session.get_one(ProcessDefinition, row.definition_id)
-            started, _, _ = alur._start_in(uow, definition, TIMER_ACTOR, {}, now)
+            started, _, _ = alur.commands._start_in(uow, definition, TIMER_ACTOR, {}, now)
             uow.audit(TIMER_ACTOR.username, "timer", now, started.id, spec=row.spec_id, jenis=row.kind,
                       due_at=row.due_at.isoformat())
             _reschedule(row, now, calendar, timezone)
@@ -173,7 +172,7 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
             instance.status, instance.ended_at = "completed", now
             uow.audit(TIMER_ACTOR.username, "end", now, instance.id)
         instance.state = state.dump(workflow)
-        alur._sync_tasks(uow, instance, parsed, workflow, now)
+        alur.commands._sync_tasks(uow, instance, parsed, workflow, now)
         return True
 
 

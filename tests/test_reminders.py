@@ -13,8 +13,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from engine import reminders
+from engine.actors import SYSTEM
 from engine.clock import fixed_clock
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from engine.users import create_user
 from tests.helpers import current, start, step
 

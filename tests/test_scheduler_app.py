@@ -6,17 +6,20 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
+from engine.actors import SYSTEM
 from engine.clock import utcnow
 from engine.demo import actor_for_lane
 from engine.models import Timer
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.livesrv import LiveServer
 
 ESKALASI = (Path(__file__).parent / "diagrams" / "eskalasi.bpmn").read_bytes()
 
 
+@pytest.mark.slow  # a live gunicorn server
 def test_a_timer_fires_within_a_minute_while_the_app_runs(alur: Alur, db_url: str) -> None:
     alur.deploy(ESKALASI, SYSTEM)
     pemohon = actor_for_lane(alur, "Pemohon")

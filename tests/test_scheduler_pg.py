@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
 
+from engine.actors import SYSTEM
 from engine.clock import utcnow
 from engine.demo import actor_for_lane
 from engine.models import AuditEvent, Timer
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from engine.settings import ROOT
 from tests.conftest import make_alur
 

@@ -13,12 +13,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine import timers
+from engine.actors import SYSTEM
 from engine.clock import fixed_clock
 from engine.demo import actor_for_lane
 from engine.errors import InvalidDiagram
 from engine.models import AuditEvent, Instance, Timer
 from engine.scheduler import Scheduler
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.test_ui import login
 
 DIAGRAMS = Path(__file__).parent / "diagrams"

@@ -6,8 +6,9 @@ from datetime import date, datetime, timedelta
 
 from flask.testing import FlaskClient
 
+from engine.actors import SYSTEM
 from engine.clock import fixed_clock
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.helpers import start
 from tests.test_ui import login, logout
 

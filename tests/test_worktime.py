@@ -10,10 +10,12 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from engine.actors import SYSTEM, Filters
 from engine.clock import fixed_clock
 from engine.errors import Forbidden, InvalidData, NotFound
 from engine.models import AuditEvent, TaskRecord
-from engine.services import SYSTEM, Alur, Filters, overdue
+from engine.queries import overdue
+from engine.services import Alur
 from engine.users import actor_of, create_user
 from engine.worktime import OfficeCalendar, parse_office_hours
 from tests.helpers import current, start, step
