@@ -33,7 +33,7 @@ def test_admin_adds_and_removes_days_and_the_due_times_follow(alur: Alur, client
     assert alur.calendar().holiday(date(2026, 12, 25))
     # bad input: a clear message, nothing stored
     page = client.post("/kalender/libur", data={"tanggal": "24-12-2026", "nama": "x"}, follow_redirects=True).text
-    assert "Tanggal harus berformat YYYY-MM-DD" in page
+    assert "Tanggal harus tanggal yang ada, berformat YYYY-MM-DD" in page
     page = client.post("/kalender/libur", data={"tanggal": "2026-12-26", "nama": ""}, follow_redirects=True).text
     assert "Nama hari libur harus diisi" in page
     assert [d.day for d in alur.calendar_days(2026) if d.source == "admin"] == [date(2026, 12, 24)]
