@@ -20,6 +20,7 @@ from engine.errors import InvalidDiagram
 from engine.models import AuditEvent, Instance, Timer
 from engine.scheduler import Scheduler
 from engine.services import Alur
+from tests.test_concurrency import run_together
 from tests.test_ui import login
 
 DIAGRAMS = Path(__file__).parent / "diagrams"
@@ -200,3 +201,13 @@ def test_the_request_page_shows_its_waiting_timers(alur: Alur, client: FlaskClie
     page = client.get(f"/permohonan/{iid}").text
     assert 'id="timers"' in page and "Dua jam kerja lewat" in page and "PT2H jam kerja" in page
     assert "30 Nov 2026 12:00" in page and "Tiap 30 menit" in page
+
+
+def test_schedulers_racing_on_sqlite_fire_each_timer_once(alur: Alur) -> None:
+    ids = [start_eskalasi(alur, "2026-11-30T09:00") for _ in range(12)]
+    with fixed_clock(utc("2026-11-30T10:05")):
+        results = run_together([lambda n=n: Scheduler(alur, f"s{n}").run_once() for n in range(3)])
+    assert sum(results) == 12, results  # type: ignore[arg-type]
+    for iid in ids:
+        assert fired_events(alur, iid) == ["tunggu"]
+        assert ready(alur, iid) == [("periksa", "Kepala Biro")]
