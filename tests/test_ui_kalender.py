@@ -47,3 +47,13 @@ def test_only_the_admin_changes_the_calendar(alur: Alur, client: FlaskClient) ->
     assert "Hanya admin" in page
     assert not any(d.source == "admin" for d in alur.calendar_days(2026))
     logout(client)
+
+
+def test_inbox_and_task_page_count_the_wait_in_working_time(alur: Alur, client: FlaskClient) -> None:
+    with fixed_clock(datetime(2026, 11, 26, 15, 55) - timedelta(hours=7)):  # Thursday
+        iid = start(alur)
+    record = alur.instance(iid, SYSTEM).ready[0]
+    login(client, "pemohon")
+    with fixed_clock(datetime(2026, 11, 27, 7, 40) - timedelta(hours=7)):  # Friday: 15 working minutes
+        assert "Menunggu 15 mnt 0 dtk jam kerja" in client.get("/").text
+        assert "Menunggu 15 mnt 0 dtk jam kerja" in client.get(f"/tugas/{record.id}").text
