@@ -106,6 +106,13 @@ class UnitOfWork:
         instance = self.session.scalars(stmt).one_or_none()
         if instance is None:
             raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+        return self.current_definition(instance)
+
+    def current_definition(self, instance: Instance) -> Instance:
+        """After waiting for the lock, PostgreSQL re-reads the locked row but not the definition joined to
+        it: a request migrated meanwhile would carry the old (or no) version. Load the one it points to."""
+        if instance.definition is None or instance.definition.id != instance.definition_id:
+            instance.definition = self.session.get_one(ProcessDefinition, instance.definition_id)
         return instance
 
     def audit(self, actor: str, kind: str, now: datetime, instance_id: int | None = None,
@@ -322,6 +329,7 @@ class Alur:
         if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")
         record, instance = row
+        uow.current_definition(instance)
         self._check_can_read(instance, actor)
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
