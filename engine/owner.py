@@ -94,8 +94,9 @@ class BulkMigration:
     refused: list[MigrationCheck] = field(default_factory=list)
 
 
-def _require_owner(actor: Actor, what: str) -> None:
-    if not (actor.is_process_owner or actor.is_admin):
+def _require_owner(actor: Actor | None, what: str) -> None:
+    """Owners and admins only; `None` is a trusted caller (the CLI on the server, tests)."""
+    if actor is not None and not (actor.is_process_owner or actor.is_admin):
         raise Forbidden(f"hanya pemilik proses atau admin yang boleh {what}")
 
 
@@ -112,8 +113,9 @@ def lane_warnings(alur: Alur, xml: bytes) -> list[DiagramProblem]:
             for lane in lanes if lane.name and lane.name not in staffed]
 
 
-def validate(alur: Alur, xml: bytes, filename: str = "diagram.bpmn") -> Validation:
+def validate(alur: Alur, xml: bytes, filename: str = "diagram.bpmn", actor: Actor | None = None) -> Validation:
     """Everything deploy would say about a diagram, without storing it."""
+    _require_owner(actor, "memeriksa diagram")
     try:
         parsed = parse_diagram(xml, REGISTRY, filename)
         xml.decode("utf-8")
@@ -126,7 +128,8 @@ def validate(alur: Alur, xml: bytes, filename: str = "diagram.bpmn") -> Validati
 
 # ---- versions and differences --------------------------------------------------------------
 
-def versions(alur: Alur, key: str) -> list[VersionSummary]:
+def versions(alur: Alur, key: str, actor: Actor | None = None) -> list[VersionSummary]:
+    _require_owner(actor, "melihat daftar versi proses")
     with alur.unit_of_work(write=False) as uow:
         definitions = list(uow.session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
                                                .order_by(ProcessDefinition.version)))
@@ -144,7 +147,8 @@ def versions(alur: Alur, key: str) -> list[VersionSummary]:
     return list(summaries.values())
 
 
-def diff(alur: Alur, key: str, from_version: int, to_version: int) -> VersionDiff:
+def diff(alur: Alur, key: str, from_version: int, to_version: int, actor: Actor | None = None) -> VersionDiff:
+    _require_owner(actor, "membandingkan versi proses")
     old, new = alur.definition(key, from_version), alur.definition(key, to_version)
     return diff_versions(key, from_version, to_version, alur.parsed(old).model, alur.parsed(new).model,
                          read_graph(alur.diagram_xml(old)), read_graph(alur.diagram_xml(new)))
@@ -328,8 +332,9 @@ def _retarget(record: TaskRecord, step: Any) -> None:
 
 
 def plan_migration(alur: Alur, key: str, from_version: int, to_version: int,
-                   mapping: Mapping[str, str] | None = None) -> list[MigrationCheck]:
+                   mapping: Mapping[str, str] | None = None, actor: Actor | None = None) -> list[MigrationCheck]:
     """Dry run for every running request of a version: which can move, and why the others cannot."""
+    _require_owner(actor, "memeriksa pemindahan permohonan")
     source_def, target_def = alur.definition(key, from_version), alur.definition(key, to_version)
     checks = []
     with alur.unit_of_work(write=False) as uow:

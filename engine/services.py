@@ -182,21 +182,21 @@ class Alur:
 
     # ---- the process owner's desk (engine/owner.py, engine/diff.py) ----------------------
 
-    def validate(self, xml: bytes, filename: str = "diagram.bpmn") -> Validation:
+    def validate(self, xml: bytes, filename: str = "diagram.bpmn", actor: Actor | None = None) -> Validation:
         """A dry run of deploy: errors and warnings, nothing stored."""
         from engine.owner import validate
 
-        return validate(self, xml, filename)
+        return validate(self, xml, filename, actor)
 
-    def versions(self, key: str) -> list[VersionSummary]:
+    def versions(self, key: str, actor: Actor | None = None) -> list[VersionSummary]:
         from engine.owner import versions
 
-        return versions(self, key)
+        return versions(self, key, actor)
 
-    def diff(self, key: str, from_version: int, to_version: int) -> VersionDiff:
+    def diff(self, key: str, from_version: int, to_version: int, actor: Actor | None = None) -> VersionDiff:
         from engine.owner import diff
 
-        return diff(self, key, from_version, to_version)
+        return diff(self, key, from_version, to_version, actor)
 
     def migrate(self, instance_id: int, to_version: int, actor: Actor,
                 mapping: Mapping[str, str] | None = None) -> MigrationResult:
@@ -205,10 +205,10 @@ class Alur:
         return migrate(self, instance_id, to_version, actor, mapping)
 
     def plan_migration(self, key: str, from_version: int, to_version: int,
-                       mapping: Mapping[str, str] | None = None) -> list[MigrationCheck]:
+                       mapping: Mapping[str, str] | None = None, actor: Actor | None = None) -> list[MigrationCheck]:
         from engine.owner import plan_migration
 
-        return plan_migration(self, key, from_version, to_version, mapping)
+        return plan_migration(self, key, from_version, to_version, mapping, actor)
 
     def migrate_all(self, key: str, from_version: int, to_version: int, actor: Actor,
                     mapping: Mapping[str, str] | None = None) -> BulkMigration:

@@ -103,6 +103,17 @@ def test_diff_names_the_three_changes_in_sop_terms(alur: Alur) -> None:
     assert alur.diff(PROCESS, 1, 1).changes == []
 
 
+def test_only_process_owners_and_admins_use_the_desk(alur: Alur) -> None:
+    sekda, owner = actor_for_lane(alur, "Sekda"), SYSTEM
+    alur.deploy(revised_sop(), owner)
+    for call in (lambda a: alur.validate(revised_sop(), actor=a), lambda a: alur.versions(PROCESS, a),
+                 lambda a: alur.diff(PROCESS, 1, 2, a), lambda a: alur.plan_migration(PROCESS, 1, 2, actor=a),
+                 lambda a: alur.migrate_all(PROCESS, 1, 2, a)):
+        with pytest.raises(Forbidden):
+            call(sekda)
+        call(owner)
+
+
 # ---- migration ---------------------------------------------------------------------------
 
 def test_migrated_request_keeps_history_and_ready_time_and_completes_through_the_new_step(alur: Alur) -> None:
