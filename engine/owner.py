@@ -290,13 +290,15 @@ def migrate(alur: Alur, instance_id: int, to_version: int, actor: Actor,
     _require_owner(actor, "memindahkan permohonan ke versi lain")
     with alur.unit_of_work() as uow:
         instance = uow.lock_instance(instance_id)
-        alur._check_can_read(instance, actor)
         return _migrate_locked(alur, uow, instance, to_version, actor, mapping)
 
 
 def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version: int, actor: Actor,
                     mapping: Mapping[str, str] | None) -> MigrationResult:
-    target_def = alur._definition(uow.session, instance.definition.key, to_version)
+    target_def = uow.session.scalars(select(ProcessDefinition).where(
+        ProcessDefinition.key == instance.definition.key, ProcessDefinition.version == to_version)).first()
+    if target_def is None:
+        raise NotFound(f"proses '{instance.definition.key}' versi {to_version} tidak ditemukan")
     problem = _check_instance(instance, target_def)
     if problem:
         raise CannotMigrate(problem, [], [problem])
@@ -308,18 +310,22 @@ def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version:
     new = _rebuild(workflow, target, plan.targets, checked)
     from_version = instance.definition.version
     ready_targets = {}
-    for record in alur._ready_records(uow.session, instance.id):
+    for record in uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                                               TaskRecord.state == "ready")):
         spec_name = plan.targets.get(record.id)
         if spec_name is None:
             continue
         step = target.model.steps[spec_name]
         ready_targets[record.id] = spec_name
         _retarget(record, step)
+    placed = {str(t.id) for t in new.tasks.values() if t.state == TaskState.READY and t.task_spec.manual}
+    if placed != set(ready_targets):
+        raise Conflict(f"permohonan {instance.id}: tabel tugas dan alur kerja tidak sepakat; tidak dipindah")
     instance.definition_id, instance.definition = target_def.id, target_def
     instance.state = state.dump(new)
     uow.audit(actor.username, "migrate", now, instance.id, process=target_def.key, from_version=from_version,
               to_version=target_def.version, mapping=checked, tasks=ready_targets)
-    alur._sync_tasks(uow, instance, target, new, now)
+    uow.session.flush()
     return MigrationResult(instance.id, from_version, target_def.version, ready_targets, checked)
 
 
