@@ -297,3 +297,25 @@ def test_init_after_a_revision_creates_no_new_version(alur: Alur) -> None:
     assert [v.version for v in alur.versions(PROCESS)] == [1, 2]
     assert alur.definition(PROCESS).version == 2
 
+
+
+def test_refused_when_a_condition_ahead_needs_data_the_request_never_gave(alur: Alur) -> None:
+    passed, waiting = start(alur), start(alur)
+    drive_to(alur, passed, 3)
+    text = SOP_FILE.read_text(encoding="utf-8")
+    field = ('<camunda:formField id="perihal" label="Perihal surat" type="string">')
+    assert text.count(field) == 1 and text.count(">keputusan == 'setuju'</") == 5
+    revised = text.replace(field, '<camunda:formField id="prioritas" label="Prioritas" type="string" />' + field)
+    revised = revised.replace(
+        "sourceRef=\"gw_07_persetujuan_kabag\" targetRef=\"gw_gabung_08\">\n      <bpmn:conditionExpression "
+        "xsi:type=\"bpmn:tFormalExpression\">keputusan == 'setuju'<",
+        "sourceRef=\"gw_07_persetujuan_kabag\" targetRef=\"gw_gabung_08\">\n      <bpmn:conditionExpression "
+        "xsi:type=\"bpmn:tFormalExpression\">keputusan == 'setuju' and prioritas != 'rendah'<")
+    assert "prioritas != 'rendah'" in revised
+    alur.deploy(revised.encode(), SYSTEM)
+    checks = {c.instance_id: c for c in alur.plan_migration(PROCESS, 1, 2)}
+    assert checks[waiting].can_move, checks[waiting].reasons   # step 1 will ask for it
+    assert not checks[passed].can_move and checks[passed].steps == ["flow_07_setuju"]
+    assert "prioritas" in checks[passed].reasons[0]
+    with pytest.raises(CannotMigrate, match="prioritas"):
+        alur.migrate(passed, 2, SYSTEM)
