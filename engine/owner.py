@@ -19,6 +19,7 @@ from uuid import UUID
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine import conditions, state
 from engine.clock import utcnow
@@ -26,7 +27,6 @@ from engine.diagram import ParsedDiagram, parse_diagram
 from engine.diff import Graph, VersionDiff, diff_versions, read_graph
 from engine.errors import Conflict, DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound
 from engine.models import Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
-from handlers import REGISTRY
 
 if TYPE_CHECKING:
     from engine.services import Actor, Alur, UnitOfWork
@@ -102,12 +102,11 @@ def _require_owner(actor: Actor | None, what: str) -> None:
 
 # ---- check ---------------------------------------------------------------------------------
 
-def lane_warnings(alur: Alur, xml: bytes) -> list[DiagramProblem]:
+def lane_warnings(session: Session, xml: bytes) -> list[DiagramProblem]:
     """A lane no active user belongs to: its tasks would wait in nobody's inbox."""
     lanes = read_graph(xml).lanes.values()
-    with alur.unit_of_work(write=False) as uow:
-        staffed = set(uow.session.scalars(select(UserLane.lane).join(User, User.id == UserLane.user_id)
-                                          .where(User.active.is_(True)).distinct()))
+    staffed = set(session.scalars(select(UserLane.lane).join(User, User.id == UserLane.user_id)
+                                  .where(User.active.is_(True)).distinct()))
     return [DiagramProblem(f"lane '{lane.name}' belum punya anggota: tugasnya tidak akan muncul di kotak "
                            "tugas siapa pun", lane.line, lane.id)
             for lane in lanes if lane.name and lane.name not in staffed]
@@ -117,13 +116,15 @@ def validate(alur: Alur, xml: bytes, filename: str = "diagram.bpmn", actor: Acto
     """Everything deploy would say about a diagram, without storing it."""
     _require_owner(actor, "memeriksa diagram")
     try:
-        parsed = parse_diagram(xml, REGISTRY, filename)
+        parsed = parse_diagram(xml, alur.handlers, filename)
         xml.decode("utf-8")
     except InvalidDiagram as exc:
         return Validation(errors=list(exc.problems))
     except UnicodeDecodeError:
         return Validation(errors=[DiagramProblem("diagram harus disimpan dalam UTF-8")])
-    return Validation(warnings=lane_warnings(alur, xml), key=parsed.model.key, name=parsed.model.name)
+    with alur.unit_of_work(write=False) as uow:
+        warnings = lane_warnings(uow.session, xml)
+    return Validation(warnings=warnings, key=parsed.model.key, name=parsed.model.name)
 
 
 # ---- versions and differences --------------------------------------------------------------

@@ -39,6 +39,7 @@ from engine.models import (
     ProcessDefinition,
     TaskRecord,
 )
+from engine.owner import lane_warnings
 from engine.settings import Settings
 from engine.specs import SpecCache
 from handlers import REGISTRY, StepContext
@@ -125,7 +126,7 @@ class Alur:
     """The application's services over one database."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
-        self.db, self.settings = db, settings
+        self.db, self.settings, self.handlers = db, settings, REGISTRY
         self.specs = SpecCache(db)
 
     @contextmanager
@@ -158,9 +159,9 @@ class Alur:
         except UnicodeDecodeError:
             raise InvalidDiagram([DiagramProblem("diagram harus disimpan dalam UTF-8")]) from None
         digest = hashlib.sha256(xml).hexdigest()
-        warnings = self._lane_warnings(xml)
         now = utcnow()
         with self.unit_of_work() as uow:
+            warnings = lane_warnings(uow.session, xml)
             latest = uow.session.scalars(
                 select(ProcessDefinition).where(ProcessDefinition.key == parsed.model.key)
                 .order_by(ProcessDefinition.version.desc()).limit(1)).first()
@@ -174,11 +175,6 @@ class Alur:
             uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
                       sha256=digest)
         return DeployResult(definition, created=True, warnings=warnings)
-
-    def _lane_warnings(self, xml: bytes) -> list[DiagramProblem]:
-        from engine.owner import lane_warnings
-
-        return lane_warnings(self, xml)
 
     # ---- the process owner's desk (engine/owner.py, engine/diff.py) ----------------------
 
