@@ -25,15 +25,15 @@ from engine import conditions, state
 from engine.clock import utcnow
 from engine.diagram import ParsedDiagram, parse_diagram
 from engine.diff import Graph, VersionDiff, diff_versions, read_graph
-from engine.errors import Conflict, DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound
+from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, NotReady
 from engine.models import Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
 
 if TYPE_CHECKING:
     from engine.services import Actor, Alur, UnitOfWork
 
 
-class CannotMigrate(Conflict):
-    """A request cannot move to the target version; `steps` names the steps in the way (HTTP 409)."""
+class CannotMigrate(NotReady):
+    """The request's state does not allow the move; `steps` names the steps in the way (HTTP 409)."""
 
     code = "cannot_migrate"
 
@@ -321,7 +321,7 @@ def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version:
         _retarget(record, step)
     placed = {str(t.id) for t in new.tasks.values() if t.state == TaskState.READY and t.task_spec.manual}
     if placed != set(ready_targets):
-        raise Conflict(f"permohonan {instance.id}: tabel tugas dan alur kerja tidak sepakat; tidak dipindah")
+        raise NotReady(f"permohonan {instance.id}: tabel tugas dan alur kerja tidak sepakat; tidak dipindah")
     instance.definition_id, instance.definition = target_def.id, target_def
     instance.state = state.dump(new)
     uow.audit(actor.username, "migrate", now, instance.id, process=target_def.key, from_version=from_version,
