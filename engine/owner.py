@@ -29,7 +29,9 @@ from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram
 from engine.models import Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
 
 if TYPE_CHECKING:
-    from engine.services import Actor, Alur, UnitOfWork
+    from engine.actors import Actor
+    from engine.services import Alur
+    from engine.uow import UnitOfWork
 
 
 class CannotMigrate(NotReady):
