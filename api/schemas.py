@@ -461,12 +461,19 @@ class BulkMigrateRequest(Request):
     dry_run: StrictBool = Field(False, description="only report which requests can move and why the others cannot")
 
 
-QueryVersion = query_int(1, MAX_ID)
+def _query_version(value: Any) -> Any:
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value) and 1 <= int(value) <= MAX_ID):
+        raise PydanticCustomError("query", "harus nomor versi (bilangan bulat 1..{high})", {"high": MAX_ID})
+    return int(value)
+
+
+QueryVersion = Annotated[int, BeforeValidator(_query_version),
+                         WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})]
 
 
 class DiffQuery(BaseModel):
-    from_: QueryVersion = Field(None, alias="from", description="the older version (required)")
-    to: QueryVersion = Field(None, description="the newer version (required)")
+    from_: QueryVersion = Field(alias="from", description="the older version")
+    to: QueryVersion = Field(description="the newer version")
 
 
 class Validation(Reply):
