@@ -447,7 +447,13 @@ StepMapping = Annotated[dict[StrictStr, Annotated[Text, Field(**_json_schema(min
                         BeforeValidator(plain_text), Field(
     description="ready step id on the old version -> step id on the target (for steps whose id changed)",
     **_json_schema(propertyNames={"pattern": NO_NUL}))]
-VersionNumber = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="a version number of the same process")]
+def _whole(value: Any) -> Any:
+    """JSON Schema counts 2.0 as an integer; so do we (never true/false)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_ID, description="a version number of the same process"),
+                          BeforeValidator(_whole)]
 
 
 class MigrateRequest(Request):
