@@ -19,7 +19,7 @@ from uuid import UUID
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from engine import conditions, state
 from engine.clock import utcnow
@@ -354,7 +354,7 @@ def plan_migration(alur: Alur, key: str, from_version: int, to_version: int,
         ids = list(uow.session.scalars(select(Instance.id).where(
             Instance.definition_id == source_def.id, Instance.status == "running").order_by(Instance.id)))
         for instance_id in ids:
-            instance = uow.session.get_one(Instance, instance_id, options=[_undefer_state()])
+            instance = uow.session.get_one(Instance, instance_id, options=[undefer(Instance.state)])
             problem = _check_instance(instance, target_def)
             if problem:
                 checks.append(MigrationCheck(instance_id, False, [problem]))
@@ -362,12 +362,6 @@ def plan_migration(alur: Alur, key: str, from_version: int, to_version: int,
             _, _, _, plan = _load_for_migration(alur, uow, instance, target_def, mapping)
             checks.append(MigrationCheck(instance_id, not plan.reasons, plan.reasons, plan.steps))
     return checks
-
-
-def _undefer_state() -> Any:
-    from sqlalchemy.orm import undefer
-
-    return undefer(Instance.state)
 
 
 def migrate_all(alur: Alur, key: str, from_version: int, to_version: int, actor: Actor,
