@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from engine.actors import SYSTEM
@@ -19,6 +20,8 @@ from tests.conftest import PDF, SOP_FILE, make_alur
 from tests.helpers import current, drive_to, start, step
 from tests.owner_diagrams import NEW_LANE, NEW_STEP, renamed_step_sop, revised_sop
 from tests.test_concurrency import run_together
+from tests.test_permissions import token
+from tests.test_ui import login
 
 PROCESS = "fasilitasi_narasumber"
 PARALLEL = Path(__file__).parent / "diagrams" / "paralel.bpmn"
@@ -320,3 +323,19 @@ def test_refused_when_a_condition_ahead_needs_data_the_request_never_gave(alur: 
     assert "prioritas" in checks[passed].reasons[0]
     with pytest.raises(CannotMigrate, match="prioritas"):
         alur.migrate(passed, 2, SYSTEM)
+
+
+def test_a_done_step_the_target_lacks_still_opens_after_the_move(alur: Alur, client: FlaskClient) -> None:
+    iid = start(alur)
+    drive_to(alur, iid, 3)
+    done2 = next(r for r in alur.instance(iid, SYSTEM).history if r.spec_id == "langkah_02_cek_kelengkapan")
+    alur.deploy(renamed_step_sop("langkah_02_cek_kelengkapan", "langkah_02_periksa_berkas"), SYSTEM)
+    alur.migrate(iid, 2, SYSTEM)
+    detail = alur.task(done2.id, SYSTEM)
+    assert detail.step.id == "langkah_02_cek_kelengkapan" and detail.record.state == "completed"
+    shown = client.get(f"/api/v1/tasks/{done2.id}", headers=token(client, "pemilik-proses"))
+    assert shown.status_code == 200 and shown.get_json()["step"]["id"] == "langkah_02_cek_kelengkapan"
+    login(client, "pemilik-proses")
+    page = client.get(f"/permohonan/{iid}")
+    assert page.status_code == 200 and "Catat dan cek kelengkapan berkas" in page.text
+    assert client.get(f"/tugas/{done2.id}").status_code == 200
