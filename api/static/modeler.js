@@ -1,0 +1,241 @@
+/* The process owner's modeler: camunda-bpmn-js (Camunda 7 properties panel, element templates)
+ * served from the app. The server decides: "Periksa" sends the diagram to the dry-run check and
+ * lists its errors and warnings (click one to select the element); "Deploy" is enabled only for
+ * the exact diagram that passed the check. Templates whose metadata carries `alurForm` also get
+ * that camunda:formData (element templates cannot bind forms), in the same undoable command. */
+(function () {
+  'use strict';
+
+  var root = document.getElementById('modeler');
+  if (!root) { return; }
+  var statusEl = document.getElementById('modeler-status');
+  var resultEl = document.getElementById('check-result');
+  var btnCheck = document.getElementById('btn-check');
+  var btnDeploy = document.getElementById('btn-deploy');
+  var filename = root.getAttribute('data-filename') || 'diagram.bpmn';
+  var csrf = root.getAttribute('data-csrf');
+  var modeler = null;
+  var checkedXml = null;
+
+  function setStatus(text, kind) {
+    statusEl.textContent = text;
+    statusEl.className = 'modeler-status ' + (kind === 'error' ? 'form-error' : kind === 'ok' ? 'check-ok' : 'muted');
+  }
+
+  function invalidate() {
+    checkedXml = null;
+    btnDeploy.disabled = true;
+  }
+
+  // ---- forms from templates -------------------------------------------------------------------
+
+  function create(type, attrs, parent) {
+    var el = modeler.get('bpmnFactory').create(type, attrs || {});
+    el.$parent = parent;
+    return el;
+  }
+
+  function formField(spec, parent) {
+    var field = create('camunda:FormField', { id: spec.id, label: spec.label, type: spec.type || 'string' }, parent);
+    if (spec.required) {
+      var validation = create('camunda:Validation', {}, field);
+      validation.set('constraints', [create('camunda:Constraint', { name: 'required' }, validation)]);
+      field.set('validation', validation);
+    }
+    if (spec.values) {
+      field.set('values', spec.values.map(function (v) { return create('camunda:Value', { id: v.id, name: v.name }, field); }));
+    }
+    if (spec.required_when) {
+      var props = create('camunda:Properties', {}, field);
+      props.set('values', [create('camunda:Property', { id: 'required_when', value: spec.required_when }, props)]);
+      field.set('properties', props);
+    }
+    return field;
+  }
+
+  function addForm(element, fields) {
+    var modeling = modeler.get('modeling');
+    var bo = element.businessObject;
+    var ext = bo.get('extensionElements');
+    if (!ext) {
+      ext = create('bpmn:ExtensionElements', { values: [] }, bo);
+      modeling.updateProperties(element, { extensionElements: ext });
+    }
+    var formData = create('camunda:FormData', {}, ext);
+    formData.set('fields', fields.map(function (spec) { return formField(spec, formData); }));
+    var values = (ext.get('values') || []).filter(function (v) { return !v.$instanceOf('camunda:FormData'); });
+    modeling.updateModdleProperties(element, ext, { values: [formData].concat(values) });
+  }
+
+  function installFormBehaviour() {
+    modeler.get('eventBus').on('commandStack.propertiesPanel.camunda.changeTemplate.postExecute', function (event) {
+      var context = event.context;
+      var template = context.newTemplate;
+      var fields = template && template.metadata && template.metadata.alurForm;
+      if (fields && context.element) { addForm(context.element, fields); }
+    });
+  }
+
+  // ---- server calls ---------------------------------------------------------------------------
+
+  function post(url, xml) {
+    var body = new FormData();
+    body.append('file', new Blob([xml], { type: 'application/xml' }), filename);
+    return fetch(url, {
+      method: 'POST', body: body, credentials: 'same-origin',
+      headers: { 'X-CSRFToken': csrf, 'Accept': 'application/json' }
+    }).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, status: response.status, data: data }; });
+    });
+  }
+
+  function select(elementId) {
+    var element = modeler.get('elementRegistry').get(elementId);
+    if (!element) { return; }
+    modeler.get('selection').select(element);
+    modeler.get('canvas').scrollToElement(element);
+  }
+
+  function problemList(title, cls, problems) {
+    var box = document.createElement('div');
+    box.className = cls;
+    var h = document.createElement('h3');
+    h.textContent = title + ' (' + problems.length + ')';
+    box.appendChild(h);
+    var list = document.createElement('ol');
+    problems.forEach(function (p) {
+      var li = document.createElement('li');
+      var where = [];
+      if (p.line) { where.push('baris ' + p.line); }
+      if (p.element_id) { where.push('elemen ' + p.element_id); }
+      var text = (where.length ? where.join(' · ') + ': ' : '') + p.message;
+      if (p.element_id && modeler.get('elementRegistry').get(p.element_id)) {
+        var b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'problem';
+        b.setAttribute('data-element', p.element_id);
+        b.textContent = text;
+        b.addEventListener('click', function () { select(p.element_id); });
+        li.appendChild(b);
+      } else {
+        li.textContent = text;
+      }
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function showProblems(errors, warnings) {
+    resultEl.textContent = '';
+    if (errors.length) { resultEl.appendChild(problemList('Kesalahan — harus diperbaiki', 'check-errors', errors)); }
+    if (warnings.length) { resultEl.appendChild(problemList('Peringatan', 'check-warnings', warnings)); }
+  }
+
+  function check() {
+    invalidate();
+    setStatus('Memeriksa diagram di server…');
+    return modeler.saveXML({ format: true }).then(function (result) {
+      var xml = result.xml;
+      return post(root.getAttribute('data-check-url'), xml).then(function (answer) {
+        if (!answer.ok) { throw new Error(answer.data.error || ('HTTP ' + answer.status)); }
+        var errors = answer.data.errors || [];
+        var warnings = answer.data.warnings || [];
+        showProblems(errors, warnings);
+        root.setAttribute('data-checked', errors.length ? 'errors' : 'clean');
+        if (errors.length) {
+          setStatus('Diagram belum bisa di-deploy: ' + errors.length + ' kesalahan.', 'error');
+        } else {
+          checkedXml = xml;
+          btnDeploy.disabled = false;
+          setStatus('Diagram lolos pemeriksaan' + (warnings.length ? ' dengan ' + warnings.length + ' peringatan' : '') +
+                    '. Siap di-deploy.', 'ok');
+        }
+      });
+    }).catch(function (err) { setStatus('Pemeriksaan gagal: ' + err.message, 'error'); });
+  }
+
+  function deploy() {
+    if (checkedXml === null) { return; }
+    btnDeploy.disabled = true;
+    setStatus('Men-deploy…');
+    post(root.getAttribute('data-deploy-url'), checkedXml).then(function (answer) {
+      if (answer.ok) {
+        window.location.assign(answer.data.url);
+        return;
+      }
+      showProblems(answer.data.errors || [], answer.data.warnings || []);
+      setStatus('Deploy ditolak: ' + (answer.data.error || 'diagram tidak valid') + '. Tidak ada yang tersimpan.', 'error');
+    }).catch(function (err) { setStatus('Deploy gagal: ' + err.message, 'error'); });
+  }
+
+  function download() {
+    modeler.saveXML({ format: true }).then(function (result) {
+      var link = document.createElement('a');
+      link.href = URL.createObjectURL(new Blob([result.xml], { type: 'application/xml' }));
+      link.download = filename;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+    });
+  }
+
+  function open(xml, name) {
+    invalidate();
+    resultEl.textContent = '';
+    return modeler.importXML(xml).then(function (result) {
+      modeler.get('canvas').zoom('fit-viewport', 'auto');
+      if (name) { filename = name; }
+      root.setAttribute('data-loaded', 'true');
+      var warnings = (result && result.warnings) || [];
+      setStatus(warnings.length ? 'Diagram dimuat dengan ' + warnings.length + ' catatan dari pembaca BPMN.' :
+                'Diagram dimuat. Ubah, lalu periksa.');
+    }).catch(function (err) {
+      setStatus('Diagram tidak dapat dibuka: ' + err.message, 'error');
+    });
+  }
+
+  function openFile(event) {
+    var file = event.target.files && event.target.files[0];
+    if (!file) { return; }
+    file.text().then(function (xml) { return open(xml, file.name); });
+    event.target.value = '';
+  }
+
+  function start(templates) {
+    modeler = new window.BpmnModeler({
+      container: '#modeler-canvas',
+      propertiesPanel: { parent: '#modeler-panel' },
+      elementTemplates: templates,
+      keyboard: { bindTo: document }
+    });
+    window.alurModeler = modeler;  // for the browser test and the console
+    installFormBehaviour();
+    modeler.on('commandStack.changed', function () {
+      if (checkedXml !== null || root.getAttribute('data-checked')) {
+        invalidate();
+        root.removeAttribute('data-checked');
+        setStatus('Diagram berubah: periksa lagi sebelum deploy.');
+      }
+    });
+    btnCheck.addEventListener('click', check);
+    btnDeploy.addEventListener('click', deploy);
+    document.getElementById('btn-download').addEventListener('click', download);
+    document.getElementById('open-file').addEventListener('change', openFile);
+    return fetch(root.getAttribute('data-xml-url'), { credentials: 'same-origin' })
+      .then(function (response) {
+        if (!response.ok) { throw new Error('HTTP ' + response.status); }
+        return response.text();
+      })
+      .then(function (xml) { return open(xml); });
+  }
+
+  if (typeof window.BpmnModeler !== 'function') {
+    setStatus('Modeler tidak tersedia: pustaka camunda-bpmn-js tidak ada di server (npm ci).', 'error');
+    return;
+  }
+  fetch(root.getAttribute('data-templates-url'), { credentials: 'same-origin' })
+    .then(function (response) { return response.ok ? response.json() : []; })
+    .then(start)
+    .catch(function (err) { setStatus('Modeler gagal dimuat: ' + err.message, 'error'); });
+}());
