@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -43,6 +43,10 @@ from engine.settings import Settings
 from engine.specs import SpecCache
 from handlers import REGISTRY, StepContext
 
+if TYPE_CHECKING:
+    from engine.diff import VersionDiff
+    from engine.owner import BulkMigration, MigrationCheck, MigrationResult, Validation, VersionSummary
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -66,6 +70,7 @@ SYSTEM = Actor("system", is_process_owner=True, is_admin=True)
 class DeployResult:
     definition: ProcessDefinition
     created: bool
+    warnings: list[DiagramProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -146,13 +151,14 @@ class Alur:
         except UnicodeDecodeError:
             raise InvalidDiagram([DiagramProblem("diagram harus disimpan dalam UTF-8")]) from None
         digest = hashlib.sha256(xml).hexdigest()
+        warnings = self._lane_warnings(xml)
         now = utcnow()
         with self.unit_of_work() as uow:
             latest = uow.session.scalars(
                 select(ProcessDefinition).where(ProcessDefinition.key == parsed.model.key)
                 .order_by(ProcessDefinition.version.desc()).limit(1)).first()
             if latest is not None and latest.sha256 == digest:
-                return DeployResult(latest, created=False)
+                return DeployResult(latest, created=False, warnings=warnings)
             definition = ProcessDefinition(
                 key=parsed.model.key, version=(latest.version + 1) if latest else 1, name=parsed.model.name,
                 bpmn_xml=text, sha256=digest, deployed_by=actor.username, deployed_at=now)
@@ -160,7 +166,48 @@ class Alur:
             uow.session.flush()
             uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
                       sha256=digest)
-        return DeployResult(definition, created=True)
+        return DeployResult(definition, created=True, warnings=warnings)
+
+    def _lane_warnings(self, xml: bytes) -> list[DiagramProblem]:
+        from engine.owner import lane_warnings
+
+        return lane_warnings(self, xml)
+
+    # ---- the process owner's desk (engine/owner.py, engine/diff.py) ----------------------
+
+    def validate(self, xml: bytes, filename: str = "diagram.bpmn") -> Validation:
+        """A dry run of deploy: errors and warnings, nothing stored."""
+        from engine.owner import validate
+
+        return validate(self, xml, filename)
+
+    def versions(self, key: str) -> list[VersionSummary]:
+        from engine.owner import versions
+
+        return versions(self, key)
+
+    def diff(self, key: str, from_version: int, to_version: int) -> VersionDiff:
+        from engine.owner import diff
+
+        return diff(self, key, from_version, to_version)
+
+    def migrate(self, instance_id: int, to_version: int, actor: Actor,
+                mapping: Mapping[str, str] | None = None) -> MigrationResult:
+        from engine.owner import migrate
+
+        return migrate(self, instance_id, to_version, actor, mapping)
+
+    def plan_migration(self, key: str, from_version: int, to_version: int,
+                       mapping: Mapping[str, str] | None = None) -> list[MigrationCheck]:
+        from engine.owner import plan_migration
+
+        return plan_migration(self, key, from_version, to_version, mapping)
+
+    def migrate_all(self, key: str, from_version: int, to_version: int, actor: Actor,
+                    mapping: Mapping[str, str] | None = None) -> BulkMigration:
+        from engine.owner import migrate_all
+
+        return migrate_all(self, key, from_version, to_version, actor, mapping)
 
     def definitions(self) -> list[ProcessDefinition]:
         with self.unit_of_work(write=False) as uow:
