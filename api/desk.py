@@ -28,20 +28,23 @@ from flask_wtf.csrf import CSRFError
 
 from api import services
 from api.errors import status_of
-from api.ui import actor
+from api.ui import _layout, actor
 from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound
 from engine.settings import ROOT
 
 bp = Blueprint("desk", __name__, url_prefix="/meja")
+bp.context_processor(_layout)  # the same navigation and user box as the rest of the UI
 
 CAMUNDA_DIST = ROOT / "node_modules" / "camunda-bpmn-js" / "dist"
 TEMPLATES_DIR = ROOT / "bpmn" / "templates"
 NEW_PROCESS = TEMPLATES_DIR / "proses-baru.bpmn"
 STATUS_CLASSES = {"added": "ditambah", "removed": "dihapus", "changed": "diubah"}
-# The properties panel and the template chooser set style attributes; only this page allows them.
-MODELER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-               "font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
-               "frame-ancestors 'none'")
+# camunda-bpmn-js builds parts of the properties panel and its menus from HTML with style attributes
+# (e.g. the panel's container, the align icons). Only this page allows style *attributes*; style
+# elements, scripts and everything else stay as strict as the rest of the app. Its icon font is a data: URL.
+MODELER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+               "form-action 'self'; frame-ancestors 'none'")
 
 
 @bp.before_request
@@ -220,21 +223,11 @@ def migrate(key: str) -> Any:
         flash(f"Pemindahan gagal: {exc.message}", "error")
         return redirect(url_for("desk.versions", key=key, pindah_dari=move_from, pindah_ke=move_to,
                                 pemetaan=mapping_text or None))
-    moved = _moved_ids(result)
-    text = ", ".join(f"#{i}" for i in moved) if moved else "tidak ada"
-    flash(f"Permohonan dipindahkan dari versi {move_from} ke versi {move_to}: {text}.", "ok")
+    moved = ", ".join(f"#{m.instance_id}" for m in result.moved) or "tidak ada"
+    flash(f"Permohonan dipindahkan dari versi {move_from} ke versi {move_to}: {moved}.", "ok")
+    for check in result.refused:
+        flash(f"Permohonan #{check.instance_id} tidak dipindah: {'; '.join(check.reasons)}", "error")
     return redirect(url_for("desk.versions", key=key))
-
-
-def _moved_ids(result: Any) -> list[int]:
-    """The ids of the requests that moved, from what migrate_all returns (ids or checks)."""
-    moved = []
-    for item in result or []:
-        if isinstance(item, int):
-            moved.append(item)
-        elif getattr(item, "can_move", True):
-            moved.append(getattr(item, "instance_id", item))
-    return moved
 
 
 @bp.get("/proses/<key>/versi/<int:version>/diagram")

@@ -206,8 +206,7 @@
     modeler = new window.BpmnModeler({
       container: '#modeler-canvas',
       propertiesPanel: { parent: '#modeler-panel' },
-      elementTemplates: templates,
-      keyboard: { bindTo: document }
+      elementTemplates: templates
     });
     window.alurModeler = modeler;  // for the browser test and the console
     installFormBehaviour();
