@@ -156,10 +156,10 @@ def deploy() -> Any:
         message = f"Versi {definition.version} proses \u201c{definition.name}\u201d tersimpan."
     else:
         message = f"Diagram sama dengan versi {definition.version}: tidak ada versi baru."
+    flash(message, "ok")
     warnings = [_problem(p) for p in result.warnings]
     for w in warnings:
         flash(f"Peringatan: {w['message']}" + (f" (elemen {w['element_id']})" if w["element_id"] else ""), "info")
-    flash(message, "ok")
     if wants_json:
         return jsonify({"key": definition.key, "version": definition.version, "created": result.created,
                         "warnings": warnings, "url": target})

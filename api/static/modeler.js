@@ -92,8 +92,12 @@
   function select(elementId) {
     var element = modeler.get('elementRegistry').get(elementId);
     if (!element) { return; }
+    var canvas = modeler.get('canvas');
+    var box = canvas.viewbox();
+    // centre the element (scrollToElement puts a wide lane's empty top-left corner in view)
+    canvas.viewbox({ x: element.x + element.width / 2 - box.width / 2, y: element.y + element.height / 2 - box.height / 2,
+                     width: box.width, height: box.height });
     modeler.get('selection').select(element);
-    modeler.get('canvas').scrollToElement(element);
   }
 
   function problemList(title, cls, problems) {
