@@ -230,6 +230,19 @@ def migrate(key: str) -> Any:
     return redirect(url_for("desk.versions", key=key))
 
 
+def _shown(value: Any) -> str:
+    """A before/after value of a change in words: lists joined, options as "id (nama)", yes/no."""
+    if value is None or value == "" or value == []:
+        return "-"
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_shown(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(" = ".join(map(str, v)) if isinstance(v, (list, tuple)) else _shown(v) for v in value)
+    return str(value)
+
+
 @bp.get("/proses/<key>/versi/<int:version>/diagram")
 def diagram(key: str, version: int) -> str:
     definition = services().definition(key, version)
@@ -252,4 +265,4 @@ def diff(key: str) -> Any:
         numbers=[v.version for v in alur.versions(key)],
         added=[e for e, s in status.items() if s == "added"],
         removed=[e for e, s in status.items() if s == "removed"],
-        changed=[e for e, s in status.items() if s == "changed"], status_classes=STATUS_CLASSES)
+        changed=[e for e, s in status.items() if s == "changed"], status_classes=STATUS_CLASSES, shown=_shown)

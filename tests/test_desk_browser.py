@@ -118,13 +118,13 @@ class Desk:
 
     def set_name(self, element_id: str, name: str) -> None:
         self.select(element_id)
-        self.group("General")
+        self.group("Umum")
         self.type_into(self.page.locator("#bio-properties-panel-name"), name)
 
     def set_extension_property(self, element_id: str, name: str, value: str) -> str:
         """Change a camunda:property in the panel's "Extension properties"; return the value it had."""
         self.select(element_id)
-        group = self.group("Extension properties")
+        group = self.group("Properti tambahan")
         entry = group.locator(".bio-properties-panel-collapsible-entry").filter(
             has=self.page.locator(".bio-properties-panel-collapsible-entry-header-title", has_text=name)).first
         entry.locator(".bio-properties-panel-collapsible-entry-header").click()
@@ -200,14 +200,14 @@ def test_owner_revises_compares_and_migrates_in_the_browser(served: tuple[str, A
     desk.set_name(added["lane"], NEW_LANE)
     desk.set_name(added["task"], NEW_STEP)
     desk.select(added["task"])
-    desk.group("Template").locator("button:has-text('Select')").click()
+    desk.group("Template").locator("button:has-text('Pilih')").click()
     page.click(".djs-popup-body .entry:has-text('Langkah keputusan')")
     expect(page.locator(".bio-properties-panel-header-type")).to_contain_text("Langkah keputusan", ignore_case=True)
     desk.group("Langkah SOP")
     desk.type_into(desk.template_field("Nomor langkah SOP"), "13")
     desk.type_into(desk.template_field("Waktu baku (menit)"), "10")
     desk.type_into(desk.template_field("Kelengkapan (dokumen masuk)"), "surat_ditandatangani")
-    desk.group("Documentation")
+    desk.group("Dokumentasi")
     desk.type_into(page.locator("#bio-properties-panel-documentation"), "Memverifikasi anggaran honor narasumber.")
     xml = desk.xml()
     assert 'camunda:formField id="keputusan"' in xml and "required_when" in xml

@@ -27,6 +27,45 @@
     btnDeploy.disabled = true;
   }
 
+  // ---- the modeler in Bahasa Indonesia (strings not listed stay as the library has them) ----------
+
+  var WORDS = {
+    'General': 'Umum', 'Name': 'Nama', 'Documentation': 'Dokumentasi',
+    'Element documentation': 'Uraian kegiatan (dokumentasi)', 'Process documentation': 'Ringkasan proses',
+    'Template': 'Template', 'Templates': 'Template', 'Select': 'Pilih', 'Applied': 'Terpasang',
+    'Choose element template': 'Pilih template langkah', 'Unlink': 'Lepas template', 'Remove': 'Hapus template',
+    'Update': 'Perbarui', 'Update available': 'Ada pembaruan', 'Extension properties': 'Properti tambahan',
+    'Properties': 'Properti', 'Forms': 'Formulir', 'Form fields': 'Field formulir', 'Form key': 'Kunci formulir',
+    'Type': 'Tipe', 'Label': 'Label', 'Value': 'Nilai', 'Values': 'Nilai', 'Default value': 'Nilai bawaan',
+    'Constraints': 'Batasan', 'Condition': 'Kondisi', 'Condition type': 'Jenis kondisi', 'Expression': 'Ekspresi',
+    'User assignment': 'Penugasan', 'Inputs': 'Masukan', 'Outputs': 'Keluaran',
+    'Asynchronous continuations': 'Kelanjutan asinkron', 'Create new list item': 'Tambah', 'Delete item': 'Hapus',
+    'Toggle section': 'Buka/tutup bagian', 'Toggle list item': 'Buka/tutup', 'Delete': 'Hapus',
+    'Change element': 'Ubah jenis elemen', 'Add text annotation': 'Tambah catatan', 'Append element': 'Sambung elemen',
+    'Create element': 'Buat elemen', 'Set color': 'Warna', 'Activate hand tool': 'Alat geser',
+    'Activate lasso tool': 'Pilih beberapa (laso)', 'Activate create/remove space tool': 'Tambah/kurangi ruang',
+    'Activate global connect tool': 'Hubungkan', 'Create start event': 'Buat start event',
+    'Create intermediate/boundary event': 'Buat event antara', 'Create end event': 'Buat end event',
+    'Create gateway': 'Buat gateway (keputusan)', 'Create task': 'Buat tugas (langkah)',
+    'Create expanded sub-process': 'Buat sub-proses', 'Create data object reference': 'Buat objek data',
+    'Create data store reference': 'Buat penyimpanan data', 'Create pool/participant': 'Buat pool',
+    'Create group': 'Buat grup', 'Append end event': 'Sambung end event', 'Append gateway': 'Sambung gateway',
+    'Append task': 'Sambung tugas', 'Append intermediate/boundary event': 'Sambung event antara',
+    'Connect using sequence/message flow or association': 'Hubungkan dengan alur',
+    'Connect to other element': 'Hubungkan ke elemen lain',
+    'Add lane above': 'Tambah lane di atas', 'Add lane below': 'Tambah lane di bawah',
+    'Divide into two lanes': 'Bagi menjadi dua lane', 'Divide into three lanes': 'Bagi menjadi tiga lane',
+    'Select an element to edit its properties.': 'Pilih elemen untuk mengubah propertinya.',
+    'Search in diagram': 'Cari di diagram'
+  };
+
+  function translate(template, replacements) {
+    var text = WORDS[template] || template;
+    return text.replace(/{([^}]+)}/g, function (_, key) {
+      return replacements && replacements[key] !== undefined ? replacements[key] : '{' + key + '}';
+    });
+  }
+
   // ---- forms from templates -------------------------------------------------------------------
 
   function create(type, attrs, parent) {
@@ -210,7 +249,8 @@
     modeler = new window.BpmnModeler({
       container: '#modeler-canvas',
       propertiesPanel: { parent: '#modeler-panel' },
-      elementTemplates: templates
+      elementTemplates: templates,
+      additionalModules: [{ translate: ['value', translate] }]
     });
     window.alurModeler = modeler;  // for the browser test and the console
     installFormBehaviour();
