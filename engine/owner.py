@@ -19,21 +19,21 @@ from uuid import UUID
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine import conditions, state
 from engine.clock import utcnow
 from engine.diagram import ParsedDiagram, parse_diagram
 from engine.diff import Graph, VersionDiff, diff_versions, read_graph
-from engine.errors import Conflict, DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound
+from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, NotReady
 from engine.models import Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
-from handlers import REGISTRY
 
 if TYPE_CHECKING:
     from engine.services import Actor, Alur, UnitOfWork
 
 
-class CannotMigrate(Conflict):
-    """A request cannot move to the target version; `steps` names the steps in the way (HTTP 409)."""
+class CannotMigrate(NotReady):
+    """The request's state does not allow the move; `steps` names the steps in the way (HTTP 409)."""
 
     code = "cannot_migrate"
 
@@ -94,39 +94,43 @@ class BulkMigration:
     refused: list[MigrationCheck] = field(default_factory=list)
 
 
-def _require_owner(actor: Actor, what: str) -> None:
-    if not (actor.is_process_owner or actor.is_admin):
+def _require_owner(actor: Actor | None, what: str) -> None:
+    """Owners and admins only; `None` is a trusted caller (the CLI on the server, tests)."""
+    if actor is not None and not (actor.is_process_owner or actor.is_admin):
         raise Forbidden(f"hanya pemilik proses atau admin yang boleh {what}")
 
 
 # ---- check ---------------------------------------------------------------------------------
 
-def lane_warnings(alur: Alur, xml: bytes) -> list[DiagramProblem]:
+def lane_warnings(session: Session, xml: bytes) -> list[DiagramProblem]:
     """A lane no active user belongs to: its tasks would wait in nobody's inbox."""
     lanes = read_graph(xml).lanes.values()
-    with alur.unit_of_work(write=False) as uow:
-        staffed = set(uow.session.scalars(select(UserLane.lane).join(User, User.id == UserLane.user_id)
-                                          .where(User.active.is_(True)).distinct()))
+    staffed = set(session.scalars(select(UserLane.lane).join(User, User.id == UserLane.user_id)
+                                  .where(User.active.is_(True)).distinct()))
     return [DiagramProblem(f"lane '{lane.name}' belum punya anggota: tugasnya tidak akan muncul di kotak "
                            "tugas siapa pun", lane.line, lane.id)
             for lane in lanes if lane.name and lane.name not in staffed]
 
 
-def validate(alur: Alur, xml: bytes, filename: str = "diagram.bpmn") -> Validation:
+def validate(alur: Alur, xml: bytes, filename: str = "diagram.bpmn", actor: Actor | None = None) -> Validation:
     """Everything deploy would say about a diagram, without storing it."""
+    _require_owner(actor, "memeriksa diagram")
     try:
-        parsed = parse_diagram(xml, REGISTRY, filename)
+        parsed = parse_diagram(xml, alur.handlers, filename)
         xml.decode("utf-8")
     except InvalidDiagram as exc:
         return Validation(errors=list(exc.problems))
     except UnicodeDecodeError:
         return Validation(errors=[DiagramProblem("diagram harus disimpan dalam UTF-8")])
-    return Validation(warnings=lane_warnings(alur, xml), key=parsed.model.key, name=parsed.model.name)
+    with alur.unit_of_work(write=False) as uow:
+        warnings = lane_warnings(uow.session, xml)
+    return Validation(warnings=warnings, key=parsed.model.key, name=parsed.model.name)
 
 
 # ---- versions and differences --------------------------------------------------------------
 
-def versions(alur: Alur, key: str) -> list[VersionSummary]:
+def versions(alur: Alur, key: str, actor: Actor | None = None) -> list[VersionSummary]:
+    _require_owner(actor, "melihat daftar versi proses")
     with alur.unit_of_work(write=False) as uow:
         definitions = list(uow.session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
                                                .order_by(ProcessDefinition.version)))
@@ -144,7 +148,8 @@ def versions(alur: Alur, key: str) -> list[VersionSummary]:
     return list(summaries.values())
 
 
-def diff(alur: Alur, key: str, from_version: int, to_version: int) -> VersionDiff:
+def diff(alur: Alur, key: str, from_version: int, to_version: int, actor: Actor | None = None) -> VersionDiff:
+    _require_owner(actor, "membandingkan versi proses")
     old, new = alur.definition(key, from_version), alur.definition(key, to_version)
     return diff_versions(key, from_version, to_version, alur.parsed(old).model, alur.parsed(new).model,
                          read_graph(alur.diagram_xml(old)), read_graph(alur.diagram_xml(new)))
@@ -286,13 +291,15 @@ def migrate(alur: Alur, instance_id: int, to_version: int, actor: Actor,
     _require_owner(actor, "memindahkan permohonan ke versi lain")
     with alur.unit_of_work() as uow:
         instance = uow.lock_instance(instance_id)
-        alur._check_can_read(instance, actor)
         return _migrate_locked(alur, uow, instance, to_version, actor, mapping)
 
 
 def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version: int, actor: Actor,
                     mapping: Mapping[str, str] | None) -> MigrationResult:
-    target_def = alur._definition(uow.session, instance.definition.key, to_version)
+    target_def = uow.session.scalars(select(ProcessDefinition).where(
+        ProcessDefinition.key == instance.definition.key, ProcessDefinition.version == to_version)).first()
+    if target_def is None:
+        raise NotFound(f"proses '{instance.definition.key}' versi {to_version} tidak ditemukan")
     problem = _check_instance(instance, target_def)
     if problem:
         raise CannotMigrate(problem, [], [problem])
@@ -304,18 +311,22 @@ def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version:
     new = _rebuild(workflow, target, plan.targets, checked)
     from_version = instance.definition.version
     ready_targets = {}
-    for record in alur._ready_records(uow.session, instance.id):
+    for record in uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                                               TaskRecord.state == "ready")):
         spec_name = plan.targets.get(record.id)
         if spec_name is None:
             continue
         step = target.model.steps[spec_name]
         ready_targets[record.id] = spec_name
         _retarget(record, step)
+    placed = {str(t.id) for t in new.tasks.values() if t.state == TaskState.READY and t.task_spec.manual}
+    if placed != set(ready_targets):
+        raise NotReady(f"permohonan {instance.id}: tabel tugas dan alur kerja tidak sepakat; tidak dipindah")
     instance.definition_id, instance.definition = target_def.id, target_def
     instance.state = state.dump(new)
     uow.audit(actor.username, "migrate", now, instance.id, process=target_def.key, from_version=from_version,
               to_version=target_def.version, mapping=checked, tasks=ready_targets)
-    alur._sync_tasks(uow, instance, target, new, now)
+    uow.session.flush()
     return MigrationResult(instance.id, from_version, target_def.version, ready_targets, checked)
 
 
@@ -328,8 +339,9 @@ def _retarget(record: TaskRecord, step: Any) -> None:
 
 
 def plan_migration(alur: Alur, key: str, from_version: int, to_version: int,
-                   mapping: Mapping[str, str] | None = None) -> list[MigrationCheck]:
+                   mapping: Mapping[str, str] | None = None, actor: Actor | None = None) -> list[MigrationCheck]:
     """Dry run for every running request of a version: which can move, and why the others cannot."""
+    _require_owner(actor, "memeriksa pemindahan permohonan")
     source_def, target_def = alur.definition(key, from_version), alur.definition(key, to_version)
     checks = []
     with alur.unit_of_work(write=False) as uow:

@@ -39,6 +39,7 @@ from engine.models import (
     ProcessDefinition,
     TaskRecord,
 )
+from engine.owner import lane_warnings
 from engine.settings import Settings
 from engine.specs import SpecCache
 from handlers import REGISTRY, StepContext
@@ -106,6 +107,13 @@ class UnitOfWork:
         instance = self.session.scalars(stmt).one_or_none()
         if instance is None:
             raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+        return self.current_definition(instance)
+
+    def current_definition(self, instance: Instance) -> Instance:
+        """After waiting for the lock, PostgreSQL re-reads the locked row but not the definition joined to
+        it: a request migrated meanwhile would carry the old (or no) version. Load the one it points to."""
+        if instance.definition is None or instance.definition.id != instance.definition_id:
+            instance.definition = self.session.get_one(ProcessDefinition, instance.definition_id)
         return instance
 
     def audit(self, actor: str, kind: str, now: datetime, instance_id: int | None = None,
@@ -118,7 +126,7 @@ class Alur:
     """The application's services over one database."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
-        self.db, self.settings = db, settings
+        self.db, self.settings, self.handlers = db, settings, REGISTRY
         self.specs = SpecCache(db)
 
     @contextmanager
@@ -151,9 +159,9 @@ class Alur:
         except UnicodeDecodeError:
             raise InvalidDiagram([DiagramProblem("diagram harus disimpan dalam UTF-8")]) from None
         digest = hashlib.sha256(xml).hexdigest()
-        warnings = self._lane_warnings(xml)
         now = utcnow()
         with self.unit_of_work() as uow:
+            warnings = lane_warnings(uow.session, xml)
             latest = uow.session.scalars(
                 select(ProcessDefinition).where(ProcessDefinition.key == parsed.model.key)
                 .order_by(ProcessDefinition.version.desc()).limit(1)).first()
@@ -168,28 +176,23 @@ class Alur:
                       sha256=digest)
         return DeployResult(definition, created=True, warnings=warnings)
 
-    def _lane_warnings(self, xml: bytes) -> list[DiagramProblem]:
-        from engine.owner import lane_warnings
-
-        return lane_warnings(self, xml)
-
     # ---- the process owner's desk (engine/owner.py, engine/diff.py) ----------------------
 
-    def validate(self, xml: bytes, filename: str = "diagram.bpmn") -> Validation:
+    def validate(self, xml: bytes, filename: str = "diagram.bpmn", actor: Actor | None = None) -> Validation:
         """A dry run of deploy: errors and warnings, nothing stored."""
         from engine.owner import validate
 
-        return validate(self, xml, filename)
+        return validate(self, xml, filename, actor)
 
-    def versions(self, key: str) -> list[VersionSummary]:
+    def versions(self, key: str, actor: Actor | None = None) -> list[VersionSummary]:
         from engine.owner import versions
 
-        return versions(self, key)
+        return versions(self, key, actor)
 
-    def diff(self, key: str, from_version: int, to_version: int) -> VersionDiff:
+    def diff(self, key: str, from_version: int, to_version: int, actor: Actor | None = None) -> VersionDiff:
         from engine.owner import diff
 
-        return diff(self, key, from_version, to_version)
+        return diff(self, key, from_version, to_version, actor)
 
     def migrate(self, instance_id: int, to_version: int, actor: Actor,
                 mapping: Mapping[str, str] | None = None) -> MigrationResult:
@@ -198,10 +201,10 @@ class Alur:
         return migrate(self, instance_id, to_version, actor, mapping)
 
     def plan_migration(self, key: str, from_version: int, to_version: int,
-                       mapping: Mapping[str, str] | None = None) -> list[MigrationCheck]:
+                       mapping: Mapping[str, str] | None = None, actor: Actor | None = None) -> list[MigrationCheck]:
         from engine.owner import plan_migration
 
-        return plan_migration(self, key, from_version, to_version, mapping)
+        return plan_migration(self, key, from_version, to_version, mapping, actor)
 
     def migrate_all(self, key: str, from_version: int, to_version: int, actor: Actor,
                     mapping: Mapping[str, str] | None = None) -> BulkMigration:
@@ -322,6 +325,7 @@ class Alur:
         if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")
         record, instance = row
+        uow.current_definition(instance)
         self._check_can_read(instance, actor)
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
