@@ -201,6 +201,8 @@ def test_owner_revises_compares_and_migrates_in_the_browser(served: tuple[str, A
     desk.set_name(added["task"], NEW_STEP)
     desk.select(added["task"])
     desk.group("Template").locator("button:has-text('Pilih')").click()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "template-chooser-1366.png"))
     page.click(".djs-popup-body .entry:has-text('Langkah keputusan')")
     expect(page.locator(".bio-properties-panel-header-type")).to_contain_text("Langkah keputusan", ignore_case=True)
     desk.group("Langkah SOP")
@@ -316,10 +318,16 @@ def test_a_diagram_saved_by_the_browser_modeler_deploys_unchanged(served: tuple[
     assert content.startswith(b"<?xml")
     assert bpmnlint(saved) == ""
 
-    # Uploaded as a desktop file on the desk page (deploy directly): stored byte for byte.
-    page.goto(f"{base}/meja/")
+    # Opened again from the file into the modeler (as a desktop file would be): the change is there.
+    desk.open_modeler(1)
+    page.evaluate("() => document.getElementById('modeler').removeAttribute('data-loaded')")
+    page.set_input_files("#open-file", str(saved))
+    page.wait_for_selector("#modeler[data-loaded='true']")
+    assert 'name="waktu_menit" value="7"' in desk.xml()
+
+    # Uploaded as a desktop file and deployed directly: stored byte for byte.
     page.set_input_files("#upload-file", str(saved))
-    page.click("button:has-text('Deploy langsung')")
+    page.click("button:has-text('Deploy berkas langsung')")
     page.wait_for_url(f"**/meja/proses/{PROCESS}/versi")
     v2 = alur.definition(PROCESS, 2)
     assert alur.diagram_xml(v2).encode("utf-8") == content
