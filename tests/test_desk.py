@@ -240,3 +240,13 @@ def test_csrf_is_required_for_checks_and_deploys(alur: Alur) -> None:
                            headers={"Accept": "application/json", "X-CSRFToken": token})
     assert accepted.status_code == 200, accepted.text
     assert versions(alur) == [1, 2]
+
+
+def test_version_diagram_page_and_unknown_versions(client: FlaskClient, alur: Alur) -> None:
+    login(client, "pemilik-proses")
+    page = client.get(f"/meja/proses/{PROCESS}/versi/1/diagram")
+    assert page.status_code == 200
+    assert f'data-xml-url="/proses/{PROCESS}/diagram.xml?versi=1"' in page.text
+    assert client.get(f"/meja/proses/{PROCESS}/versi/9/diagram").status_code == 404
+    assert client.get(f"/meja/proses/{PROCESS}/beda?dari=1&ke=9").status_code == 404
+    assert client.get(f"/meja/modeler?proses={PROCESS}&versi=9").status_code == 404

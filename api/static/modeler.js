@@ -93,6 +93,7 @@
   }
 
   function addForm(element, fields) {
+    // The template's fields are added to the step's form; fields it already has (same id) stay as they are.
     var modeling = modeler.get('modeling');
     var bo = element.businessObject;
     var ext = bo.get('extensionElements');
@@ -100,10 +101,17 @@
       ext = create('bpmn:ExtensionElements', { values: [] }, bo);
       modeling.updateProperties(element, { extensionElements: ext });
     }
-    var formData = create('camunda:FormData', {}, ext);
-    formData.set('fields', fields.map(function (spec) { return formField(spec, formData); }));
-    var values = (ext.get('values') || []).filter(function (v) { return !v.$instanceOf('camunda:FormData'); });
-    modeling.updateModdleProperties(element, ext, { values: [formData].concat(values) });
+    var formData = (ext.get('values') || []).filter(function (v) { return v.$instanceOf('camunda:FormData'); })[0];
+    if (!formData) {
+      formData = create('camunda:FormData', { fields: [] }, ext);
+      modeling.updateModdleProperties(element, ext, { values: [formData].concat(ext.get('values') || []) });
+    }
+    var have = formData.get('fields').map(function (f) { return f.id; });
+    var added = fields.filter(function (spec) { return have.indexOf(spec.id) < 0; })
+      .map(function (spec) { return formField(spec, formData); });
+    if (added.length) {
+      modeling.updateModdleProperties(element, formData, { fields: formData.get('fields').concat(added) });
+    }
   }
 
   function installFormBehaviour() {
