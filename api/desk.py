@@ -119,12 +119,18 @@ def new_process() -> Response:
 
 @bp.get("/templates.json")
 def element_templates() -> Response:
-    """The element templates in bpmn/templates/*.json (a process owner edits or replaces these files)."""
+    """The element templates in bpmn/templates/*.json (a process owner edits or replaces these files);
+    a file that is not valid JSON is named in `errors` and left out, the others still load."""
     templates: list[Any] = []
+    errors: list[str] = []
     for path in sorted(TEMPLATES_DIR.glob("*.json")):
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            errors.append(f"template {path.name} tidak dapat dibaca: {exc}")
+            continue
         templates.extend(loaded if isinstance(loaded, list) else [loaded])
-    return jsonify(templates)
+    return jsonify({"templates": templates, "errors": errors})
 
 
 @bp.post("/periksa")

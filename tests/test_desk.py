@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -212,7 +213,9 @@ def test_new_process_starter_deploys(alur: Alur) -> None:
 
 def test_element_templates_bind_the_convention_names(client: FlaskClient) -> None:
     login(client, "pemilik-proses")
-    templates = {t["name"]: t for t in client.get("/meja/templates.json").get_json()}
+    body = client.get("/meja/templates.json").get_json()
+    assert body["errors"] == []
+    templates = {t["name"]: t for t in body["templates"]}
     assert set(templates) == {"Langkah SOP", "Langkah keputusan"}
     for template in templates.values():
         names = {p["binding"].get("name") for p in template["properties"]}
@@ -250,3 +253,17 @@ def test_version_diagram_page_and_unknown_versions(client: FlaskClient, alur: Al
     assert client.get(f"/meja/proses/{PROCESS}/versi/9/diagram").status_code == 404
     assert client.get(f"/meja/proses/{PROCESS}/beda?dari=1&ke=9").status_code == 404
     assert client.get(f"/meja/modeler?proses={PROCESS}&versi=9").status_code == 404
+
+
+def test_a_broken_template_file_is_named_and_the_others_still_load(client: FlaskClient, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.desk
+
+    for path in (ROOT / "bpmn" / "templates").glob("*.json"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "langkah-sop.json").write_text('[{"name": "Langkah SOP",', encoding="utf-8")
+    monkeypatch.setattr(api.desk, "TEMPLATES_DIR", tmp_path)
+    login(client, "pemilik-proses")
+    body = client.get("/meja/templates.json").get_json()
+    assert [t["name"] for t in body["templates"]] == ["Langkah keputusan"]
+    assert len(body["errors"]) == 1 and "langkah-sop.json" in body["errors"][0]

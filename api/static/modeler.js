@@ -253,14 +253,18 @@
     event.target.value = '';
   }
 
-  function start(templates) {
+  function start(loaded) {
+    var templateErrors = (loaded && loaded.errors) || [];
     modeler = new window.BpmnModeler({
       container: '#modeler-canvas',
       propertiesPanel: { parent: '#modeler-panel' },
-      elementTemplates: templates,
+      elementTemplates: (loaded && loaded.templates) || [],
       additionalModules: [{ translate: ['value', translate] }]
     });
     window.alurModeler = modeler;  // for the browser test and the console
+    modeler.on('elementTemplates.errors', function (event) {
+      event.errors.forEach(function (err) { templateErrors.push('template tidak valid: ' + err.message); });
+    });
     installFormBehaviour();
     modeler.on('commandStack.changed', function () {
       if (checkedXml !== null || root.getAttribute('data-checked')) {
@@ -278,7 +282,10 @@
         if (!response.ok) { throw new Error('HTTP ' + response.status); }
         return response.text();
       })
-      .then(function (xml) { return open(xml); });
+      .then(function (xml) { return open(xml); })
+      .then(function () {
+        if (templateErrors.length) { setStatus(templateErrors.join('; '), 'error'); }
+      });
   }
 
   if (typeof window.BpmnModeler !== 'function') {
@@ -286,7 +293,7 @@
     return;
   }
   fetch(root.getAttribute('data-templates-url'), { credentials: 'same-origin' })
-    .then(function (response) { return response.ok ? response.json() : []; })
+    .then(function (response) { return response.ok ? response.json() : { templates: [], errors: ['template tidak dapat dimuat'] }; })
     .then(start)
     .catch(function (err) { setStatus('Modeler gagal dimuat: ' + err.message, 'error'); });
 }());
