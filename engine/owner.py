@@ -29,7 +29,9 @@ from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram
 from engine.models import Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
 
 if TYPE_CHECKING:
-    from engine.services import Actor, Alur, UnitOfWork
+    from engine.actors import Actor
+    from engine.services import Alur
+    from engine.uow import UnitOfWork
 
 
 class CannotMigrate(NotReady):
@@ -210,7 +212,10 @@ def _plan(workflow: Any, source: ParsedDiagram, target: ParsedDiagram, target_gr
         elif task.state == TaskState.WAITING:
             # a parallel join reached by some branches: it and the branch that reached it must exist
             parent = task.parent
-            names = [task.task_spec.name] + ([parent.task_spec.name] if parent is not workflow.task_tree else [])
+            if parent is None or parent is workflow.task_tree:
+                plan.refuse(spec_name, f"gabungan cabang {label} tidak dapat dipindah (cabangnya tidak tercatat)")
+                continue
+            names = [task.task_spec.name, parent.task_spec.name]
             if any(mapping.get(n, n) not in target.spec.task_specs for n in names):
                 plan.refuse(spec_name, f"gabungan cabang {label} tidak ada di versi {to_version}")
                 continue
@@ -218,18 +223,19 @@ def _plan(workflow: Any, source: ParsedDiagram, target: ParsedDiagram, target_gr
         else:
             plan.refuse(spec_name, f"langkah {label} sedang berjalan otomatis dan tidak dapat dipindah")
     if not plan.reasons:
-        _check_data_needs(plan, target, target_graph, data)
+        known = set(data).union(*(t.data.keys() for t in open_tasks))   # values left empty count as given
+        _check_data_needs(plan, target, target_graph, known)
     return plan
 
 
-def _check_data_needs(plan: _Plan, target: ParsedDiagram, graph: Graph, data: Mapping[str, Any]) -> None:
+def _check_data_needs(plan: _Plan, target: ParsedDiagram, graph: Graph, known: set[str]) -> None:
     """Conditions ahead of the moved steps may only use data the request has or will be asked for."""
     ahead = graph.reachable(list(plan.targets.values()))
     will_ask = {f.id for s in target.model.steps.values() if s.id in ahead for f in s.fields}
     for flow in graph.flows.values():
         if flow.source not in ahead or not flow.condition:
             continue
-        unknown = conditions.names(flow.condition) - will_ask - set(data)
+        unknown = conditions.names(flow.condition) - will_ask - known
         if unknown:
             plan.refuse(flow.id, f"kondisi '{flow.condition}' pada alur '{flow.name or flow.id}' di versi "
                                  f"tujuan memakai data {', '.join(sorted(unknown))} yang tidak dimiliki permohonan "
@@ -250,7 +256,7 @@ def _rebuild(workflow: Any, target: ParsedDiagram, targets: dict[str, str], mapp
     for task_id, spec_name in targets.items():
         old = workflow.tasks[UUID(task_id)]
         parent = root
-        if old.state == TaskState.WAITING and old.parent is not workflow.task_tree:
+        if old.state == TaskState.WAITING:   # keep the branch that reached the join (the plan checked it)
             branch = old.parent
             parent = Task(new, specs[mapping.get(branch.task_spec.name, branch.task_spec.name)], root,
                           state=TaskState.COMPLETED)

@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from engine.services import SYSTEM, Alur
+from engine.actors import SYSTEM
+from engine.services import Alur
 from engine.settings import ROOT
 from tests.conftest import PROCESS, SOP_FILE
 from tests.helpers import drive_to, start

@@ -20,12 +20,15 @@ import pytest
 from werkzeug.serving import make_server
 
 from api import create_app
+from engine.actors import SYSTEM
 from engine.demo import actor_for_lane
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from engine.settings import ROOT
 from engine.users import DEMO_PASSWORD, create_user
 from tests.conftest import make_alur
 from tests.helpers import PROCESS, current, drive_to, start, step
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium, and bpmnlint's node run (make test-fast skips)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

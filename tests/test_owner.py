@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.actors import SYSTEM
 from engine.bootstrap import init
 from engine.demo import actor_for_lane
 from engine.errors import Forbidden, InvalidData
 from engine.models import AuditEvent, Instance, ProcessDefinition, TaskRecord
 from engine.owner import CannotMigrate
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from engine.users import create_user
 from tests.conftest import PDF, SOP_FILE, make_alur
 from tests.helpers import current, drive_to, start, step
@@ -271,7 +272,7 @@ def _concurrent_migration_and_completion(alur: Alur) -> None:
 
 
 def _upload():
-    from engine.services import Upload
+    from engine.actors import Upload
 
     return Upload("draft_surat", "draft.pdf", PDF)
 
