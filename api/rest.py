@@ -30,7 +30,7 @@ from api.auth import bearer_user
 from api.errors import BadRequest, body_of, refusal, status_of
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, utcnow
-from engine.errors import AlurError, DiagramProblem, InvalidDiagram, Throttled
+from engine.errors import AlurError, DiagramProblem, InvalidDiagram, NotFound, Throttled
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
@@ -538,6 +538,13 @@ def openapi() -> Any:
 # ---- the process owner's desk: check, versions, differences, migration --------------------
 
 
+def _process_key(key: str) -> str:
+    """A key no process can have is simply not found (no database sees a NUL or a novel)."""
+    if "\x00" in key or len(key) > 200:
+        raise NotFound(f"proses '{key[:60]}' tidak ditemukan")
+    return key
+
+
 def problem_of(p: DiagramProblem) -> s.DiagramProblem:
     return s.DiagramProblem(message=p.message, line=p.line, element_id=p.element_id)
 
@@ -567,7 +574,7 @@ def validate_process(form: s.DeployForm) -> Any:
                path_parameter_descriptions={"key": "process key"})
 def process_versions(key: str) -> Any:
     """Every version of a process: who deployed it, when, its hash, requests running/completed/cancelled on it."""
-    summaries = services().versions(key, actor())
+    summaries = services().versions(_process_key(key), actor())
     definitions = {d.version: d for d in services().definitions() if d.key == key}
     return s.VersionList(key=key, versions=[
         s.VersionSummary(**version_of(definitions[v.version]), running=v.running, completed=v.completed,
@@ -581,9 +588,7 @@ def process_versions(key: str) -> Any:
                path_parameter_descriptions={"key": "process key"})
 def process_diff(key: str, query: s.DiffQuery) -> Any:
     """What changed between two versions: steps, lanes, standard times, fields, documents, decisions, flows."""
-    if query.from_ is None or query.to is None:
-        raise BadRequest("parameter 'from' dan 'to' (nomor versi) wajib ada", "from" if query.from_ is None else "to")
-    result = services().diff(key, query.from_, query.to, actor())
+    result = services().diff(_process_key(key), query.from_, query.to, actor())
     return s.VersionDiff(key=result.key, from_version=result.from_version, to_version=result.to_version,
                          changes=[s.Change.model_validate(c, from_attributes=True) for c in result.changes],
                          element_status=result.element_status)
@@ -610,7 +615,7 @@ def migrate_instance(instance_id: int, json: s.MigrateRequest) -> Any:
                path_parameter_descriptions={"key": "process key", "version": "the version requests run on now"})
 def migrate_version(key: str, version: int, json: s.BulkMigrateRequest) -> Any:
     """Move every running request of a version that can move; `dry_run` only reports."""
-    checks = services().plan_migration(key, version, json.to, json.mapping, actor())
+    checks = services().plan_migration(_process_key(key), version, json.to, json.mapping, actor())
     plain = [s.MigrationCheck.model_validate(c, from_attributes=True) for c in checks]
     if json.dry_run:
         return s.BulkMigration(from_version=version, to_version=json.to, dry_run=True, moved=[],

@@ -447,7 +447,13 @@ StepMapping = Annotated[dict[StrictStr, Annotated[Text, Field(**_json_schema(min
                         BeforeValidator(plain_text), Field(
     description="ready step id on the old version -> step id on the target (for steps whose id changed)",
     **_json_schema(propertyNames={"pattern": NO_NUL}))]
-VersionNumber = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="a version number of the same process")]
+def _whole(value: Any) -> Any:
+    """JSON Schema counts 2.0 as an integer; so do we (never true/false)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_ID, description="a version number of the same process"),
+                          BeforeValidator(_whole)]
 
 
 class MigrateRequest(Request):
@@ -461,12 +467,19 @@ class BulkMigrateRequest(Request):
     dry_run: StrictBool = Field(False, description="only report which requests can move and why the others cannot")
 
 
-QueryVersion = query_int(1, MAX_ID)
+def _query_version(value: Any) -> Any:
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value) and 1 <= int(value) <= MAX_ID):
+        raise PydanticCustomError("query", "harus nomor versi (bilangan bulat 1..{high})", {"high": MAX_ID})
+    return int(value)
+
+
+QueryVersion = Annotated[int, BeforeValidator(_query_version),
+                         WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})]
 
 
 class DiffQuery(BaseModel):
-    from_: QueryVersion = Field(None, alias="from", description="the older version (required)")
-    to: QueryVersion = Field(None, description="the newer version (required)")
+    from_: QueryVersion = Field(alias="from", description="the older version")
+    to: QueryVersion = Field(description="the newer version")
 
 
 class Validation(Reply):
