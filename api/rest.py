@@ -297,7 +297,8 @@ def _instance_head(instance: Instance) -> dict[str, Any]:
     return {"id": instance.id, "process": instance.definition.key, "process_name": instance.definition.name,
             "version": instance.definition.version, "status": instance.status, "perihal": instance.perihal,
             "agency": instance.agency, "started_at": iso(instance.started_at), "started_by": instance.started_by,
-            "ended_at": iso(instance.ended_at), "letter_number": instance.letter_number,
+            "ended_at": iso(instance.ended_at), "end_event": instance.end_event,
+            "letter_number": instance.letter_number,
             "url": url_for("rest.get_instance", instance_id=instance.id)}
 
 

@@ -57,6 +57,7 @@ DOC_LABELS = {
     "surat_ditandatangani": "Surat yang telah ditandatangani",
 }
 STATUS_LABELS = {"running": "Berjalan", "completed": "Selesai", "cancelled": "Dibatalkan"}
+END_KINDS = {"error": "berakhir dengan error", "terminate": "dihentikan (terminate)"}
 TASK_STATES = {"ready": "Menunggu", "completed": "Selesai", "cancelled": "Dibatalkan"}
 SOP_IDENTITY = [
     ("sop_nomor", "Nomor SOP"),
@@ -511,7 +512,7 @@ def instance(instance_id: int) -> str:
         "instance.html", detail=detail, instance=detail.instance, model=model,
         rows=timeline.rows(detail.history, _tz()), fmt_local=_fmt_local, overdue=overdue,
         current=current, completed=completed, returned=returned, request_data=_instance_data(model, detail.instance),
-        total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
+        total_minutes=model.total_standard_minutes, task_state=TASK_STATES, end_kinds=END_KINDS)
 
 
 @bp.get("/permohonan/<int:instance_id>/diagram.xml")

@@ -352,7 +352,8 @@ class Alur:
         instance.agency = instance.agency or instance.data.get(AGENCY_FIELD)
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
-            uow.audit(actor.username, "end", now, instance.id)
+            instance.end_event = state.end_event(workflow)
+            uow.audit(actor.username, "end", now, instance.id, end_event=instance.end_event)
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
         self._sync_tasks(uow, instance, parsed, workflow, now)
 
