@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from api import services
-from api.auth import bearer_user
+from api.auth import bearer_user, client_address
 from api.errors import body_of, status_of
 from engine.clock import days_utc, utcnow
 from engine.diagram import FormField
@@ -365,7 +365,7 @@ def _instance_response(instance_id: int, status: int = 200) -> Response:
 @bp.post("/auth/token")
 def token() -> Response:
     body = json_body({"username": str, "password": str}, required=("username", "password"))
-    user = authenticate(services(), body["username"], body["password"])
+    user = authenticate(services(), body["username"], body["password"], client_address())
     if user is None:
         return _error(401, "nama pengguna atau kata sandi salah", "invalid_credentials")
     return jsonify({"token": issue_token(services(), user), "token_type": "Bearer",

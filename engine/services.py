@@ -197,16 +197,19 @@ class Alur:
         with self.unit_of_work() as uow:
             definition = self._definition(uow.session, process_key, None)
             parsed = self.parsed(definition)
-            initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
-                                     dict(data or {}), partial=True)
-            if actor.agency:
-                initial[AGENCY_FIELD] = actor.agency
             workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
-            workflow.task_tree.data.update(initial)
             workflow.do_engine_steps()
             ready = _ready_user_tasks(workflow)
-            lanes = {parsed.model.steps[t.task_spec.name].lane for t in ready if t.task_spec.name in
-                     parsed.model.steps}
+            first_steps = [parsed.model.steps[t.task_spec.name] for t in ready if t.task_spec.name in
+                           parsed.model.steps]
+            # Only the first step's fields: later steps' fields belong to the staff who do them.
+            initial = forms.validate([f for s in first_steps for f in s.fields], dict(data or {}), partial=True)
+            if actor.agency:
+                initial[AGENCY_FIELD] = actor.agency
+            workflow.task_tree.data.update(initial)
+            for task in ready:
+                task.set_data(**initial)
+            lanes = {s.lane for s in first_steps}
             if not actor.is_admin and not (lanes & actor.lanes):
                 raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
             instance = Instance(
@@ -275,7 +278,7 @@ class Alur:
         if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")
         record, instance = row
-        self._check_can_read(instance, actor)
+        self._check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if record.state != "ready" or instance.status != "running":
@@ -347,7 +350,11 @@ class Alur:
         returned = ctx.is_return
         uow.audit(actor.username, "return" if returned else "complete", now, instance.id, record.id,
                   step=step.name, step_no=step.step_no, keputusan=record.keputusan, catatan=record.catatan)
-        instance.data = _json_safe({**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}})
+        data = {**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}}
+        for form_field in step.fields:  # a field this step left empty no longer holds an older value
+            if ctx.values.get(form_field.id) is None:
+                data.pop(form_field.id, None)
+        instance.data = _json_safe(data)
         instance.perihal = instance.data.get(SUBJECT_FIELD) or instance.perihal
         instance.agency = instance.agency or instance.data.get(AGENCY_FIELD)
         if state.ended(workflow):
@@ -387,9 +394,10 @@ class Alur:
 
     # ---- queries -----------------------------------------------------------------------
 
-    def _check_can_read(self, instance: Instance, actor: Actor) -> None:
+    def _check_can_read(self, instance: Instance, actor: Actor, not_found: str | None = None) -> None:
+        """Another agency's request does not exist for an applicant: the same message as a missing id."""
         if actor.agency and instance.agency != actor.agency:
-            raise NotFound(f"permohonan {instance.id} tidak ditemukan")
+            raise NotFound(not_found or f"permohonan {instance.id} tidak ditemukan")
 
     def ready_tasks(self, actor: Actor, lane: str | None = None, limit: int = 500) -> list[TaskRecord]:
         """The inbox: ready tasks of the actor's lanes, oldest first, with `record.instance` loaded."""
@@ -411,7 +419,7 @@ class Alur:
             if record is None:
                 raise NotFound(f"tugas {task_id} tidak ditemukan")
             instance = uow.session.get_one(Instance, record.instance_id)
-            self._check_can_read(instance, actor)
+            self._check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
             step = self.parsed(instance.definition).model.steps[record.spec_id]
             documents = list(uow.session.scalars(select(Document).where(Document.instance_id == instance.id)
                                                  .order_by(Document.id)))
@@ -464,7 +472,7 @@ class Alur:
             if version is None:
                 raise NotFound(f"dokumen {version_id} tidak ditemukan")
             instance = uow.session.get_one(Instance, version.document.instance_id)
-            self._check_can_read(instance, actor)
+            self._check_can_read(instance, actor, f"dokumen {version_id} tidak ditemukan")
             content = uow.session.get_one(DocumentContent, version_id).content
             return version, content
 

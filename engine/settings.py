@@ -22,6 +22,11 @@ class Settings:
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("ALUR_MAX_UPLOAD_MB", "20"))
                                   * 1024 * 1024)
 
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; none by default,
+    # so a client cannot pick the address its login attempts are counted under.
+    trusted_proxies: tuple[str, ...] = field(default_factory=lambda: tuple(
+        p.strip() for p in os.environ.get("ALUR_TRUSTED_PROXIES", "").split(",") if p.strip()))
+
 
 def load() -> Settings:
     return Settings()
