@@ -34,7 +34,8 @@ MAX_DEPTH = 40
 FIELD_TYPES = {"string", "long", "boolean", "date", "enum"}
 DOCUMENT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_FLOW_NODES = 300  # SpiffWorkflow's parser recurses along the flow and fails near 490 nodes in a row
-MAX_ELEMENTS = 50_000  # XML elements in the whole file (shapes, forms and all)
+MAX_ELEMENTS = 20_000  # XML elements in the whole file (shapes, forms and all)
+MAX_FORM_FIELDS = 1_000  # form fields in all steps together
 STEP_TASKS = ("userTask", "manualTask", "task")  # each runs as a person's step in its lane
 FLOW_NODES = {
     "startEvent", "endEvent", "userTask", "manualTask", "task", "exclusiveGateway",
@@ -237,9 +238,9 @@ def safe_parse(xml: bytes) -> etree._ElementTree:
         if isinstance(el, etree._Entity) or el.tag is etree.Entity:
             raise InvalidDiagram([DiagramProblem("entitas tidak diizinkan dalam diagram", el.sourceline)])
         elements += 1
-    if elements > MAX_ELEMENTS:
-        raise InvalidDiagram([DiagramProblem(
-            f"diagram memuat {elements} elemen XML, melebihi batas {MAX_ELEMENTS}")])
+        if elements > MAX_ELEMENTS:
+            raise InvalidDiagram([DiagramProblem(f"diagram memuat lebih dari {MAX_ELEMENTS} elemen XML, "
+                                                 f"melebihi batas")])
     depth = _max_depth(root)
     if depth > MAX_DEPTH:
         raise InvalidDiagram([DiagramProblem(f"struktur XML terlalu dalam (lebih dari {MAX_DEPTH} tingkat)")])
@@ -324,6 +325,10 @@ def _check_size(root: etree._Element) -> None:
     if count > MAX_FLOW_NODES:
         raise InvalidDiagram([DiagramProblem(
             f"diagram memuat {count} elemen alur (tugas, event, gateway), melebihi batas {MAX_FLOW_NODES}")])
+    fields = sum(1 for _ in root.iter(f"{{{CAMUNDA}}}formField"))
+    if fields > MAX_FORM_FIELDS:
+        raise InvalidDiagram([DiagramProblem(
+            f"diagram memuat {fields} field formulir, melebihi batas {MAX_FORM_FIELDS}")])
 
 
 def _check_documentation(root: etree._Element, check: _Checker) -> None:

@@ -34,17 +34,22 @@ class LiveServer:
     workers: int = 3
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None  # when set, the server's own log goes here (to look for tracebacks)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LiveServer:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": "uji-rahasia"}
+        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": "uji-rahasia", **self.env}
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - closed below
         self.process = subprocess.Popen(
             [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
              "--timeout", "60", "api.wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
+        if self.log:
+            out.close()  # type: ignore[union-attr]  # the server has its own copy
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
