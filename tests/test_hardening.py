@@ -403,3 +403,20 @@ def test_a_zip_with_only_a_word_folder_is_not_a_docx() -> None:
         z.writestr("[Content_Types].xml", "<Types/>")
     with pytest.raises(InvalidData):
         sniff(buffer.getvalue())
+
+
+def test_parallel_guesses_on_postgresql_get_at_most_the_limit_through(pg_url: str) -> None:
+    """The attempt is recorded under a row lock before the password is checked (PostgreSQL too)."""
+    from tests.conftest import make_alur
+    from tests.test_concurrency import run_together
+
+    alur = make_alur(pg_url)
+    try:
+        results = run_together([lambda: authenticate(alur, "sekda", "tebakan-salah", "10.0.0.9")
+                                for _ in range(40)])
+        checked = [r for r in results if r is None]
+        throttled = [r for r in results if isinstance(r, Throttled)]
+        assert len(checked) <= MAX_FAILURES and len(checked) + len(throttled) == 40, results
+        assert authenticate(alur, "sekda", DEMO_PASSWORD, "10.0.0.1") is not None
+    finally:
+        alur.db.engine.dispose()
