@@ -42,6 +42,6 @@ class SpecCache:
                 parsed = self._parsed.get(definition.id)
                 if parsed is None:
                     xml = self.xml(definition).encode()
-                    parsed = parse_diagram(xml, REGISTRY, f"{definition.key}.bpmn")
+                    parsed = parse_diagram(xml, REGISTRY, f"{definition.key}.bpmn", deployed=True)
                     self._parsed[definition.id] = parsed
         return parsed

@@ -420,3 +420,18 @@ def test_parallel_guesses_on_postgresql_get_at_most_the_limit_through(pg_url: st
         assert authenticate(alur, "sekda", DEMO_PASSWORD, "10.0.0.1") is not None
     finally:
         alur.db.engine.dispose()
+
+
+def test_a_version_stored_before_a_new_rule_still_opens(alur: Alur) -> None:
+    """Rules added later (here: plain-text documentation) must not lock out requests of an older version."""
+    from engine.models import ProcessDefinition
+
+    iid = start(alur)
+    xhtml = SOP.replace("<bpmn:documentation>", '<bpmn:documentation><b xmlns="http://www.w3.org/1999/xhtml">'
+                        "tebal</b>", 1)
+    with alur.unit_of_work() as uow:  # as stored by an older Alur that accepted it
+        definition = uow.session.scalars(select(ProcessDefinition)).one()
+        definition.bpmn_xml = xhtml
+    fresh = build(alur.settings)
+    assert fresh.instance(iid, SYSTEM).parsed.model.key == PROCESS
+    fresh.db.engine.dispose()
