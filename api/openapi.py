@@ -61,6 +61,9 @@ INSTANCE_HEAD = {
     "status": {"type": "string", "enum": ["running", "completed", "cancelled"]},
     "perihal": nullable("string"), "agency": nullable("string"), "started_at": DATETIME, "started_by": STRING,
     "ended_at": NULLABLE_DATETIME, "letter_number": nullable("string"), "url": STRING,
+    "end_event": {**nullable("object", description="the end event the request reached (null while running)"),
+                  "properties": {"id": STRING, "name": STRING,
+                                 "kind": {"type": "string", "enum": ["biasa", "error", "terminate"]}}},
 }
 
 SCHEMAS: dict[str, Schema] = {

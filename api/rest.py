@@ -46,6 +46,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_ID = 2**31 - 1              # ids are 32-bit integers in every database Alur supports
 MAX_LIMIT = 500
+MAX_LISTED = 5                  # unknown keys named in a refusal; the rest are counted
 STATUSES = ("running", "completed", "cancelled")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY", "CONNECT"]
 _TASK_ID = re.compile(r"^[0-9a-fA-F-]{1,36}$")
@@ -176,7 +177,9 @@ def json_body(fields: dict[str, Any], required: Iterable[str] = ()) -> dict[str,
         raise BadRequest("badan permintaan harus berupa objek JSON")
     unknown = sorted(set(body) - set(fields))
     if unknown:
-        raise BadRequest(f"kunci tidak dikenal: {', '.join(unknown)} (boleh: {', '.join(fields)})", unknown[0])
+        named = ", ".join(k[:80] for k in unknown[:MAX_LISTED])
+        more = f" (dan {len(unknown) - MAX_LISTED} lainnya)" if len(unknown) > MAX_LISTED else ""
+        raise BadRequest(f"kunci tidak dikenal: {named}{more} (boleh: {', '.join(fields)})", unknown[0][:80])
     for key in required:
         if key not in body:
             raise BadRequest(f"'{key}' wajib ada", key)
@@ -404,7 +407,10 @@ def process_bpmn(key: str, version: int) -> Response:
     if "\x00" in key or len(key) > 200:
         raise NotFound(f"proses '{key[:60]}' tidak ditemukan")
     definition = services().definition(key, _id_or_404(version, "versi"))
-    return Response(services().diagram_xml(definition), mimetype="application/xml")
+    response = Response(services().diagram_xml(definition), mimetype="application/xml")
+    # a download, never a page: documentation inside is the process owner's text
+    response.headers["Content-Disposition"] = f'attachment; filename="{_UNSAFE_FILENAME.sub("_", key)[:100]}.bpmn"'
+    return response
 
 
 @bp.post("/processes")
@@ -525,9 +531,10 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._\- ()]+")
 @authenticated
 def download(version_id: int) -> Response:
     version, content = services().document(_id_or_404(version_id, "dokumen"), actor())
-    filename = _UNSAFE_FILENAME.sub("_", version.filename).strip(" ._") or "dokumen"
+    # the stored name is already safe (engine.documents.safe_filename); send_file adds filename*
+    # (RFC 5987) for names beyond ASCII, as the UI does
     response = send_file(io.BytesIO(content), mimetype=version.media_type, as_attachment=True,
-                         download_name=filename, etag=version.sha256, max_age=0)
+                         download_name=version.filename, etag=version.sha256, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
