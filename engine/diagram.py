@@ -54,8 +54,6 @@ UNSUPPORTED = {
     "complexGateway": "complexGateway tidak didukung",
     "inclusiveGateway": "inclusiveGateway tidak didukung",
     "eventBasedGateway": "eventBasedGateway tidak didukung",
-    "boundaryEvent": "boundaryEvent tidak didukung",
-    "intermediateCatchEvent": "intermediateCatchEvent belum didukung",
 }
 LOOPS = {"standardLoopCharacteristics", "multiInstanceLoopCharacteristics"}
 EVENTS = {"startEvent", "endEvent", "intermediateThrowEvent", "intermediateCatchEvent", "boundaryEvent"}
@@ -101,8 +99,10 @@ def _event_definition(el: etree._Element) -> str | None:
 def refusal(el: etree._Element) -> str | None:
     """Why Alur does not run this element, naming it; None when it runs.
 
-    The one place that decides which BPMN shapes run: when a new kind runs (timers with a
-    scheduler), it moves from here to EVENTS_RUN / FLOW_NODES.
+    The one place that decides which BPMN shapes run. When a new kind runs (timers, once
+    there is a scheduler), add its (element, definition) pair to EVENTS_RUN and the element
+    to FLOW_NODES; a boundary event also needs its host (`attachedToRef`) as a predecessor in
+    `_check_flow`'s reachability.
     """
     tag = _local(el.tag)
     label = f"'{el.get('name') or el.get('id', '')}'"
