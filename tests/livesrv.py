@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ class LiveServer:
     workers: int = 3
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
-    log: Path | None = None  # when set, the server's own log goes here (to look for tracebacks)
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="alur-server-", suffix=".log")[1]))
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -43,13 +44,11 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": "uji-rahasia", **self.env}
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-        self.process = subprocess.Popen(
-            [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--timeout", "60", "api.wsgi:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
-        if self.log:
-            out.close()  # type: ignore[union-attr]  # the server has its own copy
+        with open(self.log, "ab") as out:  # the server keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+                 "--timeout", "60", "api.wsgi:app"],
+                cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -59,6 +58,11 @@ class LiveServer:
                 time.sleep(0.2)
         self.kill()
         raise RuntimeError("server did not start within 60 s")
+
+    def tracebacks(self) -> str:
+        """The server's log when it holds a Python traceback (an unexpected error), else ''."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text[-5000:] if "Traceback" in text else ""
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:
