@@ -46,14 +46,15 @@ def sniff(content: bytes) -> str:
     media = kind.mime if kind else None
     if media not in ALLOWED:
         raise InvalidData("jenis berkas tidak diizinkan (hanya PDF, DOCX, ODT, JPEG, PNG)"
-                          + (f"; terdeteksi {media}" if media else ""), "file")
+                          + (f"; terdeteksi {media}" if media else ""), "file", reason="bad_type",
+                          params={"detected": media, "allowed": sorted(ALLOWED)})
     if media in (DOCX, ODT):
         _check_package(content, media)
     return media
 
 
 def _refuse(why: str) -> InvalidData:
-    return InvalidData(f"berkas dokumen ditolak: {why}", "file")
+    return InvalidData(f"berkas dokumen ditolak: {why}", "file", reason="unsafe_document")
 
 
 def _check_package(content: bytes, media: str) -> None:

@@ -14,6 +14,7 @@ from lxml import etree
 from sqlalchemy import select, update
 
 from api import create_app
+from engine.actors import SYSTEM, Actor, Upload
 from engine.bootstrap import build
 from engine.clock import utcnow
 from engine.demo import SAMPLE_PDF, actor_for_lane
@@ -21,7 +22,7 @@ from engine.diagram import MAX_ELEMENTS, MAX_FLOW_NODES, MAX_FORM_FIELDS, parse_
 from engine.documents import sniff
 from engine.errors import InvalidData, InvalidDiagram, NotFound, Throttled
 from engine.models import ApiToken, LoginThrottle
-from engine.services import SYSTEM, Alur, Upload
+from engine.services import Alur
 from engine.settings import Settings
 from engine.users import (
     DEMO_PASSWORD,
@@ -309,7 +310,6 @@ def test_other_agencies_documents_and_missing_ones_look_the_same(alur: Alur) -> 
     record = current(alur, iid)
     pemohon = actor_for_lane(alur, "Pemohon")
     version = alur.attach_document(record.id, pemohon, Upload("surat_pd", "surat.pdf", SAMPLE_PDF))
-    from engine.services import Actor
 
     stranger = Actor("lain", frozenset({"Pemohon"}), agency="Dinas Lain")
     with pytest.raises(NotFound) as theirs:

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from api import create_app
+from engine.actors import Actor
 from engine.demo import actor_for_lane, fill
 from engine.errors import Forbidden, NotReady
 from engine.models import AuditEvent, Instance, TaskRecord
-from engine.services import Actor, Alur
+from engine.services import Alur
 from engine.users import DEMO_PASSWORD
 from tests.conftest import PROCESS
 from tests.helpers import current, drive_to, start, step
