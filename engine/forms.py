@@ -82,7 +82,7 @@ def validate(fields: Iterable[FormField], submitted: Mapping[str, Any], partial:
     known = {f.id for f in fields}
     unknown = sorted(set(submitted) - known)
     if unknown:
-        more = f" (dan {len(unknown) - MAX_LISTED} lainnya)" if len(unknown) > MAX_LISTED else ""
+        more = f" (dan {len(unknown) - MAX_LISTED} lagi)" if len(unknown) > MAX_LISTED else ""
         raise InvalidData(f"field tidak dikenal: {', '.join(k[:80] for k in unknown[:MAX_LISTED])}{more}",
                           unknown[0][:80], "unknown_field",
                           {"fields": [k[:80] for k in unknown[:MAX_LISTED]], "count": len(unknown)})

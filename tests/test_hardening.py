@@ -334,7 +334,7 @@ def test_api_json_bodies_are_capped_and_unknown_keys_listed_briefly(client: Flas
     r = client.post("/api/v1/instances", headers=headers, json=some)
     assert r.status_code == 422
     message = r.get_json()["error"]
-    assert message.count("kunci_") <= 5 and "45 lainnya" in message and len(message) < 300
+    assert message.count("kunci_") <= 5 and "45 lagi" in message and len(message) < 300
 
 
 # ---- office documents ---------------------------------------------------------------------
