@@ -19,7 +19,7 @@ class SessionUser(UserMixin):
 
     def __init__(self, user: User) -> None:
         self.user = user
-        self.id = str(user.id)
+        self.id = f"{user.id}:{user.session_version}"  # the cookie ends when the user's version moves on
 
     @property
     def actor(self) -> Actor:
@@ -30,11 +30,17 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> SessionUser | None:
+    def load_user(session_id: str) -> SessionUser | None:
+        """Checked on every request: the account is active and the session's version is current."""
         from api import services
 
-        user = user_by_id(services(), int(user_id)) if user_id.isdigit() else None
-        return SessionUser(user) if user is not None and user.active else None
+        user_id, _, version = session_id.partition(":")
+        if not (user_id.isdigit() and version.isdigit() and len(user_id) < 12 and len(version) < 12):
+            return None
+        user = user_by_id(services(), int(user_id))
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return SessionUser(user)
 
 
 def bearer_user() -> User | None:

@@ -38,6 +38,9 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # Carried in the session cookie and checked on every request: logout, a password change
+    # or disabling the account bump it, and every older session stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lanes: Mapped[list[UserLane]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
