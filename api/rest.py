@@ -32,8 +32,8 @@ from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, utcnow
 from engine.errors import AlurError, DiagramProblem, InvalidDiagram, Throttled
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
-from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.people import UserChange, change_user, search_users
+from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, revoke_token
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
