@@ -545,9 +545,9 @@ def processes() -> Any:
 def process(key: str) -> str:
     definition = services().definition(key, request.args.get("versi", type=int))
     model = _model(definition)
-    steps = model.ordered_steps()
-    drawn = flowchart.chart(model, steps, flowchart.edges(services().diagram_xml(definition), model, steps),
-                            DOC_LABELS)
+    xml = services().diagram_xml(definition)
+    steps = flowchart.flow_order(xml, model)
+    drawn = flowchart.chart(model, steps, flowchart.edges(xml, model, steps), DOC_LABELS)
     sheets = [[row for row in drawn.rows if row.sheet == n] for n in range(drawn.sheets)]
     versions = sorted((d for d in services().definitions() if d.key == definition.key), key=lambda d: -d.version)
     return render_template("process.html", definition=definition, model=model, steps=steps, chart=drawn,

@@ -87,6 +87,27 @@ def edges(xml: str | bytes, model: SopModel, steps: list[Step]) -> list[Edge]:
     return list(dict.fromkeys(result))
 
 
+def flow_order(xml: str | bytes, model: SopModel) -> list[Step]:
+    """The rows in order: by SOP step number, then by distance from the start along the flows."""
+    root = safe_parse(xml if isinstance(xml, bytes) else xml.encode()).getroot()
+    process = root.find("bpmn:process", NS)
+    nexts: dict[str, list[str]] = {}
+    for flow in (process.iter(f"{{{BPMN}}}sequenceFlow") if process is not None else ()):
+        nexts.setdefault(flow.get("sourceRef", ""), []).append(flow.get("targetRef", ""))
+    starts = [el.get("id", "") for el in process.findall("bpmn:startEvent", NS)] if process is not None else []
+    distance = {node: 0 for node in starts}
+    todo = list(starts)
+    while todo:
+        node = todo.pop(0)
+        for target in nexts.get(node, []):
+            if target not in distance:
+                distance[target] = distance[node] + 1
+                todo.append(target)
+    far = len(distance) + 1
+    return sorted(model.steps.values(),
+                  key=lambda s: (s.step_no is None, s.step_no or 0, distance.get(s.id, far), s.name))
+
+
 # ---- drawing ---------------------------------------------------------------------------------
 
 
