@@ -154,6 +154,7 @@ def test_admin_changes_people_and_owner_cancels(live: tuple[str, Alur], chromium
     expect(owner.locator("h1")).to_have_text("Beranda pemilik proses")
     expect(owner.locator(".stat-running")).to_have_text("1")
     owner.goto(f"{base}/permohonan/{instance_id}")
+    owner.screenshot(path=str(SHOTS / "cancel-form-1366.png"), full_page=True)
     owner.click("button:has-text('Batalkan permohonan')")  # the browser asks for the reason first
     assert owner.url.endswith(f"/permohonan/{instance_id}")
     expect(owner.locator("#status")).to_have_text("Berjalan")
@@ -162,6 +163,7 @@ def test_admin_changes_people_and_owner_cancels(live: tuple[str, Alur], chromium
     expect(owner.locator("#status")).to_have_text("Dibatalkan")
     expect(owner.locator("#timeline-cancel")).to_contain_text("Kegiatan dibatalkan oleh pemohon lewat telepon")
     expect(owner.locator("#cancel-reason")).to_contain_text("Kegiatan dibatalkan")
+    owner.screenshot(path=str(SHOTS / "cancelled-1366.png"), full_page=True)
     for page in (admin, kasubbag, kabiro, pemohon, owner):
         assert not [p for p in page.problems if "401" not in p], page.problems
         page.context.close()
