@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from engine.actors import SYSTEM
+from engine.clock import utcnow
+from engine.models import TaskRecord
 from engine.people import UserChange, change_user
 from engine.services import Alur
 from engine.users import DEMO_PASSWORD, get_user
@@ -78,13 +83,19 @@ def test_disable_and_password_reset_end_that_users_session(app: Flask, alur: Alu
 
 
 def test_lanes_page_shows_members_and_open_and_overdue_tasks(client: FlaskClient, alur: Alur) -> None:
+    late = start(alur)
     start(alur)
-    start(alur)
+    with alur.unit_of_work() as uow:  # one of the two waits past its standard time
+        uow.session.execute(update(TaskRecord).where(TaskRecord.instance_id == late, TaskRecord.state == "ready")
+                            .values(due_at=utcnow() - timedelta(hours=1)))
     change_user(alur, SYSTEM, "sekda", UserChange(remove_lanes=["Sekda"]))
     login(client, "pemilik-proses")
     page = client.get("/lane").text
     row = page.split('data-lane="Petugas Informasi/TU"')[1].split("</tr>")[0]
     assert "Petugas Informasi/TU" in row and '<td class="right open-tasks">2</td>' in row
+    assert '<span class="badge badge-danger">1</span>' in row
+    home = client.get("/").text
+    assert '<strong class="stat-running">2</strong>' in home and '<strong class="stat-overdue">1</strong>' in home
     sekda = page.split('data-lane="Sekda"')[1].split("</tr>")[0]
     assert "Belum ada anggota" in sekda
     other = client.application.test_client()
@@ -138,3 +149,33 @@ def test_owner_cancels_a_request_with_a_required_reason_shown_in_the_timeline(cl
     other = start(alur)
     assert 'id="batal"' not in member.get(f"/permohonan/{other}").text
     assert member.post(f"/permohonan/{other}/batal", data={"alasan": "x"}).status_code == 403
+
+
+def test_people_rules_on_postgresql(pg_url: str) -> None:
+    """The same changes and counts on PostgreSQL (the FILTER clause, the session version, token revocation)."""
+    from engine.models import ApiToken
+    from engine.people import desk, lanes_overview
+    from engine.users import authenticate, issue_token, user_for_token
+    from tests.conftest import make_alur
+
+    alur = make_alur(pg_url)
+    try:
+        start(alur)
+        token = issue_token(alur, get_user(alur, "sekda"))
+        before = get_user(alur, "sekda").session_version
+        change_user(alur, SYSTEM, "sekda", UserChange(add_lanes=[" Kepala Biro"], password="sandi-baru-123"))
+        user = get_user(alur, "sekda")
+        assert user.lane_names == {"Sekda", "Kepala Biro"} and user.session_version == before + 1
+        assert user_for_token(alur, token) is None
+        with alur.unit_of_work(write=False) as uow:
+            assert all(t.revoked_at is not None for t in uow.session.query(ApiToken).filter_by(user_id=user.id))
+        assert authenticate(alur, "sekda", "sandi-baru-123") is not None
+        change_user(alur, SYSTEM, "kasubbag-terkait", UserChange(active=False))
+        views = {v.lane: v for v in lanes_overview(alur, SYSTEM)}
+        assert views["Petugas Informasi/TU"].open_tasks == 1 and views["Kasubbag Terkait"].members == []
+        assert [u.username for u in views["Kepala Biro"].members] == ["kepala-biro", "sekda"]
+        home = desk(alur, SYSTEM)
+        assert home.processes[0].running == 1 and home.processes[0].empty_lanes == ["Kasubbag Terkait"]
+        assert home.accounts == {"total": 9, "active": 8, "disabled": 1, "without_lanes": 2}
+    finally:
+        alur.db.engine.dispose()
