@@ -492,7 +492,7 @@ def change_user_view(username: str, json: s.UserChange) -> Any:
 def create_user(json: s.NewUser) -> Any:
     """Add an account (admin only)."""
     user = add_user(services(), actor(), json.username, json.password, json.lanes, json.full_name, json.agency,
-                    json.is_process_owner, json.is_admin)
+                    json.is_process_owner, json.is_admin, json.confirm)
     return user_of(user), 201
 
 

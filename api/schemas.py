@@ -176,6 +176,7 @@ class NewUser(Request):
     agency: Annotated[Text | None, Field(**_json_schema(minLength=1, maxLength=200))] = None
     is_process_owner: bool = False
     is_admin: bool = False
+    confirm: bool = Field(False, description="lanes that no deployed diagram has are meant (422 otherwise)")
 
 
 LaneName = Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200, pattern=NOT_BLANK))]

@@ -46,6 +46,16 @@ def deployed_lanes(alur: Alur) -> list[str]:
     return sorted(names)
 
 
+def require_known_lanes(alur: Alur, names: Iterable[str], confirm: bool, field_name: str) -> list[str]:
+    """The names no deployed diagram has; refused unless the caller confirms them."""
+    known = set(deployed_lanes(alur))
+    unknown = [n for n in (normalize_lane(n) for n in names) if n not in known]
+    if unknown and not confirm:
+        raise InvalidData(f"lane '{unknown[0]}' tidak ada di diagram mana pun; konfirmasi bila memang dimaksud",
+                          field_name, "unconfirmed_lane", {"lanes": unknown})
+    return unknown
+
+
 def search_users(alur: Alur, actor: Actor, query: str = "") -> list[User]:
     """Accounts whose user name, full name, agency or lane contains `query` (admin only)."""
     _require_admin(actor)
@@ -97,10 +107,7 @@ def change_user(alur: Alur, actor: Actor, username: str, change: UserChange) -> 
                           "add_lanes")
     if change.password is not None and not 8 <= len(change.password) <= 200:
         raise InvalidData("kata sandi baru 8 sampai 200 karakter", "password")
-    unknown = [n for n in add if n not in set(deployed_lanes(alur))]
-    if unknown and not change.confirm:
-        raise InvalidData(f"lane '{unknown[0]}' tidak ada di diagram mana pun; konfirmasi bila memang dimaksud",
-                          "add_lanes", "unconfirmed_lane", {"lanes": unknown})
+    unknown = require_known_lanes(alur, add, change.confirm, "add_lanes")
     now = utcnow()
     with alur.unit_of_work() as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).first()

@@ -69,9 +69,16 @@ def list_users(alur: Alur, actor: Actor) -> list[User]:
 
 def add_user(alur: Alur, actor: Actor, username: str, password: str, lanes: Iterable[str] = (),
              full_name: str = "", agency: str | None = None, process_owner: bool = False,
-             admin: bool = False) -> User:
-    """An administrator adds an account (the CLI's `user-add` is the operator's equivalent)."""
+             admin: bool = False, confirm: bool = False) -> User:
+    """An administrator adds an account (the CLI's `user-add` is the operator's equivalent).
+
+    Lanes must be lanes of a deployed diagram unless `confirm` (see `engine.people`).
+    """
+    from engine.people import require_known_lanes
+
     _require_admin(actor)
+    lanes = list(lanes)
+    require_known_lanes(alur, lanes, confirm, "lanes")
     return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin)
 
 

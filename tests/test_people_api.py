@@ -130,3 +130,14 @@ def test_unknown_keys_and_bad_types_are_refused(api: Api, alur: Alur) -> None:
     assert api.call("PATCH", "/api/v1/users/sekda", "admin", json={"active": "false"}).status_code == 400
     assert api.call("PATCH", "/api/v1/users/sekda", "admin", json={"add_lanes": ["  "]}).status_code == 422
     assert get_user(alur, "sekda").active
+
+
+def test_a_new_account_with_a_lane_in_no_diagram_needs_confirm(api: Api, alur: Alur) -> None:
+    body = {"username": "bendahara", "password": "kata-sandi-baru", "lanes": ["bendahara "]}
+    refused = api.post("/api/v1/users", "admin", json=body)
+    assert refused.status_code == 422 and refused.json["field"] == "lanes" and "bendahara" in refused.json["error"]
+    assert api.get("/api/v1/users?q=bendahara", "admin").json["users"] == []
+    created = api.post("/api/v1/users", "admin", json={**body, "confirm": True})
+    assert created.status_code == 201 and created.json["lanes"] == ["bendahara"]
+    ok = api.post("/api/v1/users", "admin", json={**body, "username": "sekda-dua", "lanes": [" Sekda "]})
+    assert ok.status_code == 201 and ok.json["lanes"] == ["Sekda"]
