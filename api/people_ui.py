@@ -13,6 +13,7 @@ from flask_login import login_required
 from api import services, ui
 from engine.errors import AlurError, Forbidden, InvalidData
 from engine.people import UserChange, change_user, deployed_lanes, lanes_overview, search_users
+from engine.users import add_user
 
 bp = Blueprint("people", __name__)
 bp.context_processor(ui._layout)
@@ -31,12 +32,35 @@ def _links() -> dict[str, Any]:
     return {"link": link}
 
 
-@bp.get("/pengguna")
-@login_required
-def users() -> str:
+def _render_users(errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                  status: int = 200) -> tuple[str, int]:
     query = request.args.get("q", "").strip()[:200]
     found = search_users(services(), ui.actor(), query)
-    return render_template("users.html", users=found, query=query)
+    return render_template("users.html", users=found, query=query, diagram_lanes=deployed_lanes(services()),
+                           errors=errors or {}, values=values or {}), status
+
+
+@bp.get("/pengguna")
+@login_required
+def users() -> Any:
+    return _render_users()
+
+
+@bp.post("/pengguna")
+@login_required
+def user_add() -> Any:
+    """An administrator adds an account, its lane chosen from the diagrams (or typed and confirmed)."""
+    form = request.form
+    values = {k: form.get(k, "") for k in ("username", "full_name", "agency", "lane", "lane_lain")}
+    lane = values["lane_lain"].strip() or values["lane"].strip()
+    try:
+        user = add_user(services(), ui.actor(), values["username"].strip(), form.get("password", ""),
+                        [lane] if lane else [], values["full_name"].strip(), values["agency"].strip() or None,
+                        bool(form.get("pemilik")), False, bool(form.get("konfirmasi")))
+    except InvalidData as exc:
+        return _render_users({exc.field or "umum": exc.message}, values, 422)
+    flash(f"Pengguna {user.username} ditambahkan.", "ok")
+    return redirect(url_for("people.user", username=user.username))
 
 
 def _render_user(username: str, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,

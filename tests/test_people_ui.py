@@ -179,3 +179,22 @@ def test_people_rules_on_postgresql(pg_url: str) -> None:
         assert home.accounts == {"total": 9, "active": 8, "disabled": 1, "without_lanes": 2}
     finally:
         alur.db.engine.dispose()
+
+
+def test_admin_adds_an_account_with_a_lane_from_the_diagram(client: FlaskClient, alur: Alur) -> None:
+    login(client, "admin")
+    page = client.get("/pengguna").text
+    assert 'id="tambah"' in page and '<option value="Kasubbag Terkait">' in page
+    form = {"username": "kasubbag-dua", "full_name": "Kasubbag Kedua", "password": "kata-sandi-awal",
+            "lane": "Kasubbag Terkait"}
+    assert client.post("/pengguna", data=form).status_code == 302
+    user = get_user(alur, "kasubbag-dua")
+    assert user.lane_names == {"Kasubbag Terkait"} and user.full_name == "Kasubbag Kedua"
+    refused = client.post("/pengguna", data={**form, "username": "bendahara", "lane_lain": "Bendahara"})
+    assert refused.status_code == 422 and "tidak ada di diagram mana pun" in refused.text
+    assert 'value="bendahara"' in refused.text
+    again = client.post("/pengguna", data=form)
+    assert again.status_code == 422 and "sudah ada" in again.text
+    assert client.post("/pengguna", data={**form, "username": "bendahara", "lane_lain": "Bendahara",
+                                          "konfirmasi": "1"}).status_code == 302
+    assert get_user(alur, "bendahara").lane_names == {"Bendahara"}

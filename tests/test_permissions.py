@@ -117,11 +117,14 @@ def test_the_people_pages_follow_the_matrix(alur: Alur, client: FlaskClient) -> 
         got.setdefault("users", {})[user] = browser.get("/pengguna").status_code
         got.setdefault("change user", {})[user] = browser.post(
             "/pengguna/sekda", data={"aksi": "cabut_pemilik"}).status_code
+        got.setdefault("add user", {})[user] = browser.post("/pengguna", data={
+            "username": f"baru-{user}", "password": "kata-sandi-baru", "lane": "Sekda"}).status_code
     staff = dict.fromkeys(["pemohon", *STAFF], 403)
     wanted = {
         "owner home": {**staff, "pemilik-proses": 200, "admin": 200},
         "lanes": {**staff, "pemilik-proses": 200, "admin": 200},
         "users": {**staff, "pemilik-proses": 403, "admin": 200},
         "change user": {**staff, "pemilik-proses": 403, "admin": 302},
+        "add user": {**staff, "pemilik-proses": 403, "admin": 302},
     }
     assert got == wanted
