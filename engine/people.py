@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from werkzeug.security import generate_password_hash
 
+from engine import users
 from engine.actors import Actor
 from engine.clock import utcnow
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.models import ApiToken, Instance, ProcessDefinition, TaskRecord, User, UserLane
+from engine.models import Instance, ProcessDefinition, TaskRecord, User, UserLane
 from engine.services import Alur
 
 MAX_LANES = 50
@@ -90,13 +89,6 @@ def _clean_lanes(names: Iterable[str], field_name: str) -> list[str]:
     return list(dict.fromkeys(cleaned))
 
 
-def end_access(uow: Any, user: User, now: datetime) -> None:
-    """Every session cookie and API token of the user stops working at once."""
-    user.session_version = (user.session_version or 0) + 1
-    uow.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                        .values(revoked_at=now))
-
-
 def change_user(alur: Alur, actor: Actor, username: str, change: UserChange) -> User:
     """Apply an administrator's change to an account, all of it or nothing, each part audited."""
     _require_admin(actor)
@@ -131,11 +123,11 @@ def change_user(alur: Alur, actor: Actor, username: str, change: UserChange) -> 
         if change.active is not None and change.active != user.active:
             user.active = change.active
             if not change.active:
-                end_access(uow, user, now)
+                users._end_access(uow, user, now)  # issue 13: sessions and tokens end
             uow.audit(actor.username, "user_enabled" if change.active else "user_disabled", now, username=username)
         if change.password is not None:
             user.password_hash = generate_password_hash(change.password)
-            end_access(uow, user, now)
+            users._end_access(uow, user, now)  # issue 13: sessions and tokens end
             uow.audit(actor.username, "password_reset", now, username=username)
         uow.session.flush()
         return user
