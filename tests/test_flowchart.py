@@ -75,3 +75,24 @@ def test_rows_follow_the_flow_when_steps_have_no_number_and_branches_skip_rows_o
     assert sorted(re.findall(r'data-edge="([^"]+)"', svg)) == sorted(["start-1", "1-2", "1-3", "2-4", "3-4", "4-end"])
     # 1-3 skips row 2: a vertical run through row 2 from its top to its bottom
     assert re.search(r'<line class="flow-line" x1="([0-9.]+%)" y1="0" x2="\1" y2="100%"/>', drawn.rows[1].svg)
+
+
+def test_every_diagram_that_runs_is_drawn_with_one_head_per_arrow() -> None:
+    """Each BPMN element case that deploys (issue 13's catalogue) and the owner's revised SOP (issue 9)."""
+    from tests.owner_diagrams import NEW_LANE, revised_sop
+    from tests.test_bpmn_elements import CASES, RUNS
+
+    diagrams = {name: case.xml(f"uji_{name}") for name, (case, expected) in CASES.items() if expected == RUNS}
+    diagrams["revised"] = revised_sop()
+    assert len(diagrams) > 10
+    for name, xml in diagrams.items():
+        model = parse_diagram(xml, REGISTRY).model
+        steps = flow_order(xml, model)
+        found = edges(xml, model, steps)
+        assert any(e.source < 0 for e in found) and any(e.target >= len(steps) for e in found), name
+        drawn = chart(model, steps, found, {})
+        heads = re.findall(r'class="arrowhead" data-edge="([^"]+)"', "".join(r.svg for r in drawn.rows))
+        assert sorted(heads) == sorted(e.key(len(steps)) for e in found), name
+        assert len(drawn.rows) == len(model.steps), name
+    revised = parse_diagram(diagrams["revised"], REGISTRY).model
+    assert NEW_LANE in revised.lanes
