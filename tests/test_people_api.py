@@ -139,5 +139,7 @@ def test_a_new_account_with_a_lane_in_no_diagram_needs_confirm(api: Api, alur: A
     assert api.get("/api/v1/users?q=bendahara", "admin").json["users"] == []
     created = api.post("/api/v1/users", "admin", json={**body, "confirm": True})
     assert created.status_code == 201 and created.json["lanes"] == ["bendahara"]
+    [audit] = [e for e in audit_kinds(alur, "user_created") if e["username"] == "bendahara"]
+    assert audit["actor"] == "admin" and audit["lanes"] == ["bendahara"]
     ok = api.post("/api/v1/users", "admin", json={**body, "username": "sekda-dua", "lanes": [" Sekda "]})
     assert ok.status_code == 201 and ok.json["lanes"] == ["Sekda"]
