@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
 
         app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
 
-    from api import auth, desk, rest, ui, ui_kalender  # noqa: F401 (ui_kalender adds its routes to ui)
+    from api import auth, desk, people_ui, rest, ui, ui_kalender  # noqa: F401 (ui_kalender adds its routes to ui)
 
     csrf.init_app(app)
     auth.init_app(app)
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(people_ui.bp)
 
     @app.errorhandler(404)
     @app.errorhandler(405)
