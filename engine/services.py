@@ -22,11 +22,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, contains_eager, undefer
 
 from engine import forms, state
+from engine.claims import check_holder
 from engine.clock import utcnow
 from engine.conditions import ConditionError
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
-from engine.documents import TooLarge, safe_filename, sniff
+from engine.documents import TooLarge, safe_filename, size_text, sniff
 from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, NotReady
 from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
 from engine.models import (
@@ -39,6 +40,7 @@ from engine.models import (
     ProcessDefinition,
     TaskRecord,
 )
+from engine.rework import Rework, check_upload_allowed, mark_rework, rework
 from engine.settings import Settings
 from engine.specs import SpecCache
 from handlers import REGISTRY, StepContext
@@ -280,19 +282,18 @@ class Alur:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if record.state != "ready" or instance.status != "running":
             raise NotReady(f"tugas '{record.name}' tidak siap lagi (status: {record.state})")
+        check_holder(record, actor)
         return record, instance
 
     def _attach(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
                 actor: Actor, upload: Upload, now: datetime) -> DocumentVersion:
         step = parsed.model.steps[record.spec_id]
-        if upload.doc_type not in step.upload_types:
-            raise InvalidData(f"dokumen '{upload.doc_type}' tidak dihasilkan di langkah '{step.name}' "
-                              f"(boleh: {', '.join(sorted(step.upload_types)) or '-'})", "type")
+        check_upload_allowed(step, upload.doc_type)
         if not upload.content:
             raise InvalidData("berkas kosong", "file")
         if len(upload.content) > self.settings.max_upload_bytes:
-            raise TooLarge(f"berkas {len(upload.content)} byte melebihi batas "
-                           f"{self.settings.max_upload_bytes} byte", "file")
+            raise TooLarge(f"berkas {size_text(len(upload.content))} melebihi batas "
+                           f"{size_text(self.settings.max_upload_bytes)}", "file")
         media_type = sniff(upload.content)
         filename = safe_filename(upload.filename, media_type)
         document = uow.session.scalars(select(Document).where(
@@ -355,6 +356,8 @@ class Alur:
             uow.audit(actor.username, "end", now, instance.id)
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
         self._sync_tasks(uow, instance, parsed, workflow, now)
+        if returned:
+            mark_rework(self._ready_records(uow.session, instance.id), record, now)
 
     def _ready_records(self, session: Session, instance_id: int) -> list[TaskRecord]:
         """Ready rows, as this transaction sees them (no autoflush: pending changes are in the objects)."""
@@ -414,7 +417,8 @@ class Alur:
             step = self.parsed(instance.definition).model.steps[record.spec_id]
             documents = list(uow.session.scalars(select(Document).where(Document.instance_id == instance.id)
                                                  .order_by(Document.id)))
-            return TaskDetail(record, instance, step, documents)
+            return TaskDetail(record, instance, step, documents,
+                              rework(uow.session, record, instance, step, documents))
 
     def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
         with self.unit_of_work(write=False) as uow:
@@ -527,6 +531,7 @@ class TaskDetail:
     instance: Instance
     step: Step
     documents: list[Document]
+    rework: Rework | None = None
 
     @property
     def inputs(self) -> list[Document]:
