@@ -37,10 +37,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser
 from api.errors import status_of
-from engine import timeline
+from engine import claims, timeline
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
-from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
+from engine.documents import doc_label, size_text
+from engine.errors import AlurError, Conflict, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
 from engine.models import Instance, ProcessDefinition, TaskRecord
 from engine.services import Actor, Filters, Upload, overdue
 from engine.settings import ROOT
@@ -50,12 +51,6 @@ bp = Blueprint("ui", __name__)
 
 BPMN_JS_DIST = ROOT / "node_modules" / "bpmn-js" / "dist"
 PAGE_SIZE = 50
-DOC_LABELS = {
-    "surat_pd": "Surat PD",
-    "disposisi": "Disposisi",
-    "draft_surat": "Draft surat",
-    "surat_ditandatangani": "Surat yang telah ditandatangani",
-}
 STATUS_LABELS = {"running": "Berjalan", "completed": "Selesai", "cancelled": "Dibatalkan"}
 TASK_STATES = {"ready": "Menunggu", "completed": "Selesai", "cancelled": "Dibatalkan"}
 SOP_IDENTITY = [
@@ -79,10 +74,6 @@ _SIMPLE_CONDITION = re.compile(r"^\s*(\w+)\s*==\s*'([^']*)'\s*$")
 
 def actor() -> Actor:
     return current_user.actor
-
-
-def doc_label(doc_type: str) -> str:
-    return DOC_LABELS.get(doc_type, doc_type.replace("_", " ").capitalize())
 
 
 def _tz() -> str:
@@ -268,7 +259,8 @@ def _kalimat_filter(text: str | None) -> str:
 @bp.context_processor
 def _layout() -> dict[str, Any]:
     context: dict[str, Any] = {"doc_label": doc_label, "status_label": STATUS_LABELS,
-                               "duration_text": timeline.duration_text}
+                               "duration_text": timeline.duration_text, "size_text": size_text,
+                               "max_upload": size_text(services().settings.max_upload_bytes)}
     if current_user.is_authenticated:
         who = actor()
         context.update(
@@ -351,12 +343,16 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
     for version in detail.attached:
         doc_type = next(d.doc_type for d in detail.documents if d.id == version.document_id)
         attached.setdefault(doc_type, []).append(version)
-    can_act = (detail.record.state == "ready" and detail.instance.status == "running"
+    in_lane = (detail.record.state == "ready" and detail.instance.status == "running"
                and detail.record.lane in who.lanes)
+    held_by_other = bool(detail.record.claimed_by and detail.record.claimed_by != who.username)
+    can_act = in_lane and not held_by_other
+    rework = detail.rework
     return render_template(
         "task.html", detail=detail, record=detail.record, step=detail.step, instance=detail.instance,
         model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=upload_types,
-        attached=attached, can_act=can_act, values=values or {}, errors=errors or FormErrors(),
+        attached=attached, can_act=can_act, in_lane=in_lane, held_by_other=held_by_other, rework=rework,
+        values=values if values is not None else rework.prefill, errors=errors or FormErrors(),
         fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id in DECISION_FIELDS)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
@@ -389,15 +385,71 @@ def task_submit(task_id: str) -> Any:
         if errors:
             return _render_task(task_id, values, errors, 422)
         instance_id = alur.complete(task_id, who, values)
-    except NotReady as exc:
-        flash(f"{exc.message}. Mungkin sudah dikerjakan orang lain.", "error")
+    except NotReady:
+        flash(_already_done(task_id), "error")
         return redirect(url_for("ui.instance", instance_id=detail.instance.id))
+    except Conflict as exc:
+        errors.general.append(exc.message)
+        return _render_task(task_id, values, errors, 409)
     except (InvalidData, MissingDocument) as exc:
         errors.add(_friendly(step, exc), field_ids)
         return _render_task(task_id, values, errors, 422)
     verb = "dikembalikan" if values.get("keputusan") == "tidak_setuju" else "selesai"
-    flash(f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id}).", "ok")
+    message = f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id})."
+    if "penomoran_surat" in step.handlers:
+        number = alur.instance(instance_id, who).instance.letter_number
+        message += f" Nomor surat keluar: {number}."
+    flash(message, "ok")
     return redirect(url_for("ui.inbox"))
+
+
+def _already_done(task_id: str) -> str:
+    """A second submit of the same form (another tab, a slow network): what happened, in words."""
+    record = services().task(task_id, actor()).record
+    if record.state == "completed":
+        who = f" oleh {record.completed_by}" if record.completed_by else ""
+        return (f"Tugas \u201c{record.name}\u201d sudah diselesaikan{who} pada {_fmt(record.completed_at)}. "
+                f"Kiriman kedua tidak disimpan.")
+    return (f"Tugas \u201c{record.name}\u201d tidak menunggu lagi (permohonan sudah berpindah). "
+            f"Kiriman ini tidak disimpan.")
+
+
+@bp.post("/tugas/<task_id>/ambil")
+@login_required
+def task_claim(task_id: str) -> Any:
+    try:
+        claims.claim(services(), task_id, actor())
+        flash("Tugas ini sekarang tercatat sedang Anda kerjakan.", "ok")
+    except Conflict as exc:
+        flash(exc.message, "error")
+    except NotReady:
+        flash(_already_done(task_id), "error")
+    return redirect(url_for("ui.task", task_id=task_id))
+
+
+@bp.post("/tugas/<task_id>/lepas")
+@login_required
+def task_release(task_id: str) -> Any:
+    try:
+        claims.release(services(), task_id, actor())
+        flash("Tugas dilepas: rekan satu lane dapat mengerjakannya.", "ok")
+    except NotReady:
+        flash(_already_done(task_id), "error")
+    return redirect(url_for("ui.task", task_id=task_id))
+
+
+@bp.post("/tugas/<task_id>/alihkan")
+@login_required
+def task_reassign(task_id: str) -> Any:
+    username = request.form.get("pengguna", "").strip()
+    try:
+        claims.reassign(services(), task_id, actor(), username)
+        flash(f"Tugas dialihkan ke {username}.", "ok")
+    except InvalidData as exc:
+        flash(exc.message, "error")
+    except NotReady:
+        flash(_already_done(task_id), "error")
+    return redirect(url_for("ui.task", task_id=task_id))
 
 
 # ---- new request ------------------------------------------------------------------------

@@ -154,8 +154,9 @@ def test_task_page_shows_activity_inputs_and_decision_buttons(alur: Alur, client
     assert "Mencatat data dan keperluan pemohon serta mengecek kelengkapan berkas pemohon." in page
     assert "Langkah 2" in page and "Pelaksana: Petugas Informasi/TU" in page and "5 menit" in page
     assert "Surat PD" in page and "surat.pdf" in page and "/dokumen/" in page
-    assert 'name="keputusan" value="setuju"' in page and ">Setuju<" in page
-    assert 'name="keputusan" value="tidak_setuju"' in page and ">Kembalikan<" in page
+    # the decision buttons carry the diagram's enum names
+    assert 'name="keputusan" value="setuju"' in page and ">Berkas lengkap, teruskan<" in page
+    assert 'name="keputusan" value="tidak_setuju"' in page and ">Kembalikan ke pemohon<" in page
     assert 'name="catatan"' in page and "Wajib diisi bila dikembalikan." in page
     assert 'enctype="multipart/form-data"' in page
 
@@ -244,7 +245,9 @@ def test_completed_task_is_not_completed_twice(alur: Alur, client: FlaskClient) 
     assert client.post(f"/tugas/{record.id}", data={"keputusan": "setuju"}).status_code == 302
     again = client.post(f"/tugas/{record.id}", data={"keputusan": "setuju"})
     assert again.status_code == 302 and again.headers["Location"] == f"/permohonan/{instance_id}"
-    assert "tidak siap lagi" in client.get(again.headers["Location"]).text
+    shown = client.get(again.headers["Location"]).text
+    assert "sudah diselesaikan oleh petugas-informasi-tu" in shown and "Kiriman kedua tidak disimpan" in shown
+    assert "completed" not in shown.split("<main", 1)[1]
     assert "Tugas ini sudah selesai" in client.get(f"/tugas/{record.id}").text
 
 
