@@ -14,7 +14,24 @@ from engine import conditions
 from engine.diagram import FormField
 from engine.errors import InvalidData
 
-MAX_STRING = 10_000
+MAX_STRING = 10_000  # notes (catatan, keterangan)
+MAX_LINE = 500  # any other text field, unless the diagram says `maxlength`
+DEFAULT_MAXLENGTH = {"perihal": 300, "instansi_pemohon": 200}
+
+
+def max_length(field: FormField) -> int:
+    """The longest text a field takes: the diagram's `maxlength`, else a default by its kind."""
+    limit = field.constraint("maxlength")
+    if limit and limit.isdigit():
+        return int(limit)
+    if field.id in DEFAULT_MAXLENGTH:
+        return DEFAULT_MAXLENGTH[field.id]
+    return MAX_STRING if is_note(field) else MAX_LINE
+
+
+def is_note(field: FormField) -> bool:
+    """A free-text note: shown as a text area, wraps, long."""
+    return field.id.startswith(("catatan", "keterangan"))
 
 
 def _convert(field: FormField, value: Any) -> Any:
@@ -45,8 +62,8 @@ def _convert(field: FormField, value: Any) -> Any:
     if not isinstance(value, str):
         raise InvalidData(f"{label} harus berupa teks", field.id)
     text = value.strip()
-    if len(text) > MAX_STRING:
-        raise InvalidData(f"{label} lebih dari {MAX_STRING} karakter", field.id)
+    if len(text) > max_length(field):
+        raise InvalidData(f"{label} lebih dari {max_length(field)} karakter", field.id)
     if field.type == "date":
         try:
             return dt.date.fromisoformat(text).isoformat()

@@ -325,9 +325,9 @@ class Alur:
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise NotReady(f"tugas '{record.name}' tidak siap lagi")
         step = parsed.model.steps[record.spec_id]
-        values = forms.validate(step.fields, data)
         if actor.agency and step.field(AGENCY_FIELD):
-            values[AGENCY_FIELD] = actor.agency  # an applicant speaks only for their own agency
+            data = {**data, AGENCY_FIELD: actor.agency}  # an applicant speaks only for their own agency
+        values = forms.validate(step.fields, data)
         ctx = StepContext(session=uow.session, settings=self.settings, instance=instance, step=step,
                           task_id=record.id, actor=actor.username, now=now, values=values,
                           task_data=dict(task.data))
