@@ -42,6 +42,8 @@ from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
 from engine.documents import doc_label, size_text
 from engine.errors import AlurError, Conflict, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
+from engine.inbox import SORTS, InboxQuery
+from engine.inbox import inbox as inbox_page
 from engine.models import Instance, ProcessDefinition, TaskRecord
 from engine.services import Actor, Filters, Upload, overdue
 from engine.settings import ROOT
@@ -322,12 +324,26 @@ def logout() -> Any:
 @login_required
 def inbox() -> str:
     who = actor()
-    records = services().ready_tasks(who)
-    tasks = [{"record": r, "instance": r.instance, **_waiting(r)} for r in records]
+    args = request.args
+    page_no = max(args.get("halaman", 1, type=int) or 1, 1)
+    sort = args.get("urut", "menunggu")
+    query = InboxQuery(
+        search=args.get("cari", "").strip()[:200], step_no=args.get("langkah", type=int),
+        lane=args.get("lane") or None, overdue=args.get("terlambat") == "1",
+        returned=args.get("dikembalikan") == "1", mine=args.get("saya") == "1",
+        sort=sort if sort in SORTS else "menunggu", limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+    found = inbox_page(services(), who, query)
+    tasks = [{"record": r, "instance": r.instance, **_waiting(r)} for r in found.tasks]
     mine: list[Instance] = []
     if who.agency:
         mine = services().instances(who, Filters(limit=20))
-    return render_template("inbox.html", tasks=tasks, startable=_startable(who), mine=mine,
+    steps = sorted({(s.step_no, s.name) for d in _latest_definitions() for s in _model(d).steps.values()
+                    if s.lane in who.lanes and s.step_no is not None})
+    kept = {k: v for k, v in args.items() if k != "halaman" and v}
+    toggles = {k: v for k, v in kept.items() if k not in {"terlambat", "dikembalikan", "saya"}}
+    return render_template("inbox.html", tasks=tasks, startable=_startable(who), mine=mine, query=query,
+                           counts=found.counts, has_next=found.has_next, page=page_no, args=kept,
+                           toggles=toggles, steps=steps, lanes=sorted(who.lanes),
                            ready_of=services().ready_of([i.id for i in mine]) if mine else {})
 
 

@@ -111,7 +111,7 @@ def test_inbox_shows_ready_task_to_its_lane_only(alur: Alur, client: FlaskClient
     page = client.get("/").text
     assert "Catat dan cek kelengkapan berkas" in page
     assert f"Permohonan #{instance_id}" in page and "Permintaan narasumber bimtek" in page
-    assert "standar 5 mnt" in page and "Terlambat" not in page
+    assert "standar 5 mnt" in page and "badge-danger\">Terlambat" not in page
     assert "Permohonan baru" not in page  # staff are not in the first step's lane
     logout(client)
 
@@ -129,7 +129,7 @@ def test_inbox_marks_overdue_oldest_first(alur: Alur, client: FlaskClient) -> No
         record.due_at = record.ready_at + timedelta(minutes=5)
     login(client, "petugas-informasi-tu")
     page = client.get("/").text
-    assert "Terlambat" in page
+    assert "badge-danger\">Terlambat" in page
     assert page.index(f"Permohonan #{first}") < page.index(f"Permohonan #{second}")
 
 
