@@ -286,7 +286,11 @@ def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+def _csrf_error(exc: CSRFError) -> Any:
+    if not current_user.is_authenticated:  # the session ended while the form was open
+        flash("Sesi Anda berakhir sebelum isian terkirim. Masuk lagi: Anda kembali ke halaman yang sama "
+              "dan isian yang tadi diketik dikembalikan.", "info")
+        return redirect(url_for("ui.login", next=_safe_next(request.full_path.rstrip("?"))))
     message = "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi."
     return render_template("error.html", message=message, code=400), 400
 

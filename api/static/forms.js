@@ -117,7 +117,8 @@
       try { recent = recent || Date.now() - JSON.parse(s.getItem(key)).at < MAX_AGE_MS; } catch (e) { /* ignore */ }
     });
     var expired = document.getElementById('session-expired');
-    if (recent && expired && new URLSearchParams(window.location.search).get('next')) {
+    var told = document.querySelector('.flashes .flash-info');  // the server said it already
+    if (recent && expired && !told && new URLSearchParams(window.location.search).get('next')) {
       expired.classList.remove('is-hidden');
     }
   } else if (settled) {
