@@ -640,6 +640,33 @@ def process_diagram(key: str) -> Response:
     return Response(services().diagram_xml(definition), mimetype="application/xml")
 
 
+PDFJS_DIST = ROOT / "node_modules" / "pdfjs-dist"
+PDFJS_PARTS = ("legacy/build/", "standard_fonts/", "cmaps/", "wasm/")  # what the preview may load
+PREVIEW_TYPES = {"application/pdf", "image/png", "image/jpeg"}
+
+
+@bp.get("/dokumen/<int:version_id>/pratinjau")
+@login_required
+def document_preview(version_id: int) -> Response:
+    """A PDF or image shown inside the page; sandboxed so a document can never run anything."""
+    version, content = services().document(version_id, actor())
+    if version.media_type not in PREVIEW_TYPES:
+        abort(404)
+    response = send_file(BytesIO(content), mimetype=version.media_type, as_attachment=False,
+                         download_name=version.filename, max_age=0)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
+@bp.get("/vendor/pdfjs/<path:filename>")
+def vendor_pdfjs(filename: str) -> Response:
+    """pdf.js's built files from node_modules (pinned in package.json; nothing from the internet)."""
+    if not filename.startswith(PDFJS_PARTS):
+        abort(404)
+    mimetype = "text/javascript" if filename.endswith((".mjs", ".js")) else None
+    return send_from_directory(PDFJS_DIST, filename, max_age=3600, mimetype=mimetype)
+
+
 @bp.get("/vendor/bpmn-js/<path:filename>")
 def vendor(filename: str) -> Response:
     """bpmn-js's built files from node_modules (nothing is loaded from the internet)."""

@@ -22,13 +22,32 @@ from werkzeug.serving import make_server
 from api import create_app
 from engine.services import Alur
 from engine.users import DEMO_PASSWORD, create_user
-from tests.conftest import PDF, make_alur
+from tests.conftest import make_alur
 from tests.test_ui_browser import browser  # noqa: F401  (fixture)
 
 SHOTS = Path(tempfile.gettempdir()) / "alur-rework-shots"
 RETURN_NOTE_2 = "Surat PD belum ditandatangani kepala dinas.\nMohon unggah ulang bila perlu dan perbaiki perihal."
 DISPOSITION = "Ke Bagian Kelembagaan: cek jadwal Pak Budi minggu depan"
 RETURN_NOTE_10 = "Tanggal kegiatan pada paragraf kedua salah; sesuaikan dengan surat permohonan."
+
+
+def one_page_pdf(text: str) -> bytes:
+    """A small valid PDF with one A4 page of text (the demo's sample PDF has no pages to draw)."""
+    stream = f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+               b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R"
+               b"/Resources<</Font<</F1 5 0 R>>>>>>",
+               b"<</Length %d>>stream\n%s\nendstream" % (len(stream), stream),
+               b"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
 
 
 @pytest.fixture
@@ -53,7 +72,7 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     base, _ = live
     SHOTS.mkdir(exist_ok=True)
     pdf = tmp_path / "surat.pdf"
-    pdf.write_bytes(PDF)
+    pdf.write_bytes(one_page_pdf("Surat permohonan narasumber"))
     problems: list[str] = []
 
     def new_page(width: int = 1366, height: int = 900) -> Page:
@@ -213,6 +232,13 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     expect(notes.nth(2)).to_contain_text("Langkah 4")
     expect(notes.nth(2)).to_contain_text("kepala-biro")
     expect(notes.nth(2)).to_contain_text(DISPOSITION)
+    # The letter is previewed in the page by pdf.js (served from this server, CSP intact).
+    preview = page.locator("details.preview[data-pdf-url]").first
+    preview.locator("summary").click()
+    expect(preview).to_have_attribute("data-rendered", "true", timeout=30_000)
+    expect(preview.locator("canvas.pdf-page")).to_have_count(1)
+    expect(preview.locator(".pdf-status")).to_have_text("1 halaman.")
+    page.screenshot(path=str(SHOTS / "kabag-notes-preview-1366.png"), full_page=True)
     page.fill("#f_narasumber_ditunjuk", "Kasubbag Kelembagaan")
     page.click("button:has-text('Selesai dan teruskan')")
     expect(page.locator(".flash-ok")).to_contain_text("selesai")
@@ -242,6 +268,18 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     expect(page.locator("#number-note")).to_contain_text("diambil otomatis")
     page.click("button:has-text('Selesai dan teruskan')")
     expect(page.locator(".flash-ok")).to_contain_text(re.compile(r"Nomor surat keluar: 000\.1\.2\.3/\d{3}/"))
+    logout()
+
+    # The diagram opens fitted, with zoom buttons.
+    login("pemohon")
+    page.goto(f"{base}/permohonan/{instance_id}")
+    expect(page.locator("#diagram[data-rendered='true']")).to_have_count(1)
+    viewport = page.locator("#diagram svg .viewport").first
+    fitted = viewport.get_attribute("transform")
+    page.click("[data-zoom='in']")
+    expect(viewport).not_to_have_attribute("transform", fitted or "")
+    page.click("[data-zoom='fit']")
+    expect(viewport).to_have_attribute("transform", fitted or "")
     logout()
 
     assert not problems, problems
