@@ -44,6 +44,7 @@ from engine.documents import doc_label, size_text
 from engine.errors import AlurError, Conflict, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
 from engine.inbox import SORTS, InboxQuery
 from engine.inbox import inbox as inbox_page
+from engine.letters import AGENCY_FIELD
 from engine.models import Instance, ProcessDefinition, TaskRecord
 from engine.services import Actor, Filters, Upload, overdue
 from engine.settings import ROOT
@@ -177,13 +178,29 @@ def _uploads(doc_types: Iterable[str]) -> list[Upload]:
 
 
 def _friendly(step: Step, exc: AlurError) -> AlurError:
-    """A `required_when` refusal in words ("Catatan wajib diisi bila dikembalikan.") instead of the condition."""
+    """An engine refusal in the form's words: the field's label (never its id), option names, conditions as text."""
     form_field = step.field(exc.field) if isinstance(exc, InvalidData) and exc.field else None
-    if form_field is not None and form_field.required_when and "wajib diisi bila" in exc.message:
+    if form_field is None:
+        return exc
+    if form_field.required_when and "wajib diisi bila" in exc.message:
         label = form_field.label.split(" (")[0]
         hint = requirement_hint(step, form_field) or ""
         return InvalidData(f"{label} {hint[0].lower()}{hint[1:]}" if hint else exc.message, form_field.id)
-    return exc
+    if form_field.type == "enum" and "salah satu dari" in exc.message:
+        names = ", ".join(name for _, name in form_field.options)
+        return InvalidData(f"{form_field.label}: pilih salah satu dari {names}", form_field.id)
+    message = exc.message.replace(f"'{form_field.label}' ({form_field.id})", form_field.label)
+    return InvalidData(message.replace(f"'{form_field.label}'", form_field.label), form_field.id)
+
+
+def _form_problems(step: Step, values: dict[str, Any], uploads: list[Upload], errors: FormErrors) -> bool:
+    """Every problem of the form at once, before anything is stored; says which files to choose again."""
+    for problem in forms.problems(step.fields, values):
+        errors.add(_friendly(step, problem), [f.id for f in step.fields])
+    if errors and uploads:
+        chosen = ", ".join(doc_label(u.doc_type) for u in uploads)
+        errors.general.append(f"Berkas yang tadi dipilih ({chosen}) belum tersimpan: pilih ulang sebelum mengirim.")
+    return bool(errors)
 
 
 @dataclass
@@ -396,9 +413,11 @@ def task_submit(task_id: str) -> Any:
     values = _form_values(step.fields)
     field_ids = [f.id for f in step.fields]
     errors = FormErrors()
-    upload_types = step.upload_types
+    uploads = _uploads(step.upload_types)
+    if _form_problems(step, values, uploads, errors):
+        return _render_task(task_id, values, errors, 422)
     try:
-        for upload in _uploads(upload_types):
+        for upload in uploads:
             try:
                 alur.attach_document(task_id, who, upload)
             except (InvalidData, MissingDocument) as exc:
@@ -519,6 +538,11 @@ def new_request_submit() -> Any:
     step = _model(definition).ordered_steps()[0]
     values = _form_values(step.fields)
     uploads = _uploads(step.upload_types)
+    if who.agency and step.field(AGENCY_FIELD):
+        values[AGENCY_FIELD] = who.agency
+    errors = FormErrors()
+    if _form_problems(step, values, uploads, errors):
+        return _render_new(definition, values, errors, 422)
     try:
         instance_id = services().start(definition.key, who, uploads=uploads, complete_first=True,
                                        first_data=values)

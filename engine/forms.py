@@ -109,3 +109,31 @@ def validate(fields: Iterable[FormField], submitted: Mapping[str, Any], partial:
         if field.required_when and conditions.evaluate(field.required_when, values):
             raise InvalidData(f"'{field.label}' wajib diisi bila {field.required_when}", field.id)
     return values
+
+
+def problems(fields: Iterable[FormField], submitted: Mapping[str, Any]) -> list[InvalidData]:
+    """Every problem of a submitted form at once (validate() stops at the first), for showing them together."""
+    fields = list(fields)
+    found: list[InvalidData] = []
+    values: dict[str, Any] = {}
+    for field in fields:
+        raw = submitted.get(field.id)
+        try:
+            values[field.id] = None if _empty(raw) else _convert(field, raw)
+        except InvalidData as exc:
+            found.append(exc)
+            values[field.id] = None
+    wrong = {p.field for p in found}
+    for field in fields:
+        if values[field.id] is not None or field.id in wrong:
+            continue
+        if field.required:
+            found.append(InvalidData(f"'{field.label}' wajib diisi", field.id))
+        elif field.required_when:
+            try:
+                needed = conditions.evaluate(field.required_when, values)
+            except conditions.ConditionError:
+                needed = False  # the engine's own check at completion will say it plainly
+            if needed:
+                found.append(InvalidData(f"'{field.label}' wajib diisi bila {field.required_when}", field.id))
+    return found
