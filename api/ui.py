@@ -304,7 +304,8 @@ def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
 
 @bp.errorhandler(CSRFError)
 def _csrf_error(exc: CSRFError) -> Any:
-    if not current_user.is_authenticated:  # the session ended while the form was open
+    if not current_user.is_authenticated and request.endpoint not in ("ui.login", "ui.logout"):
+        # the session ended while the form was open
         flash("Sesi Anda berakhir sebelum isian terkirim. Masuk lagi: Anda kembali ke halaman yang sama "
               "dan isian yang tadi diketik dikembalikan.", "info")
         return redirect(url_for("ui.login", next=_safe_next(request.full_path.rstrip("?"))))
