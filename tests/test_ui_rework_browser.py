@@ -232,6 +232,11 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     expect(notes.nth(2)).to_contain_text("Langkah 4")
     expect(notes.nth(2)).to_contain_text("kepala-biro")
     expect(notes.nth(2)).to_contain_text(DISPOSITION)
+    more = notes.nth(0).locator("button.more")  # the long note is cut to three lines
+    expect(more).to_have_text("selengkapnya")
+    more.click()
+    expect(notes.nth(0).locator(".note-text.is-open")).to_have_count(1)
+    expect(more).to_have_text("ringkas")
     # The letter is previewed in the page by pdf.js (served from this server, CSP intact).
     preview = page.locator("details.preview[data-pdf-url]").first
     preview.locator("summary").click()
