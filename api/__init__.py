@@ -1,14 +1,14 @@
 """The Flask application: an app factory in the manner of Flask's tutorial.
 
 Blueprints translate HTTP into calls of the service layer (`engine.services.Alur`) and
-render what comes back; nothing here knows SpiffWorkflow or SQL.
+render what comes back; nothing here knows SpiffWorkflow or SQL. Configuration comes from
+`engine.settings.Settings` (the environment is read there only).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -16,16 +16,16 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.bootstrap import build
 from engine.services import Alur
-from engine.settings import ROOT, Settings, load
+from engine.settings import Settings, load
 
 csrf = CSRFProtect()
 
 
-def _secret_key(instance_path: str) -> str:
-    """ALUR_SECRET_KEY, or a key made once and kept in the instance folder (shared by all workers)."""
-    if os.environ.get("ALUR_SECRET_KEY"):
-        return os.environ["ALUR_SECRET_KEY"]
-    path = Path(instance_path) / "secret_key"
+def _secret_key(settings: Settings) -> str:
+    """The configured key, or a key made once and kept in the instance folder (shared by all workers)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.instance_path / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -38,13 +38,13 @@ def _secret_key(instance_path: str) -> str:
 
 def create_app(settings: Settings | None = None, alur: Alur | None = None, **config: Any) -> Flask:
     settings = settings or load()
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(
-        SECRET_KEY=_secret_key(app.instance_path),
+        SECRET_KEY=_secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("ALUR_HTTPS", "") == "1",
+        SESSION_COOKIE_SECURE=settings.https,
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,

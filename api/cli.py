@@ -12,9 +12,10 @@ from typing import Any
 import click
 
 from engine import timeline
+from engine.actors import SYSTEM, Actor, Upload
 from engine.bootstrap import build, init
 from engine.errors import AlurError, InvalidDiagram
-from engine.services import SYSTEM, Actor, Alur, Upload
+from engine.services import Alur
 from engine.settings import load
 from engine.users import DEMO_PASSWORD, actor_of, create_user, get_user
 
@@ -129,13 +130,14 @@ def tasks(username: str | None, lane: str | None) -> None:
 def complete(task_id: str, username: str, data: str | None, attach: tuple[str, ...]) -> None:
     """Selesaikan tugas (dengan isian formulir dan lampiran)."""
     alur, actor = _alur(), _actor(username)
+    uploads = []
     for item in attach:
         doc_type, _, path = item.partition("=")
         file = Path(path)
         if not path or not file.is_file():
             raise ValueError(f"--attach {item}: berkas tidak ditemukan")
-        alur.attach_document(task_id, actor, Upload(doc_type, file.name, file.read_bytes()))
-    instance_id = alur.complete(task_id, actor, _json(data))
+        uploads.append(Upload(doc_type, file.name, file.read_bytes()))
+    instance_id = alur.complete(task_id, actor, _json(data), uploads)  # files and completion: one transaction
     detail = alur.instance(instance_id, SYSTEM)
     click.echo(f"Tugas selesai. Permohonan {instance_id}: {detail.instance.status}")
     for record in detail.ready:

@@ -7,8 +7,8 @@ from typing import Any
 from engine.documents import TooLarge
 from engine.errors import (
     AlurError,
-    Conflict,
     Forbidden,
+    Held,
     InvalidData,
     InvalidDiagram,
     MissingDocument,
@@ -26,7 +26,7 @@ STATUS: list[tuple[type[AlurError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (NotReady, 409),
-    (Conflict, 409),
+    (Held, 409),
 ]
 
 
@@ -42,4 +42,6 @@ def body_of(exc: AlurError) -> dict[str, Any]:
         body["field"] = exc.field
     if isinstance(exc, MissingDocument):
         body["document_type"] = exc.document_type
+    if isinstance(exc, Held):
+        body["holder"] = exc.holder
     return body

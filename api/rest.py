@@ -23,11 +23,12 @@ from werkzeug.routing import PathConverter
 from api import services
 from api.auth import bearer_user
 from api.errors import body_of, status_of
+from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, utcnow
 from engine.diagram import FormField
 from engine.errors import AlurError, DiagramProblem, InvalidDiagram, NotFound, Throttled
 from engine.models import Document, DocumentVersion, Instance, LetterRegisterEntry, ProcessDefinition, TaskRecord
-from engine.services import Actor, Filters, InstanceDetail, TaskDetail, Upload, overdue
+from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")

@@ -37,16 +37,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser
 from api.errors import status_of
-from engine import claims, forms, timeline
+from engine import claims, decisions, forms, timeline
+from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
 from engine.documents import doc_label, size_text
-from engine.errors import AlurError, Conflict, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
+from engine.errors import AlurError, Forbidden, Held, InvalidData, MissingDocument, NotReady, Throttled
 from engine.inbox import SORTS, InboxQuery
 from engine.inbox import inbox as inbox_page
 from engine.letters import AGENCY_FIELD
 from engine.models import Instance, ProcessDefinition, TaskRecord
-from engine.services import Actor, Filters, Upload, overdue
+from engine.queries import overdue
 from engine.settings import ROOT
 from engine.users import authenticate
 
@@ -68,7 +69,6 @@ SOP_IDENTITY = [
     ("sop_pencatatan", "Pencatatan dan pendataan"),
 ]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
-DECISION_FIELDS = {"keputusan"}
 UPLOAD_ACCEPT = ".pdf,.docx,.odt,.jpg,.jpeg,.png"
 _SIMPLE_CONDITION = re.compile(r"^\s*(\w+)\s*==\s*'([^']*)'\s*$")
 
@@ -111,11 +111,7 @@ def _fmt_iso_date(text: str | None) -> str:
 
 def _latest_definitions() -> list[ProcessDefinition]:
     if "alur_definitions" not in g:
-        latest: dict[str, ProcessDefinition] = {}
-        for definition in services().definitions():
-            if definition.key not in latest or definition.version > latest[definition.key].version:
-                latest[definition.key] = definition
-        g.alur_definitions = sorted(latest.values(), key=lambda d: d.name)
+        g.alur_definitions = services().latest_definitions()
     return g.alur_definitions
 
 
@@ -124,13 +120,17 @@ def _model(definition: ProcessDefinition) -> SopModel:
 
 
 def _startable(who: Actor) -> list[ProcessDefinition]:
-    """Processes whose first step is in one of the actor's lanes."""
-    found = []
-    for definition in _latest_definitions():
-        steps = _model(definition).ordered_steps()
-        if steps and steps[0].lane in who.lanes:  # an admin outside the lane could not complete it
-            found.append(definition)
-    return found
+    """Processes whose first step is in one of the actor's lanes (the engine's rule)."""
+    if "alur_startable" not in g:
+        g.alur_startable = services().startable(who)
+    return g.alur_startable
+
+
+def _first_step(definition: ProcessDefinition) -> Step:
+    step = services().first_step(definition)
+    if step is None:
+        raise Forbidden(f"proses '{definition.key}' tidak punya langkah")
+    return step
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -150,7 +150,7 @@ def requirement_hint(step: Step, form_field: FormField) -> str | None:
     if match:
         other = step.field(match.group(1))
         if other is not None:
-            if other.id == "keputusan" and match.group(2) == "tidak_setuju":
+            if other.id == decisions.FIELD and match.group(2) == decisions.RETURN:
                 return "Wajib diisi bila dikembalikan."
             value = dict(other.options).get(match.group(2), match.group(2))
             return f"Wajib diisi bila {other.label} = {value}."
@@ -180,17 +180,20 @@ def _uploads(doc_types: Iterable[str]) -> list[Upload]:
 def _friendly(step: Step, exc: AlurError) -> AlurError:
     """An engine refusal in the form's words: the field's label (never its id), option names, conditions as text."""
     form_field = step.field(exc.field) if isinstance(exc, InvalidData) and exc.field else None
-    if form_field is None:
+    if form_field is None or not isinstance(exc, InvalidData):
         return exc
-    if form_field.required_when and "wajib diisi bila" in exc.message:
+    if exc.reason == "required_when":
         label = form_field.label.split(" (")[0]
         hint = requirement_hint(step, form_field) or ""
-        return InvalidData(f"{label} {hint[0].lower()}{hint[1:]}" if hint else exc.message, form_field.id)
-    if form_field.type == "enum" and "salah satu dari" in exc.message:
+        return InvalidData(f"{label} {hint[0].lower()}{hint[1:]}" if hint else exc.message, form_field.id,
+                           exc.reason, exc.params)
+    if form_field.type == "enum" and exc.reason == "not_in_options":
         names = ", ".join(name for _, name in form_field.options)
-        return InvalidData(f"{form_field.label}: pilih salah satu dari {names}", form_field.id)
+        return InvalidData(f"{form_field.label}: pilih salah satu dari {names}", form_field.id, exc.reason,
+                           exc.params)
     message = exc.message.replace(f"'{form_field.label}' ({form_field.id})", form_field.label)
-    return InvalidData(message.replace(f"'{form_field.label}'", form_field.label), form_field.id)
+    return InvalidData(message.replace(f"'{form_field.label}'", form_field.label), form_field.id, exc.reason,
+                       exc.params)
 
 
 def _form_problems(step: Step, values: dict[str, Any], uploads: list[Upload], errors: FormErrors) -> bool:
@@ -203,6 +206,15 @@ def _form_problems(step: Step, values: dict[str, Any], uploads: list[Upload], er
     return bool(errors)
 
 
+def _refused(step: Step, exc: AlurError, uploads: list[Upload]) -> FormErrors:
+    """The form's errors after a refused submission; the chosen files were not stored and must be picked again."""
+    errors = FormErrors()
+    errors.add(_friendly(step, exc), [f.id for f in step.fields])
+    if uploads:
+        errors.general.append("Berkas yang tadi dipilih belum tersimpan: pilih ulang sebelum mengirim.")
+    return errors
+
+
 @dataclass
 class FormErrors:
     """Messages for the form: by field id, by document type, or for the whole form."""
@@ -211,12 +223,13 @@ class FormErrors:
     documents: dict[str, str] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
 
-    def add(self, exc: AlurError, fields: Iterable[str], doc_type: str | None = None) -> None:
+    def add(self, exc: AlurError, fields: Iterable[str]) -> None:
+        doc_type = exc.params.get("doc_type") if isinstance(exc, InvalidData) else None
         if isinstance(exc, MissingDocument):
             self.documents[exc.document_type] = exc.message
         elif isinstance(exc, InvalidData) and exc.field in set(fields):
             self.fields[exc.field] = exc.message
-        elif isinstance(exc, InvalidData) and doc_type and exc.field in {"file", "type"}:
+        elif isinstance(doc_type, str):
             self.documents[doc_type] = exc.message
         else:
             self.general.append(exc.message)
@@ -231,7 +244,7 @@ def _instance_data(model: SopModel, instance: Instance) -> list[tuple[str, str]]
     seen: set[str] = set()
     for step in model.ordered_steps():
         for form_field in step.fields:
-            if form_field.id in seen or form_field.id in {"keputusan", "catatan"}:
+            if form_field.id in seen or form_field.id in decisions.FIELDS:
                 continue
             seen.add(form_field.id)
             value = instance.data.get(form_field.id)
@@ -278,8 +291,8 @@ def _kalimat_filter(text: str | None) -> str:
 @bp.context_processor
 def _layout() -> dict[str, Any]:
     context: dict[str, Any] = {"doc_label": doc_label, "status_label": STATUS_LABELS,
-                               "duration_text": timeline.duration_text, "size_text": size_text,
-                               "maxlength": forms.max_length,
+                               "duration_text": timeline.duration_text, "decision": decisions,
+                               "size_text": size_text, "maxlength": forms.max_length,
                                "max_upload": size_text(services().settings.max_upload_bytes)}
     if current_user.is_authenticated:
         who = actor()
@@ -377,22 +390,16 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
     detail = services().task(task_id, who)
     model = _model(detail.instance.definition)
     inputs = {d.doc_type: d for d in detail.inputs}
-    upload_types = detail.step.upload_types
-    attached: dict[str, list[Any]] = {}
-    for version in detail.attached:
-        doc_type = next(d.doc_type for d in detail.documents if d.id == version.document_id)
-        attached.setdefault(doc_type, []).append(version)
-    in_lane = (detail.record.state == "ready" and detail.instance.status == "running"
-               and detail.record.lane in who.lanes)
+    in_lane = detail.can_complete(who)
     held_by_other = bool(detail.record.claimed_by and detail.record.claimed_by != who.username)
-    can_act = in_lane and not held_by_other
     rework = detail.rework
     return render_template(
         "task.html", detail=detail, record=detail.record, step=detail.step, instance=detail.instance,
-        model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=upload_types,
-        attached=attached, can_act=can_act, in_lane=in_lane, held_by_other=held_by_other, rework=rework,
+        model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=detail.step.upload_types,
+        attached=detail.attached_by_type(), can_act=in_lane and not held_by_other, in_lane=in_lane,
+        held_by_other=held_by_other, rework=rework,
         values=values if values is not None else rework.prefill, errors=errors or FormErrors(),
-        fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id in DECISION_FIELDS)],
+        fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id == decisions.FIELD)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
         task_state=TASK_STATES), status
@@ -412,30 +419,21 @@ def task_submit(task_id: str) -> Any:
     detail = alur.task(task_id, who)
     step = detail.step
     values = _form_values(step.fields)
-    field_ids = [f.id for f in step.fields]
     errors = FormErrors()
     uploads = _uploads(step.upload_types)
     if _form_problems(step, values, uploads, errors):
         return _render_task(task_id, values, errors, 422)
     try:
-        for upload in uploads:
-            try:
-                alur.attach_document(task_id, who, upload)
-            except (InvalidData, MissingDocument) as exc:
-                errors.add(exc, field_ids, upload.doc_type)
-        if errors:
-            return _render_task(task_id, values, errors, 422)
-        instance_id = alur.complete(task_id, who, values)
+        instance_id = alur.complete(task_id, who, values, uploads)
     except NotReady:
         flash(_already_done(task_id), "error")
         return redirect(url_for("ui.instance", instance_id=detail.instance.id))
-    except Conflict as exc:
+    except Held as exc:
         errors.general.append(exc.message)
         return _render_task(task_id, values, errors, 409)
     except (InvalidData, MissingDocument) as exc:
-        errors.add(_friendly(step, exc), field_ids)
-        return _render_task(task_id, values, errors, 422)
-    verb = "dikembalikan" if values.get("keputusan") == "tidak_setuju" else "selesai"
+        return _render_task(task_id, values, _refused(step, exc, uploads), 422)
+    verb = "dikembalikan" if decisions.is_return(values) else "selesai"
     message = f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id})."
     if "penomoran_surat" in step.handlers:
         number = alur.instance(instance_id, who).instance.letter_number
@@ -461,7 +459,7 @@ def task_claim(task_id: str) -> Any:
     try:
         claims.claim(services(), task_id, actor())
         flash("Tugas ini sekarang tercatat sedang Anda kerjakan.", "ok")
-    except Conflict as exc:
+    except Held as exc:
         flash(exc.message, "error")
     except NotReady:
         flash(_already_done(task_id), "error")
@@ -509,7 +507,7 @@ def _pick_process(who: Actor) -> ProcessDefinition | None:
 def _render_new(definition: ProcessDefinition, values: dict[str, Any], errors: FormErrors,
                 status: int = 200) -> tuple[str, int]:
     model = _model(definition)
-    step = model.ordered_steps()[0]
+    step = _first_step(definition)
     return render_template(
         "new_request.html", definition=definition, model=model, step=step, fields=step.fields,
         upload_types=step.upload_types, values=values, errors=errors,
@@ -536,7 +534,7 @@ def new_request_submit() -> Any:
     definition = _pick_process(who)
     if definition is None:
         abort(400)
-    step = _model(definition).ordered_steps()[0]
+    step = _first_step(definition)
     values = _form_values(step.fields)
     uploads = _uploads(step.upload_types)
     if who.agency and step.field(AGENCY_FIELD):
@@ -548,12 +546,7 @@ def new_request_submit() -> Any:
         instance_id = services().start(definition.key, who, uploads=uploads, complete_first=True,
                                        first_data=values)
     except (InvalidData, MissingDocument) as exc:
-        errors = FormErrors()
-        errors.add(_friendly(step, exc), [f.id for f in step.fields],
-                   uploads[0].doc_type if len(uploads) == 1 else None)
-        if uploads and not errors.documents:
-            errors.general.append("Berkas yang tadi dipilih belum tersimpan: pilih ulang sebelum mengirim.")
-        return _render_new(definition, values, errors, 422)
+        return _render_new(definition, values, _refused(step, exc, uploads), 422)
     flash(f"Permohonan #{instance_id} terkirim. Langkah berikutnya menunggu petugas.", "ok")
     return redirect(url_for("ui.instance", instance_id=instance_id))
 
@@ -602,13 +595,11 @@ def instance(instance_id: int) -> str:
     who = actor()
     detail = services().instance(instance_id, who)
     model = detail.parsed.model
-    current = [r.spec_id for r in detail.ready]
-    completed = sorted({r.spec_id for r in detail.history if r.state == "completed"} - set(current))
-    returned = sorted({r.spec_id for r in detail.history if r.keputusan == "tidak_setuju"})
     return render_template(
         "instance.html", detail=detail, instance=detail.instance, model=model,
         rows=timeline.rows(detail.history, _tz()), fmt_local=_fmt_local, overdue=overdue,
-        current=current, completed=completed, returned=returned, request_data=_instance_data(model, detail.instance),
+        current=detail.current_steps, completed=detail.completed_steps, returned=detail.returned_steps,
+        request_data=_instance_data(model, detail.instance),
         total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
 
 

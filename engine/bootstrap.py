@@ -1,18 +1,23 @@
-"""Wiring: build the services from settings, and initialize a fresh database."""
+"""Wiring: build the services from settings and the handler registry, and initialize a database.
+
+The only place that puts engine and handlers together (the engine never imports handlers).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.actors import SYSTEM
 from engine.db import Database
 from engine.migrate import upgrade
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from engine.settings import Settings
 from engine.users import create_demo_users
+from handlers import REGISTRY
 
 
 def build(settings: Settings) -> Alur:
-    return Alur(Database(settings.database_url), settings)
+    return Alur(Database(settings.database_url), settings, REGISTRY)
 
 
 @dataclass
@@ -30,7 +35,8 @@ def init(alur: Alur, demo: bool) -> InitReport:
         deployed.append((result.definition.key, result.definition.version, result.created))
         if demo:
             model = alur.parsed(result.definition).model
-            first = model.ordered_steps()[0].lane if model.steps else None
-            users += [u for u in create_demo_users(alur, model.lanes, first) if u not in users]
+            first = alur.first_step(result.definition)
+            users += [u for u in create_demo_users(alur, model.lanes, first.lane if first else None)
+                      if u not in users]
     alur.optimize()
     return InitReport(deployed, users)

@@ -12,18 +12,20 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from engine.clock import utcnow
-from engine.errors import Conflict, Forbidden, InvalidData, NotFound, NotReady
+from engine.errors import Forbidden, Held, InvalidData, NotFound, NotReady
 from engine.models import TaskRecord, User, UserLane
 
 if TYPE_CHECKING:
-    from engine.services import Actor, Alur, UnitOfWork
+    from engine.actors import Actor
+    from engine.services import Alur
+    from engine.uow import UnitOfWork
 
 
 def check_holder(record: TaskRecord, actor: Actor) -> None:
     """Refuse work on a task someone else holds (HTTP 409): they must release it first."""
     if record.claimed_by and record.claimed_by != actor.username:
-        raise Conflict(f"tugas '{record.name}' sedang dikerjakan oleh {record.claimed_by}; "
-                       f"minta ia melepasnya terlebih dahulu")
+        raise Held(f"tugas '{record.name}' sedang dikerjakan oleh {record.claimed_by}; "
+                   f"minta ia melepasnya terlebih dahulu", record.claimed_by)
 
 
 def _ready_for_update(uow: UnitOfWork, task_id: str) -> TaskRecord:
@@ -78,7 +80,8 @@ def reassign(alur: Alur, task_id: str, actor: Actor, username: str) -> TaskRecor
         member = uow.session.scalar(select(User.id).join(UserLane).where(
             User.username == username, User.active.is_(True), UserLane.lane == record.lane))
         if member is None:
-            raise InvalidData(f"pengguna '{username}' bukan anggota aktif lane '{record.lane}'", "username")
+            raise InvalidData(f"pengguna '{username}' bukan anggota aktif lane '{record.lane}'", "username",
+                              "not_in_lane", {"lane": record.lane})
         uow.audit(actor.username, "reassign", now, record.instance_id, record.id, step=record.name,
                   holder=record.claimed_by, to=username)
         record.claimed_by, record.claimed_at = username, now

@@ -72,7 +72,7 @@ def sniff(content: bytes) -> str:
     if media not in ALLOWED:
         raise InvalidData("jenis berkas tidak diizinkan (hanya PDF, dokumen Word .docx, OpenDocument .odt, "
                           "gambar JPEG atau PNG)" + (f"; terdeteksi: {media_words(media)}" if media else ""),
-                          "file")
+                          "file", reason="bad_type", params={"detected": media, "allowed": sorted(ALLOWED)})
     return media
 
 

@@ -33,7 +33,8 @@ def check_upload_allowed(step: Step, doc_type: str) -> None:
     why = " (dokumen masukan hanya dapat dibaca di langkah ini)" if doc_type in step.inputs else ""
     where = f"langkah {step.step_no} \u201c{step.name}\u201d" if step.step_no else f"langkah \u201c{step.name}\u201d"
     raise InvalidData(f"{doc_label(doc_type)} tidak dapat diunggah di {where}{why}; yang boleh diunggah: {allowed}",
-                      "type", step=step.name, allowed=list(step.upload_types))
+                      "type", "not_in_options", {"doc_type": doc_type, "step": step.name, "step_no": step.step_no,
+                                                 "options": list(step.upload_types)})
 
 
 def mark_rework(ready: Iterable[TaskRecord], returning: TaskRecord, now: datetime) -> None:
@@ -80,6 +81,7 @@ class EarlierDocument:
     version: DocumentVersion
     new_version_required: bool
     replaced_here: bool  # a new version was attached in this activation
+    kept: bool  # counts for `unggah_wajib`: attached by this step before, and no new version required
 
 
 @dataclass
@@ -103,7 +105,8 @@ class Rework:
             "prefill": self.prefill,
             "documents": [{"doc_type": d.doc_type, "version": d.version.version, "version_id": d.version.id,
                            "filename": d.version.filename, "new_version_required": d.new_version_required,
-                           "replaced_here": d.replaced_here} for d in self.earlier_documents.values()],
+                           "replaced_here": d.replaced_here, "kept": d.kept}
+                          for d in self.earlier_documents.values()],
             "decisions": [{"value": v, "label": label} for v, label in self.decisions],
         }
 
@@ -152,12 +155,14 @@ def rework(session: Session, record: TaskRecord, instance: Instance, step: Step,
         returned = ReturnInfo(source.completed_by or "-", source.step_no, source.name, source.lane,
                               source.completed_at, source.catatan or "")
     earlier: dict[str, EarlierDocument] = {}
+    own = {r.id for r in history if r.spec_id == step.id}
     for document in documents:
         if document.doc_type not in step.upload_types or not document.versions:
             continue
         latest = document.versions[-1]
+        renew = document.doc_type in step.new_version_required
         earlier[document.doc_type] = EarlierDocument(
-            document.doc_type, latest, document.doc_type in step.new_version_required,
-            replaced_here=latest.task_id == record.id)
+            document.doc_type, latest, renew, replaced_here=latest.task_id == record.id,
+            kept=not renew and any(v.task_id in own for v in document.versions))
     return Rework(returned, notes(history), prefill(step, instance, history) if record.state == "ready" else {},
                   earlier, decision_labels(step))

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine import decisions
 from engine.clock import local, utcnow
 from engine.models import TaskRecord
-
-DECISIONS = {"setuju": "Setuju", "tidak_setuju": "Dikembalikan"}
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Row:
 
     @property
     def decision(self) -> str:
-        return DECISIONS.get(self.record.keputusan or "", "")
+        return decisions.label(self.record.keputusan)
 
 
 def rows(history: list[TaskRecord], timezone: str, now: datetime | None = None) -> list[Row]:

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine.actors import Actor
 from engine.clock import utcnow
 from engine.errors import Forbidden, InvalidData, NotFound, Throttled
 from engine.models import ApiToken, LoginThrottle, User, UserLane
-from engine.services import Actor, Alur
+from engine.services import Alur
 
 TOKEN_LIFETIME = timedelta(hours=12)
 DEMO_PASSWORD = "alur-demo"

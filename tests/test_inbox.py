@@ -8,10 +8,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from engine import claims
+from engine.actors import SYSTEM
 from engine.demo import actor_for_lane, fill
 from engine.inbox import InboxQuery, inbox
 from engine.models import TaskRecord
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.helpers import current, drive_to, start, step
 from tests.test_ui import login
 

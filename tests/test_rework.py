@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from engine import claims
+from engine.actors import SYSTEM, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane
-from engine.errors import Conflict, Forbidden, InvalidData, MissingDocument
-from engine.services import SYSTEM, Alur, Upload
+from engine.errors import Forbidden, Held, InvalidData, MissingDocument
+from engine.services import Alur
 from engine.users import actor_of, create_user, get_user
 from tests.helpers import current, drive_to, start, step
 
@@ -97,16 +98,16 @@ def test_a_claimed_task_can_be_completed_only_by_its_holder(alur: Alur) -> None:
     record = drive_to(alur, iid, 2)
     claims.claim(alur, record.id, first)
     assert current(alur, iid).claimed_by == first.username
-    with pytest.raises(Conflict, match=f"sedang dikerjakan oleh {first.username}"):
+    with pytest.raises(Held, match=f"sedang dikerjakan oleh {first.username}"):
         alur.complete(record.id, second, {"keputusan": "setuju"})
-    with pytest.raises(Conflict):
+    with pytest.raises(Held):
         claims.claim(alur, record.id, second)
     with pytest.raises(Forbidden):
         claims.release(alur, record.id, second)
     with pytest.raises(Forbidden):
         claims.claim(alur, record.id, actor_for_lane(alur, "Sekda"))
     claims.reassign(alur, record.id, admin, "tu-dua")
-    with pytest.raises(Conflict):
+    with pytest.raises(Held):
         alur.complete(record.id, first, {"keputusan": "setuju"})
     claims.release(alur, record.id, second)
     alur.complete(record.id, first, {"keputusan": "setuju"})

@@ -7,8 +7,9 @@ import io
 
 from flask.testing import FlaskClient
 
+from engine.actors import SYSTEM, Filters
 from engine.demo import SAMPLE_PDF, actor_for_lane
-from engine.services import SYSTEM, Alur, Filters
+from engine.services import Alur
 from tests.helpers import current, drive_to, step
 from tests.helpers import start as start_empty
 from tests.test_ui import login
