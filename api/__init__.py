@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from api.errors import ApiRequest
 from engine.bootstrap import build
 from engine.services import Alur
 from engine.settings import Settings, load
@@ -39,6 +40,7 @@ def _secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, alur: Alur | None = None, **config: Any) -> Flask:
     settings = settings or load()
     app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.request_class = ApiRequest
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
@@ -63,13 +65,18 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     @app.errorhandler(404)
     @app.errorhandler(405)
     def page_error(exc: Any) -> Any:
-        """Unknown pages get the UI's error page in Indonesian (the API answers JSON itself)."""
+        """Unknown URLs and methods: JSON under /api/ (with a true Allow header), else the UI's error page."""
         from flask import jsonify, render_template, request
 
         code = exc.code or 500
         if request.path.startswith("/api/"):
-            kind = "not_found" if code == 404 else "method_not_allowed"
-            return jsonify({"error": exc.description, "code": kind}), code
+            if code == 405:
+                response = jsonify({"error": f"metode {request.method} tidak diizinkan untuk {request.path}",
+                                    "code": "method_not_allowed"})
+                response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or []))
+            else:
+                response = jsonify({"error": f"tidak ada endpoint {request.path}", "code": "not_found"})
+            return response, code
         message = "Halaman tidak ditemukan." if code == 404 else "Metode tidak diizinkan untuk halaman ini."
         return render_template("error.html", message=message, code=code), code
 
