@@ -94,22 +94,6 @@ class Rework:
     earlier_documents: dict[str, EarlierDocument] = field(default_factory=dict)
     decisions: list[tuple[str, str]] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
-        returned = self.returned
-        return {
-            "returned": None if returned is None else {
-                "by": returned.by, "step_no": returned.step_no, "step": returned.step, "lane": returned.lane,
-                "at": returned.at.isoformat(), "note": returned.note},
-            "notes": [{"step_no": n.step_no, "step": n.step, "lane": n.lane, "by": n.by, "at": n.at.isoformat(),
-                       "note": n.text, "decision": n.decision} for n in self.notes],
-            "prefill": self.prefill,
-            "documents": [{"doc_type": d.doc_type, "version": d.version.version, "version_id": d.version.id,
-                           "filename": d.version.filename, "new_version_required": d.new_version_required,
-                           "replaced_here": d.replaced_here, "kept": d.kept}
-                          for d in self.earlier_documents.values()],
-            "decisions": [{"value": v, "label": label} for v, label in self.decisions],
-        }
-
 
 def notes(history: Iterable[TaskRecord]) -> list[Note]:
     """Every note of the request so far, in order."""
