@@ -163,7 +163,10 @@ class Commands:
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if record.state != "ready" or instance.status != "running":
-            raise NotReady(f"tugas '{record.name}' tidak siap lagi (status: {record.state})")
+            done = {"completed": "sudah diselesaikan", "cancelled": "dibatalkan"}.get(record.state,
+                                                                                   "tidak menunggu lagi")
+            raise NotReady(f"tugas '{record.name}' tidak siap lagi: {done}"
+                           f"{f' oleh {record.completed_by}' if record.completed_by else ''}")
         check_holder(record, actor)
         return record, instance
 
