@@ -86,22 +86,24 @@ def inbox(alur: Alur, actor: Actor, query: InboxQuery) -> InboxPage:
             func.coalesce(func.sum(case((is_mine, 1), else_=0)), 0),
         ).order_by(None)
         total, late, returned, mine = uow.session.execute(counted).one()
-        stmt = base
+        # the page's ids first (from the covering index alone unless searching), then only those rows
+        stmt = base.with_only_columns(TaskRecord.id)
         if query.overdue:
             stmt = stmt.where(is_overdue)
         if query.returned:
             stmt = stmt.where(is_returned)
         if query.mine:
             stmt = stmt.where(is_mine)
-        if not joined:
-            stmt = stmt.join(Instance, Instance.id == TaskRecord.instance_id)
-        stmt = stmt.options(contains_eager(TaskRecord.instance))
         if query.sort == "tenggat":
             stmt = stmt.order_by(TaskRecord.due_at.is_(None), TaskRecord.due_at, TaskRecord.seq)
         else:
             stmt = stmt.order_by(TaskRecord.ready_at, TaskRecord.seq)
-        rows = list(uow.session.scalars(stmt.limit(query.limit + 1).offset(query.offset)))
-    return InboxPage(rows[:query.limit], {"semua": int(total), "terlambat": int(late),
-                                          "dikembalikan": int(returned), "saya": int(mine)},
-                     has_next=len(rows) > query.limit)
+        ids = list(uow.session.scalars(stmt.limit(query.limit + 1).offset(query.offset)))
+        page = ids[:query.limit]
+        rows = {r.id: r for r in uow.session.scalars(
+            select(TaskRecord).join(Instance, Instance.id == TaskRecord.instance_id)
+            .options(contains_eager(TaskRecord.instance)).where(TaskRecord.id.in_(page)))} if page else {}
+    return InboxPage([rows[i] for i in page if i in rows],
+                     {"semua": int(total), "terlambat": int(late), "dikembalikan": int(returned),
+                      "saya": int(mine)}, has_next=len(ids) > query.limit)
 

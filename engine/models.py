@@ -123,7 +123,10 @@ class TaskRecord(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         # Open tasks are few among millions of finished ones: index only those.
-        Index("ix_tasks_ready_lane", "lane", "ready_at", sqlite_where=text("state = 'ready'"),
+        # the inbox of a lane: covers its counts per filter and its pages without reading the rows
+        Index("ix_tasks_ready_inbox", "lane", "ready_at", "seq", "due_at", "returned_by_task", "claimed_by",
+              "step_no", "instance_id", sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
+        Index("ix_tasks_ready_lane_due", "lane", "due_at", "seq", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_ready_due", "due_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),

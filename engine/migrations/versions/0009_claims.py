@@ -1,4 +1,4 @@
-"""task claims (who holds a task) and the rework mark (activated by a return)
+"""task claims (who holds a task), the rework mark (activated by a return), covering inbox indexes
 
 Revision ID: 0009_claims
 Revises: 0003
@@ -24,10 +24,19 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column('claimed_at', sa.DateTime(), nullable=True))
         batch_op.create_index('ix_tasks_ready_claimed', ['claimed_by', 'ready_at'], unique=False, **READY_ONLY)
+        # the lane's inbox, covering (its counts per filter read no rows); and its sort by due time
+        batch_op.drop_index('ix_tasks_ready_lane', **READY_ONLY)
+        batch_op.create_index('ix_tasks_ready_inbox', ['lane', 'ready_at', 'seq', 'due_at', 'returned_by_task',
+                                                       'claimed_by', 'step_no', 'instance_id'], unique=False,
+                              **READY_ONLY)
+        batch_op.create_index('ix_tasks_ready_lane_due', ['lane', 'due_at', 'seq'], unique=False, **READY_ONLY)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_tasks_ready_lane_due', **READY_ONLY)
+        batch_op.drop_index('ix_tasks_ready_inbox', **READY_ONLY)
+        batch_op.create_index('ix_tasks_ready_lane', ['lane', 'ready_at'], unique=False, **READY_ONLY)
         batch_op.drop_index('ix_tasks_ready_claimed', **READY_ONLY)
         batch_op.drop_column('claimed_at')
         batch_op.drop_column('claimed_by')
