@@ -119,3 +119,14 @@ def test_the_inbox_searches_filters_counts_and_pages(api: Api, alur: Alur) -> No
     assert api.get("/api/v1/tasks?sort=due", "petugas-informasi-tu").status_code == 200
     bad = api.get("/api/v1/tasks?sort=lama", "petugas-informasi-tu")
     assert bad.status_code == 400 and "waiting" in bad.json["error"]
+
+
+def test_the_applicant_does_not_send_their_agency(api: Api, alur: Alur) -> None:  # noqa: F811
+    instance = api.start()
+    task = api.ready(instance["id"])
+    assert api.upload(task["id"], "pemohon", "surat_pd").status_code == 201
+    done = api.complete(task["id"], "pemohon", perihal="Narasumber", nama_kegiatan="Bimtek",
+                        tanggal_kegiatan="2026-08-17")
+    assert done.status_code == 200, done.json
+    assert done.json["agency"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
+    assert done.json["data"]["instansi_pemohon"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
