@@ -172,6 +172,9 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     assert data_top and button_top and data_top["y"] < button_top["y"]  # request data before the buttons
     mobile.screenshot(path=str(SHOTS / "task-after-return-390.png"), full_page=True)
     mobile.screenshot(path=str(SHOTS / "task-after-return-390-top.png"))  # the first screen, at full size
+    mobile.goto(f"{base}/")
+    expect(mobile.locator(".task-card .badge-return")).to_have_count(1)
+    mobile.screenshot(path=str(SHOTS / "inbox-390.png"), full_page=True)
     mobile.context.close()
     page.fill("#f_perihal", "Permohonan narasumber bimtek koperasi (diperbaiki)")
     page.click("button:has-text('Selesai dan teruskan')")
@@ -186,6 +189,11 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     open_task(2)
     page.click("button:has-text('Saya kerjakan')")
     expect(page.locator("#claim")).to_contain_text("Anda mengerjakan tugas ini")
+    page.goto(f"{base}/")
+    expect(page.locator(f".task-card[data-instance='{instance_id}'] .held")).to_have_text("Anda kerjakan")
+    expect(page.locator("a[data-filter='saya'] .count")).to_have_text("1")
+    page.screenshot(path=str(SHOTS / "inbox-1366.png"), full_page=True)
+    page.go_back()
     other.click("button:has-text('Berkas lengkap')")
     expect(other.locator(".form-error")).to_contain_text("sedang dikerjakan oleh petugas-informasi-tu")
     other.goto(other.url)
