@@ -21,6 +21,7 @@ from engine.errors import (
     NotReady,
     Throttled,
 )
+from engine.owner import CannotMigrate
 
 STATUS: list[tuple[type[AlurError], int]] = [
     (TooLarge, 413),
@@ -49,6 +50,8 @@ def body_of(exc: AlurError) -> dict[str, Any]:
         body["document_type"] = exc.document_type
     if isinstance(exc, Held):
         body["holder"] = exc.holder
+    if isinstance(exc, CannotMigrate):
+        body["steps"] = exc.steps
     return body
 
 
