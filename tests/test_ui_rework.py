@@ -88,3 +88,15 @@ def test_the_applicant_agency_is_read_only_and_taken_from_the_account(alur: Alur
     assert response.status_code == 302, response.text
     [instance] = alur.instances(actor_for_lane(alur, "Pemohon"), Filters())
     assert instance.agency == "Dinas Pendidikan Provinsi Kalimantan Barat"
+
+
+def test_the_instance_page_shows_a_returned_and_held_task(alur: Alur, client: FlaskClient) -> None:
+    from engine import claims
+
+    iid = start_empty(alur)
+    step(alur, iid)
+    step(alur, iid, "tidak_setuju")
+    claims.claim(alur, current(alur, iid).id, actor_for_lane(alur, "Pemohon"))
+    login(client, "petugas-informasi-tu")
+    page = client.get(f"/permohonan/{iid}").text
+    assert 'class="badge badge-return">dikembalikan<' in page and "Dikerjakan pemohon" in page
