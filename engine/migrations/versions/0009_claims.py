@@ -1,7 +1,7 @@
 """task claims (who holds a task), the rework mark (activated by a return), covering inbox indexes
 
 Revision ID: 0009_claims
-Revises: 0003
+Revises: 0005_hardening
 Create Date: 2026-11-28 07:45:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009_claims'
-down_revision = '0003'
+down_revision = '0005_hardening'
 branch_labels = None
 depends_on = None
 
