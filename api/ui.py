@@ -41,7 +41,7 @@ from engine import claims, decisions, forms, timeline
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
-from engine.documents import doc_label, size_text
+from engine.documents import doc_label, size_text, sniff
 from engine.errors import AlurError, Forbidden, Held, InvalidData, MissingDocument, NotReady, Throttled
 from engine.inbox import SORTS, InboxQuery
 from engine.inbox import inbox as inbox_page
@@ -213,6 +213,16 @@ def _form_problems(step: Step, values: dict[str, Any], uploads: list[Upload], er
     """Every problem of the form at once, before anything is stored; says which files to choose again."""
     for problem in forms.problems(step.fields, values):
         errors.add(_friendly(step, problem), [f.id for f in step.fields])
+    limit = services().settings.max_upload_bytes
+    for upload in uploads:  # the files' own problems too, next to each file (the engine checks them again)
+        if len(upload.content) > limit:
+            errors.documents[upload.doc_type] = (f"Berkas {size_text(len(upload.content))} melebihi batas "
+                                                 f"{size_text(limit)}.")
+            continue
+        try:
+            sniff(upload.content)
+        except InvalidData as exc:
+            errors.documents[upload.doc_type] = exc.message
     if errors and uploads:
         chosen = ", ".join(doc_label(u.doc_type) for u in uploads)
         errors.general.append(f"Berkas yang tadi dipilih ({chosen}) belum tersimpan: pilih ulang sebelum mengirim.")

@@ -100,3 +100,16 @@ def test_the_instance_page_shows_a_returned_and_held_task(alur: Alur, client: Fl
     login(client, "petugas-informasi-tu")
     page = client.get(f"/permohonan/{iid}").text
     assert 'class="badge badge-return">dikembalikan<' in page and "Dikerjakan pemohon" in page
+
+
+def test_a_wrong_file_and_a_missing_field_are_shown_together(alur: Alur, client: FlaskClient) -> None:
+    login(client, "pemohon")
+    exe = b"MZ\x90\x00" + b"\x00" * 200
+    response = client.post("/permohonan/baru?proses=fasilitasi_narasumber", data={
+        "perihal": "Narasumber", "nama_kegiatan": "", "tanggal_kegiatan": "2026-08-17",
+        "dokumen_surat_pd": (io.BytesIO(exe), "surat.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    page = response.text
+    assert 'id="err_nama_kegiatan"' in page and 'id="err_doc_surat_pd"' in page
+    assert "jenis berkas tidak diizinkan" in page.lower() and "berkas Windows (.exe)" in page
+    assert alur.instances(SYSTEM, Filters()) == []
