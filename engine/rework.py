@@ -17,12 +17,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import decisions
 from engine.diagram import Step
 from engine.documents import doc_label
 from engine.errors import InvalidData
 from engine.models import Document, DocumentVersion, Instance, TaskRecord
-
-DECISION_FIELDS = ("keputusan", "catatan")
 
 
 def check_upload_allowed(step: Step, doc_type: str) -> None:
@@ -58,7 +57,7 @@ class Note:
 
     @property
     def is_return(self) -> bool:
-        return self.decision == "tidak_setuju"
+        return self.decision == decisions.RETURN
 
 
 @dataclass(frozen=True)
@@ -110,9 +109,9 @@ def prefill(step: Step, instance: Instance, history: Iterable[TaskRecord]) -> di
     values: dict[str, Any] = {}
     own_earlier = [r for r in history if r.spec_id == step.id and r.state == "completed"]
     for form_field in step.fields:
-        if form_field.id in DECISION_FIELDS:
-            if form_field.id == "catatan" and not step.is_decision and own_earlier and own_earlier[-1].catatan:
-                values["catatan"] = own_earlier[-1].catatan
+        if form_field.id in decisions.FIELDS:
+            if form_field.id == decisions.NOTE and not step.is_decision and own_earlier and own_earlier[-1].catatan:
+                values[decisions.NOTE] = own_earlier[-1].catatan
             continue
         value = instance.data.get(form_field.id)
         if value is None:
@@ -123,7 +122,7 @@ def prefill(step: Step, instance: Instance, history: Iterable[TaskRecord]) -> di
 
 def decision_labels(step: Step) -> list[tuple[str, str]]:
     """The decision buttons: (value, label) from the diagram's enum names."""
-    decision = step.field("keputusan")
+    decision = step.field(decisions.FIELD)
     return list(decision.options) if decision is not None else []
 
 
