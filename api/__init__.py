@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     app.config.update(config)
     app.extensions["alur"] = alur or build(settings)
 
-    from api import auth, desk, rest, ui
+    from api import auth, desk, people_ui, rest, ui
 
     csrf.init_app(app)
     auth.init_app(app)
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(people_ui.bp)
 
     @app.errorhandler(404)
     @app.errorhandler(405)
