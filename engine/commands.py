@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import decisions, forms, letters, state
+from engine import decisions, forms, letters, speakers, state
 from engine.actors import Actor, Upload
 from engine.clock import utcnow
 from engine.conditions import ConditionError
@@ -147,6 +147,7 @@ class Commands:
                 record.completed_at = now
             instance.status, instance.ended_at = "cancelled", now
             instance.state = state.dump(workflow)
+            speakers.release_for(uow, instance.id, actor.username, now)
             uow.audit(actor.username, "cancel", now, instance.id, reason=reason)
 
     def optimize(self) -> None:
@@ -242,6 +243,7 @@ class Commands:
             handler.check(ctx)
         for handler in handlers:
             handler.apply(ctx)
+        speakers.after_step(uow, parsed.model, step, instance, ctx.values, ctx.is_return, actor.username, now)
         task.set_data(**ctx.values)
         try:
             task.run()

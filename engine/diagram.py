@@ -85,6 +85,11 @@ class Step:
     required_uploads: tuple[str, ...]
     handlers: tuple[str, ...]
     fields: tuple[FormField, ...]
+    properties: tuple[tuple[str, str], ...] = ()   # every camunda:property of the task, as written
+
+    def prop(self, name: str) -> str | None:
+        """A task property by name (for conventions read by other modules, e.g. `kalender`)."""
+        return dict(self.properties).get(name)
 
     @property
     def upload_types(self) -> list[str]:
@@ -293,7 +298,7 @@ def _read_step(task: etree._Element, lane: str, check: _Checker) -> Step:
         standard_minutes=_int_property(props, "waktu_menit", task, check),
         inputs=_csv(props.get("kelengkapan")), outputs=_csv(props.get("output")),
         required_uploads=_csv(props.get("unggah_wajib")), handlers=_csv(props.get("handlers")),
-        fields=tuple(fields),
+        fields=tuple(fields), properties=tuple(props.items()),
     )
 
 
@@ -391,9 +396,36 @@ def _reach(starts: list[str], nexts: Any) -> set[str]:
     return seen
 
 
+# Process properties that name the form fields carrying the speaker and the event
+# (docs/diagram-conventions.md, "Speaker calendar"); read by engine/calendar.py.
+CALENDAR_FIELDS = ("kalender_narasumber", "kalender_ditunjuk", "kalender_ketersediaan", "kalender_tanggal",
+                   "kalender_jam_mulai", "kalender_durasi_jam", "kalender_acara", "kalender_tempat")
+CALENDAR_MODES = {"periksa", "konfirmasi"}
+
+
+def _check_calendar(process: etree._Element, model: SopModel, field_ids: set[str], check: _Checker) -> None:
+    for name in CALENDAR_FIELDS:
+        value = model.properties.get(name)
+        if value and value not in field_ids:
+            check.add(f"properti proses {name} menunjuk field '{value}' yang tidak ada di formulir mana pun",
+                      process)
+    by_id = {el.get("id"): el for el in process.findall("bpmn:userTask", NS)}
+    for step in model.steps.values():
+        mode = step.prop("kalender")
+        if mode is None:
+            continue
+        if mode not in CALENDAR_MODES:
+            check.add(f"properti kalender harus salah satu dari: {', '.join(sorted(CALENDAR_MODES))}, "
+                      f"bukan '{mode}'", by_id[step.id])
+        elif not (model.properties.get("kalender_narasumber") and model.properties.get("kalender_tanggal")):
+            check.add("langkah dengan properti kalender butuh properti proses kalender_narasumber dan "
+                      "kalender_tanggal", by_id[step.id])
+
+
 def _check_steps(process: etree._Element, model: SopModel, handlers: set[str], check: _Checker) -> None:
     by_id = {el.get("id"): el for el in process.findall("bpmn:userTask", NS)}
     field_ids = {f.id for s in model.steps.values() for f in s.fields}
+    _check_calendar(process, model, field_ids, check)
     for step in model.steps.values():
         el = by_id[step.id]
         for name in step.handlers:

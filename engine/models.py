@@ -234,3 +234,41 @@ class LetterRegisterEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
+
+
+class Speaker(Base):
+    """An official who serves as a speaker (narasumber): the registry the calendar hangs on."""
+
+    __tablename__ = "speakers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nip: Mapped[str | None] = mapped_column(String(30), unique=True)
+    jabatan: Mapped[str] = mapped_column(String(200), default="")
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    topics: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Engagement(Base):
+    """One entry of a speaker's calendar: from a request (tentative, confirmed, released) or by hand.
+
+    Times are the event's wall-clock time in the office's time zone (naive), as the form gives them."""
+
+    __tablename__ = "speaker_engagements"
+    __table_args__ = (Index("ix_engagements_speaker_start", "speaker_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    speaker_id: Mapped[int] = mapped_column(ForeignKey("speakers.id", ondelete="CASCADE"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(20))        # request | manual
+    status: Mapped[str] = mapped_column(String(20))        # tentative | confirmed | released
+    title: Mapped[str] = mapped_column(String(500), default="")
+    place: Mapped[str] = mapped_column(String(300), default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -7,16 +7,28 @@ engine/queries.py (the read models shared by UI, API and CLI); this class only d
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from engine import speakers
 from engine.actors import Actor, Filters, Upload
+from engine.clock import utcnow
 from engine.commands import Commands, DeployResult
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step
 from engine.hooks import Registry
-from engine.models import AuditEvent, DocumentVersion, Instance, LetterRegisterEntry, ProcessDefinition, TaskRecord
+from engine.models import (
+    AuditEvent,
+    DocumentVersion,
+    Engagement,
+    Instance,
+    LetterRegisterEntry,
+    ProcessDefinition,
+    Speaker,
+    TaskRecord,
+)
 from engine.queries import InstanceDetail, Queries, TaskDetail
 from engine.settings import Settings
 from engine.specs import SpecCache
@@ -110,3 +122,36 @@ class Alur:
 
     def audit_log(self, instance_id: int) -> list[AuditEvent]:
         return self.queries.audit_log(instance_id)
+
+    # ---- speakers and their calendar (engine/speakers.py) ----------------------------------
+
+    def speaker_list(self, active_only: bool = False) -> list[Speaker]:
+        with unit_of_work(self.db, write=False) as uow:
+            return speakers.list_speakers(uow.session, active_only)
+
+    def speaker(self, speaker_id: int) -> Speaker:
+        with unit_of_work(self.db, write=False) as uow:
+            return speakers.speaker(uow.session, speaker_id)
+
+    def save_speaker(self, actor: Actor, values: Mapping[str, Any], speaker_id: int | None = None) -> Speaker:
+        with unit_of_work(self.db) as uow:
+            return speakers.save_speaker(uow, actor, values, utcnow(), speaker_id)
+
+    def speaker_calendar(self, speaker_id: int, first: dt.date | None = None, last: dt.date | None = None,
+                         include_released: bool = False) -> list[Engagement]:
+        with unit_of_work(self.db, write=False) as uow:
+            return speakers.calendar(uow.session, speaker_id, first, last, include_released)
+
+    def add_engagement(self, actor: Actor, speaker_id: int, values: Mapping[str, Any]) -> Engagement:
+        with unit_of_work(self.db) as uow:
+            return speakers.add_entry(uow, actor, speaker_id, values, utcnow())
+
+    def remove_engagement(self, actor: Actor, speaker_id: int, entry_id: int) -> None:
+        with unit_of_work(self.db) as uow:
+            speakers.remove_entry(uow, actor, speaker_id, entry_id, utcnow())
+
+    def schedules(self, instance: Instance) -> list[speakers.SpeakerSchedule]:
+        """The requested/assigned speaker's calendar around an (already readable) request's date."""
+        with unit_of_work(self.db, write=False) as uow:
+            model = self.specs.get(instance.definition).model
+            return speakers.schedules(uow.session, model, instance.data, instance.id)

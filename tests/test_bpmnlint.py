@@ -225,10 +225,15 @@ def test_request_and_schedule_forms(user_tasks):
         "perihal": ("string", True),
         "nama_kegiatan": ("string", True),
         "tanggal_kegiatan": ("date", True),
+        "topik": ("string", False),
+        "jam_mulai": ("enum", False),
+        "durasi_jam": ("long", False),
         "tempat_kegiatan": ("string", False),
+        "peserta": ("string", False),
         "narasumber_diminta": ("string", False),
     }
-    assert fields(5) == {"narasumber_ditunjuk": ("string", True), "jadwal_narasumber": ("string", False)}
+    assert fields(5) == {"ketersediaan": ("enum", False), "narasumber_ditunjuk": ("string", True),
+                         "jadwal_narasumber": ("string", False)}
     assert fields(12) == {"cara_penyampaian": ("enum", True)}
     cara = _field(user_tasks[12], "cara_penyampaian")
     assert [o.id for o in cara.options] == ["langsung", "pos", "email"]

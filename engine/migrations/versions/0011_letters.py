@@ -1,0 +1,59 @@
+"""speakers and their calendar
+
+Revision ID: 0011_letters
+Revises: 0003
+Create Date: 2026-11-28 08:40:00
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0011_letters'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'speakers',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('name', sa.String(length=200), nullable=False),
+        sa.Column('nip', sa.String(length=30), nullable=True),
+        sa.Column('jabatan', sa.String(length=200), nullable=False),
+        sa.Column('unit', sa.String(length=200), nullable=False),
+        sa.Column('topics', sa.Text(), nullable=False),
+        sa.Column('active', sa.Boolean(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('updated_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('nip'),
+    )
+    op.create_table(
+        'speaker_engagements',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('speaker_id', sa.Integer(), nullable=False),
+        sa.Column('instance_id', sa.Integer(), nullable=True),
+        sa.Column('source', sa.String(length=20), nullable=False),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('title', sa.String(length=500), nullable=False),
+        sa.Column('place', sa.String(length=300), nullable=False),
+        sa.Column('starts_at', sa.DateTime(), nullable=False),
+        sa.Column('ends_at', sa.DateTime(), nullable=False),
+        sa.Column('created_by', sa.String(length=80), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('updated_at', sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['speaker_id'], ['speakers.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_engagements_speaker_start', 'speaker_engagements', ['speaker_id', 'starts_at'])
+    op.create_index(op.f('ix_speaker_engagements_instance_id'), 'speaker_engagements', ['instance_id'])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f('ix_speaker_engagements_instance_id'), table_name='speaker_engagements')
+    op.drop_index('ix_engagements_speaker_start', table_name='speaker_engagements')
+    op.drop_table('speaker_engagements')
+    op.drop_table('speakers')
