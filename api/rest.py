@@ -30,7 +30,7 @@ from api.auth import bearer_user
 from api.errors import BadRequest, body_of, refusal, status_of
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, utcnow
-from engine.errors import AlurError, DiagramProblem, InvalidDiagram, Throttled
+from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, Throttled
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
@@ -476,6 +476,89 @@ def create_user(json: s.NewUser) -> Any:
     user = add_user(services(), actor(), json.username, json.password, json.lanes, json.full_name, json.agency,
                     json.is_process_owner, json.is_admin)
     return user_of(user), 201
+
+
+# ---- speakers and their calendar --------------------------------------------------------
+
+SPEAKER_ID = {"speaker_id": "speaker id"}
+
+
+def speaker_of(speaker: Any) -> s.Speaker:
+    return s.Speaker(id=speaker.id, name=speaker.name, nip=speaker.nip, jabatan=speaker.jabatan, unit=speaker.unit,
+                     topics=speaker.topics, active=speaker.active,
+                     calendar_url=url_for("rest.speaker_calendar", speaker_id=speaker.id))
+
+
+def engagement_of(e: Any) -> s.Engagement:
+    return s.Engagement(id=e.id, speaker_id=e.speaker_id, instance_id=e.instance_id, source=e.source,
+                        status=e.status, title=e.title, place=e.place, created_by=e.created_by,
+                        starts_at=e.starts_at.isoformat(timespec="minutes"),
+                        ends_at=e.ends_at.isoformat(timespec="minutes"))
+
+
+def _staff_only() -> None:
+    if not actor().is_staff:
+        raise Forbidden("daftar dan jadwal narasumber hanya untuk pegawai")
+
+
+@bp.get("/speakers")
+@authenticated
+@spec.validate(resp=answers(403, HTTP_200=(s.SpeakerList, "The registry")), tags=["speakers"],
+               operation_id="listSpeakers")
+def list_speakers() -> Any:
+    """Officials who serve as speakers (staff only), by name."""
+    _staff_only()
+    return s.SpeakerList(speakers=[speaker_of(x) for x in services().speaker_list()])
+
+
+@bp.post("/speakers")
+@authenticated
+@spec.validate(resp=answers(400, 403, 413, 422, HTTP_201=(s.Speaker, "The new speaker")), tags=["speakers"],
+               operation_id="createSpeaker")
+def create_speaker(json: s.NewSpeaker) -> Any:
+    """Add a speaker to the registry (admins and process owners)."""
+    return speaker_of(services().save_speaker(actor(), json.model_dump())), 201
+
+
+@bp.patch(f"/speakers/<{ID}:speaker_id>")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_200=(s.Speaker, "The changed speaker")),
+               tags=["speakers"], operation_id="updateSpeaker", path_parameter_descriptions=SPEAKER_ID)
+def update_speaker(speaker_id: int, json: s.SpeakerChange) -> Any:
+    """Change a speaker: only the keys given (admins and process owners)."""
+    return speaker_of(services().save_speaker(actor(), json.model_dump(exclude_unset=True), speaker_id))
+
+
+@bp.get(f"/speakers/<{ID}:speaker_id>/calendar")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, HTTP_200=(s.SpeakerCalendar, "The speaker's calendar")),
+               tags=["speakers"], operation_id="speakerCalendar", path_parameter_descriptions=SPEAKER_ID)
+def speaker_calendar(speaker_id: int, query: s.CalendarQuery) -> Any:
+    """A speaker's engagements (requests' tentative and confirmed ones, manual entries), oldest first."""
+    _staff_only()
+    alur = services()
+    speaker = alur.speaker(speaker_id)
+    entries = alur.speaker_calendar(speaker_id, query.from_, query.to, bool(query.released))
+    return s.SpeakerCalendar(speaker=speaker_of(speaker), engagements=[engagement_of(e) for e in entries])
+
+
+@bp.post(f"/speakers/<{ID}:speaker_id>/calendar")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_201=(s.Engagement, "The new entry")),
+               tags=["speakers"], operation_id="addEngagement", path_parameter_descriptions=SPEAKER_ID)
+def add_engagement(speaker_id: int, json: s.NewEngagement) -> Any:
+    """Add a manual entry (leave, other duties); it blocks confirmations like a confirmed request."""
+    return engagement_of(services().add_engagement(actor(), speaker_id, json.model_dump())), 201
+
+
+@bp.post(f"/speakers/<{ID}:speaker_id>/calendar/<{ID}:entry_id>/release")
+@authenticated
+@spec.validate(resp=answers(403, 404, HTTP_200=(s.Engagement, "The released entry")), tags=["speakers"],
+               operation_id="releaseEngagement",
+               path_parameter_descriptions={**SPEAKER_ID, "entry_id": "calendar entry id"})
+def release_engagement(speaker_id: int, entry_id: int) -> Any:
+    """Release a manual entry (kept in the calendar as released)."""
+    return engagement_of(services().remove_engagement(actor(), speaker_id, entry_id))
 
 
 # ---- the API's own description ----------------------------------------------------------

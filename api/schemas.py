@@ -436,3 +436,78 @@ class Register(Reply):
 
 class Users(Reply):
     users: list[User]
+
+
+# ---- speakers and their calendar (engine/speakers.py) --------------------------------------
+
+Nip = Annotated[Text | None, Field(description="NIP: 18 digits", **_json_schema(pattern="^[0-9]{18}$"))]
+LocalTime = Annotated[Text, Field(description="the event's wall-clock time in the office's time zone, "
+                                              "TTTT-BB-HHTJJ:MM", **_json_schema(
+                                                  pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"))]
+
+
+class NewSpeaker(Request):
+    name: Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200, pattern=NOT_BLANK))]
+    nip: Nip = None
+    jabatan: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    unit: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    topics: Annotated[Text, Field(description="comma-separated", **_json_schema(maxLength=2000))] = ""
+    active: StrictBool = True
+
+
+class SpeakerChange(Request):
+    """Only the keys given change."""
+
+    name: Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200, pattern=NOT_BLANK))] = ""
+    nip: Nip = None
+    jabatan: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    unit: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    topics: Annotated[Text, Field(**_json_schema(maxLength=2000))] = ""
+    active: StrictBool = True
+
+
+class NewEngagement(Request):
+    title: Annotated[Text, Field(description="e.g. Cuti, Rapat kerja", **_json_schema(
+        minLength=1, maxLength=500, pattern=NOT_BLANK))]
+    place: Annotated[Text, Field(**_json_schema(maxLength=300))] = ""
+    starts_at: LocalTime
+    ends_at: LocalTime
+
+
+class CalendarQuery(BaseModel):
+    from_: QueryDate = Field(None, alias="from", description="engagements ending on or after this day")
+    to: QueryDate = Field(None, description="engagements starting on or before this day")
+    released: QueryBool = Field(None, description="also released engagements")
+
+
+class Speaker(Reply):
+    id: int
+    name: str
+    nip: str | None
+    jabatan: str
+    unit: str
+    topics: str
+    active: bool
+    calendar_url: str
+
+
+class SpeakerList(Reply):
+    speakers: list[Speaker]
+
+
+class Engagement(Reply):
+    id: int
+    speaker_id: int
+    instance_id: int | None = Field(description="the request it comes from; null for a manual entry")
+    source: Literal["request", "manual"]
+    status: Literal["tentative", "confirmed", "released"]
+    title: str
+    place: str
+    starts_at: str = Field(description="wall-clock time in the office's time zone, TTTT-BB-HHTJJ:MM")
+    ends_at: str
+    created_by: str
+
+
+class SpeakerCalendar(Reply):
+    speaker: Speaker
+    engagements: list[Engagement]

@@ -37,11 +37,19 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser
 from api.errors import status_of
-from engine import decisions, timeline
+from engine import decisions, speakers, timeline
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
-from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
+from engine.errors import (
+    AlurError,
+    Forbidden,
+    InvalidData,
+    MissingDocument,
+    NotReady,
+    ScheduleConflict,
+    Throttled,
+)
 from engine.models import Instance, ProcessDefinition, TaskRecord
 from engine.queries import overdue
 from engine.settings import ROOT
@@ -365,7 +373,18 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
         fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id == decisions.FIELD)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
-        task_state=TASK_STATES), status
+        task_state=TASK_STATES, **_speaker_context(model, detail)), status
+
+
+def _speaker_context(model: SopModel, detail: Any) -> dict[str, Any]:
+    """The speaker calendar of a `kalender=periksa` step and the registry names for the speaker fields."""
+    fields = speakers.CalendarFields.of(model)
+    if fields is None:
+        return {"schedules": [], "speaker_names": [], "speaker_fields": ()}
+    shown = detail is not None and detail.step.prop("kalender") == speakers.CHECK
+    return {"schedules": services().schedules(detail.instance) if shown else [],
+            "speaker_names": [s.name for s in services().speaker_list(active_only=True)],
+            "speaker_fields": tuple(n for n in (fields.requested, fields.assigned) if n)}
 
 
 @bp.get("/tugas/<task_id>")
@@ -385,6 +404,10 @@ def task_submit(task_id: str) -> Any:
     uploads = _uploads(step.upload_types)
     try:
         instance_id = alur.complete(task_id, who, values, uploads)
+    except ScheduleConflict as exc:
+        errors = FormErrors()
+        errors.general.append(exc.message)
+        return _render_task(task_id, values, errors, 409)
     except NotReady as exc:
         flash(f"{exc.message}. Mungkin sudah dikerjakan orang lain.", "error")
         return redirect(url_for("ui.instance", instance_id=detail.instance.id))
@@ -415,7 +438,7 @@ def _render_new(definition: ProcessDefinition, values: dict[str, Any], errors: F
     return render_template(
         "new_request.html", definition=definition, model=model, step=step, fields=step.fields,
         upload_types=step.upload_types, values=values, errors=errors,
-        hint=lambda f: requirement_hint(step, f), accept=UPLOAD_ACCEPT), status
+        hint=lambda f: requirement_hint(step, f), accept=UPLOAD_ACCEPT, **_speaker_context(model, None)), status
 
 
 @bp.get("/permohonan/baru")

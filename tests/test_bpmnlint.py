@@ -137,7 +137,8 @@ def test_process_carries_the_sop_identity():
         p.get("name"): p.get("value")
         for p in process.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)
     }
-    assert set(props) == SOP_PROPERTIES
+    assert {name for name in props if name.startswith("sop_")} == SOP_PROPERTIES
+    assert props["kalender_narasumber"] == "narasumber_diminta"  # the speaker calendar's fields (conventions)
     assert props["sop_nama"] == "Fasilitasi Narasumber"
     assert props["sop_keterkaitan"] == "SOP Surat Masuk"
 
