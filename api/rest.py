@@ -553,12 +553,12 @@ def add_engagement(speaker_id: int, json: s.NewEngagement) -> Any:
 
 @bp.post(f"/speakers/<{ID}:speaker_id>/calendar/<{ID}:entry_id>/release")
 @authenticated
-@spec.validate(resp=answers(403, 404, HTTP_200=(s.Engagement, "The released entry")), tags=["speakers"],
+@spec.validate(resp=answers(400, 403, 404, 413, HTTP_200=(s.Engagement, "The released entry")), tags=["speakers"],
                operation_id="releaseEngagement",
                path_parameter_descriptions={**SPEAKER_ID, "entry_id": "calendar entry id"})
-def release_engagement(speaker_id: int, entry_id: int) -> Any:
-    """Release a manual entry (kept in the calendar as released)."""
-    return engagement_of(services().remove_engagement(actor(), speaker_id, entry_id))
+def release_engagement(speaker_id: int, entry_id: int, json: s.CancelRequest) -> Any:
+    """Release a manual entry (kept in the calendar as released); the body (a reason) may be left out."""
+    return engagement_of(services().remove_engagement(actor(), speaker_id, entry_id, json.reason))
 
 
 # ---- the API's own description ----------------------------------------------------------
@@ -570,7 +570,7 @@ INSTANCE_LINKS = {
     "UploadToReadyTask": ("uploadDocument", {"task_id": "$response.body#/ready_tasks/0/id"}),
     "CompleteReadyTask": ("completeTask", {"task_id": "$response.body#/ready_tasks/0/id"}),
 }
-OPTIONAL_BODY = {"cancelInstance", "completeTask"}  # no body is the same as `{}`
+OPTIONAL_BODY = {"cancelInstance", "completeTask", "releaseEngagement"}  # no body is the same as `{}`
 # What the models cannot say: links between operations, headers, and answers that are not JSON.
 EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     ("startInstance", "201"): {"links": INSTANCE_LINKS,

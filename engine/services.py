@@ -146,9 +146,9 @@ class Alur:
         with unit_of_work(self.db) as uow:
             return speakers.add_entry(uow, actor, speaker_id, values, utcnow())
 
-    def remove_engagement(self, actor: Actor, speaker_id: int, entry_id: int) -> Engagement:
+    def remove_engagement(self, actor: Actor, speaker_id: int, entry_id: int, reason: str = "") -> Engagement:
         with unit_of_work(self.db) as uow:
-            return speakers.remove_entry(uow, actor, speaker_id, entry_id, utcnow())
+            return speakers.remove_entry(uow, actor, speaker_id, entry_id, utcnow(), reason)
 
     def schedules(self, instance: Instance) -> list[speakers.SpeakerSchedule]:
         """The requested/assigned speaker's calendar around an (already readable) request's date."""

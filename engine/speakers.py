@@ -344,7 +344,8 @@ def add_entry(uow: UnitOfWork, actor: Actor, speaker_id: int, values: Mapping[st
     return entry
 
 
-def remove_entry(uow: UnitOfWork, actor: Actor, speaker_id: int, entry_id: int, now: dt.datetime) -> Engagement:
+def remove_entry(uow: UnitOfWork, actor: Actor, speaker_id: int, entry_id: int, now: dt.datetime,
+                 reason: str = "") -> Engagement:
     """Release a manual entry (kept, marked released); a request's engagement follows its request."""
     _may_manage(actor)
     entry = uow.session.get(Engagement, entry_id)
@@ -353,6 +354,7 @@ def remove_entry(uow: UnitOfWork, actor: Actor, speaker_id: int, entry_id: int, 
     if entry.source != "manual":
         raise Forbidden("jadwal dari permohonan mengikuti permohonannya; batalkan permohonan untuk melepasnya")
     entry.status, entry.updated_at = RELEASED, now
-    uow.audit(actor.username, "engagement_released", now, speaker_id=speaker_id, engagement_id=entry_id)
+    uow.audit(actor.username, "engagement_released", now, speaker_id=speaker_id, engagement_id=entry_id,
+              reason=reason)
     uow.session.flush()
     return entry
