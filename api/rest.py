@@ -30,7 +30,7 @@ from api.auth import bearer_user
 from api.errors import BadRequest, body_of, refusal, status_of
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, utcnow
-from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, Throttled
+from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
@@ -326,7 +326,8 @@ def deploy(form: s.DeployForm) -> Any:
         result = services().deploy(upload.read(), actor(), (upload.filename or "diagram.bpmn")[:200])
     except UnicodeDecodeError:  # a well-formed diagram in another encoding: the service stores UTF-8 text only
         raise InvalidDiagram([DiagramProblem("diagram harus berupa teks UTF-8")]) from None
-    return s.DeployResult(**version_of(result.definition), created=result.created), 201 if result.created else 200
+    return s.DeployResult(**version_of(result.definition), created=result.created,
+                          warnings=[problem_of(p) for p in result.warnings]), 201 if result.created else 200
 
 
 # ---- instances --------------------------------------------------------------------------
@@ -615,3 +616,95 @@ def openapi() -> Any:
     if "alur.openapi" not in current_app.extensions:
         current_app.extensions["alur.openapi"] = document()
     return jsonify(current_app.extensions["alur.openapi"])
+
+
+# ---- the process owner's desk: check, versions, differences, migration --------------------
+
+
+def _process_key(key: str) -> str:
+    """A key no process can have is simply not found (no database sees a NUL or a novel)."""
+    if "\x00" in key or len(key) > 200:
+        raise NotFound(f"proses '{key[:60]}' tidak ditemukan")
+    return key
+
+
+def problem_of(p: DiagramProblem) -> s.DiagramProblem:
+    return s.DiagramProblem(message=p.message, line=p.line, element_id=p.element_id)
+
+
+def _diagram_upload(form: Any) -> tuple[bytes, str]:
+    if form is None:  # not multipart at all
+        raise BadRequest("berkas diagram (multipart 'file') wajib ada", "file")
+    return form.file.read(), (form.file.filename or "diagram.bpmn")[:200]
+
+
+@bp.post("/processes/validate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 413, HTTP_200=(s.Validation, "Errors and warnings; nothing is stored")),
+               tags=["processes"], operation_id="validateProcess")
+def validate_process(form: s.DeployForm) -> Any:
+    """Check a diagram as deploy would, without storing it (process owners and admins)."""
+    xml, filename = _diagram_upload(form)
+    result = services().validate(xml, filename, actor())
+    return s.Validation(errors=[problem_of(p) for p in result.errors],
+                        warnings=[problem_of(p) for p in result.warnings], key=result.key, name=result.name)
+
+
+@bp.get("/processes/<key>/versions")
+@authenticated
+@spec.validate(resp=answers(403, 404, HTTP_200=(s.VersionList, "Every version, oldest first, with request counts")),
+               tags=["processes"], operation_id="listProcessVersions",
+               path_parameter_descriptions={"key": "process key"})
+def process_versions(key: str) -> Any:
+    """Every version of a process: who deployed it, when, its hash, requests running/completed/cancelled on it."""
+    summaries = services().versions(_process_key(key), actor())
+    definitions = {d.version: d for d in services().definitions() if d.key == key}
+    return s.VersionList(key=key, versions=[
+        s.VersionSummary(**version_of(definitions[v.version]), running=v.running, completed=v.completed,
+                         cancelled=v.cancelled) for v in summaries])
+
+
+@bp.get("/processes/<key>/diff")
+@authenticated
+@spec.validate(query=s.DiffQuery, resp=answers(400, 403, 404, HTTP_200=(s.VersionDiff, "The changes, in SOP terms")),
+               tags=["processes"], operation_id="diffProcessVersions",
+               path_parameter_descriptions={"key": "process key"})
+def process_diff(key: str, query: s.DiffQuery) -> Any:
+    """What changed between two versions: steps, lanes, standard times, fields, documents, decisions, flows."""
+    result = services().diff(_process_key(key), query.from_, query.to, actor())
+    return s.VersionDiff(key=result.key, from_version=result.from_version, to_version=result.to_version,
+                         changes=[s.Change.model_validate(c, from_attributes=True) for c in result.changes],
+                         element_status=result.element_status)
+
+
+def migration_of(result: Any) -> s.Migration:
+    return s.Migration.model_validate(result, from_attributes=True)
+
+
+@bp.post(f"/instances/<{ID}:instance_id>/migrate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 409, 422, HTTP_200=(s.Migration, "Moved; it continues on the target")),
+               tags=["instances"], operation_id="migrateInstance",
+               path_parameter_descriptions={"instance_id": "request id"})
+def migrate_instance(instance_id: int, json: s.MigrateRequest) -> Any:
+    """Move a running request to another version of its process (409 naming the steps in the way)."""
+    return migration_of(services().migrate(instance_id, json.version, actor(), json.mapping))
+
+
+@bp.post(f"/processes/<key>/versions/<{ID}:version>/migrate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 422, HTTP_200=(s.BulkMigration, "Who moved, who could not and why")),
+               tags=["processes"], operation_id="migrateVersion",
+               path_parameter_descriptions={"key": "process key", "version": "the version requests run on now"})
+def migrate_version(key: str, version: int, json: s.BulkMigrateRequest) -> Any:
+    """Move every running request of a version that can move; `dry_run` only reports."""
+    checks = services().plan_migration(_process_key(key), version, json.to, json.mapping, actor())
+    plain = [s.MigrationCheck.model_validate(c, from_attributes=True) for c in checks]
+    if json.dry_run:
+        return s.BulkMigration(from_version=version, to_version=json.to, dry_run=True, moved=[],
+                               refused=[c for c in plain if not c.can_move], checks=plain)
+    result = services().migrate_all(key, version, json.to, actor(), json.mapping)
+    return s.BulkMigration(from_version=version, to_version=json.to, dry_run=False,
+                           moved=[migration_of(m) for m in result.moved],
+                           refused=[s.MigrationCheck.model_validate(c, from_attributes=True) for c in result.refused],
+                           checks=plain)

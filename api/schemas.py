@@ -225,6 +225,7 @@ class Error(Reply):
     field: str | None = Field(None, description="the offending form field or request key")
     document_type: str | None = Field(None, description="the missing document's type")
     errors: list[DiagramProblem] | None = Field(None, description="every problem of a refused diagram")
+    steps: list[str] | None = Field(None, description="the steps (or flows) in the way of a migration")
 
 
 class User(Reply):
@@ -266,6 +267,8 @@ class ProcessList(Reply):
 
 class DeployResult(ProcessVersion):
     created: bool = Field(description="false when the same diagram was already the latest version")
+    warnings: list[DiagramProblem] = Field(default_factory=list, description="what would go wrong at run time, "
+                                           "e.g. a lane nobody belongs to (the diagram is deployed all the same)")
 
 
 class ReadyTask(Reply):
@@ -511,3 +514,106 @@ class Engagement(Reply):
 class SpeakerCalendar(Reply):
     speaker: Speaker
     engagements: list[Engagement]
+
+
+# ---- the process owner's desk ------------------------------------------------------------
+
+StepMapping = Annotated[dict[StrictStr, Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200))]],
+                        BeforeValidator(plain_text), Field(
+    description="ready step id on the old version -> step id on the target (for steps whose id changed)",
+    **_json_schema(propertyNames={"pattern": NO_NUL}))]
+def _whole(value: Any) -> Any:
+    """JSON Schema counts 2.0 as an integer; so do we (never true/false)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_ID, description="a version number of the same process"),
+                          BeforeValidator(_whole)]
+
+
+class MigrateRequest(Request):
+    version: VersionNumber
+    mapping: StepMapping = Field(default_factory=dict)
+
+
+class BulkMigrateRequest(Request):
+    to: VersionNumber
+    mapping: StepMapping = Field(default_factory=dict)
+    dry_run: StrictBool = Field(False, description="only report which requests can move and why the others cannot")
+
+
+def _query_version(value: Any) -> Any:
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value) and 1 <= int(value) <= MAX_ID):
+        raise PydanticCustomError("query", "harus nomor versi (bilangan bulat 1..{high})", {"high": MAX_ID})
+    return int(value)
+
+
+QueryVersion = Annotated[int, BeforeValidator(_query_version),
+                         WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})]
+
+
+class DiffQuery(BaseModel):
+    from_: QueryVersion = Field(alias="from", description="the older version")
+    to: QueryVersion = Field(description="the newer version")
+
+
+class Validation(Reply):
+    errors: list[DiagramProblem] = Field(description="what deploy would refuse (empty: the diagram can be deployed)")
+    warnings: list[DiagramProblem] = Field(description="what would go wrong at run time, e.g. a lane nobody belongs to")
+    key: str | None = Field(None, description="the process key of a diagram without errors")
+    name: str | None = None
+
+
+class VersionSummary(ProcessVersion):
+    running: int
+    completed: int
+    cancelled: int
+
+
+class VersionList(Reply):
+    key: str
+    versions: list[VersionSummary]
+
+
+class Change(Reply):
+    kind: Literal["added", "removed", "changed"]
+    element_id: str
+    element_type: Literal["step", "lane", "decision", "flow", "field", "document", "event"]
+    name: str
+    aspect: str = Field(description="what changed: nama, lane, waktu_menit, field:<id>, kelengkapan, kondisi, ...")
+    before: Any = None
+    after: Any = None
+    message: str = Field(description="the change as a plain Indonesian sentence")
+
+
+class VersionDiff(Reply):
+    key: str
+    from_version: int
+    to_version: int
+    changes: list[Change]
+    element_status: dict[str, Literal["added", "removed", "changed"]] = Field(
+        description="element id -> added/removed/changed, for colouring both diagrams")
+
+
+class Migration(Reply):
+    instance_id: int
+    from_version: int
+    to_version: int
+    tasks: dict[str, str] = Field(description="ready task id -> its step id on the target version")
+    mapping: dict[str, str]
+
+
+class MigrationCheck(Reply):
+    instance_id: int
+    can_move: bool
+    reasons: list[str]
+    steps: list[str] = Field(description="ids of the steps (or flows) in the way")
+
+
+class BulkMigration(Reply):
+    from_version: int
+    to_version: int
+    dry_run: bool
+    moved: list[Migration]
+    refused: list[MigrationCheck]
+    checks: list[MigrationCheck] = Field(description="the dry run: every running request of the version")
