@@ -443,10 +443,11 @@ class Users(Reply):
 
 # ---- speakers and their calendar (engine/speakers.py) --------------------------------------
 
-Nip = Annotated[Text | None, Field(description="NIP: 18 digits", **_json_schema(pattern="^[0-9]{18}$"))]
-LocalTime = Annotated[Text, Field(description="the event's wall-clock time in the office's time zone, "
-                                              "TTTT-BB-HHTJJ:MM", **_json_schema(
-                                                  pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"))]
+Nip = Annotated[StrictStr | None, Field(description="NIP: 18 digits; empty or null for none",
+                                        pattern="^([0-9]{18})?$")]
+LocalTime = Annotated[StrictStr, Field(description="the event's wall-clock time in the office's time zone, "
+                                                   "TTTT-BB-HHTJJ:MM",
+                                       pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$")]
 
 
 class NewSpeaker(Request):

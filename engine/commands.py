@@ -18,9 +18,9 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import decisions, forms, letters, speakers, state
+from engine import decisions, forms, generated, letters, speakers, state
 from engine.actors import Actor, Upload
-from engine.clock import utcnow
+from engine.clock import local, utcnow
 from engine.conditions import ConditionError
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
@@ -169,7 +169,7 @@ class Commands:
         return record, instance
 
     def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
-                actor: Actor, upload: Upload, now: datetime) -> DocumentVersion:
+                actor: Actor, upload: Upload, now: datetime, note: str | None = None) -> DocumentVersion:
         where = {"doc_type": upload.doc_type}
         if upload.doc_type not in step.upload_types:
             raise InvalidData(f"dokumen '{upload.doc_type}' tidak dihasilkan di langkah '{step.name}' "
@@ -198,13 +198,36 @@ class Commands:
         version = DocumentVersion(
             document_id=document.id, version=number, filename=filename, media_type=media_type,
             size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
-            uploaded_by=actor.username, uploaded_at=now)
+            uploaded_by=actor.username, uploaded_at=now, note=note)
         uow.session.add(version)
         uow.session.flush()
         uow.session.add(DocumentContent(version_id=version.id, content=upload.content))
         uow.audit(actor.username, "document_added", now, instance.id, record.id, doc_type=upload.doc_type,
-                  version=number, sha256=version.sha256, size=version.size, filename=filename)
+                  version=number, sha256=version.sha256, size=version.size, filename=filename,
+                  **({"note": note} if note else {}))
         return version
+
+    def generate(self, task_id: str, actor: Actor, doc_type: str) -> DocumentVersion:
+        """Render the step's template for `doc_type` and attach it, as the actor, in this activation."""
+        now = utcnow()
+        with unit_of_work(self.db) as uow:
+            record, instance = self._task_for_update(uow, task_id, actor)
+            parsed = self.specs.get(instance.definition)
+            step = parsed.model.steps[record.spec_id]
+            return self._generate(uow, instance, parsed, step, record, actor, doc_type, {}, now)
+
+    def _generate(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, step: Step, record: TaskRecord,
+                  actor: Actor, doc_type: str, values: Mapping[str, Any], now: datetime) -> DocumentVersion:
+        name = generated.step_templates(step).get(doc_type)
+        if name is None:
+            raise InvalidData(f"langkah '{step.name}' tidak membuat '{doc_type}' dari templat", "type",
+                              reason="not_in_options", params={"doc_type": doc_type})
+        content, template_version = generated.generate(
+            uow.session, parsed.model, instance, step, values, name, actor.username,
+            local(now, self.settings.timezone).date())
+        why = f"dibuat dari templat {name} " + (f"versi {template_version}" if template_version else "bawaan")
+        return self._attach(uow, instance, step, record, actor, Upload(doc_type, f"{name}.docx", content), now,
+                            note=why)
 
     def _has_upload(self, uow: UnitOfWork, instance: Instance, record: TaskRecord, doc_type: str) -> bool:
         return uow.session.scalar(
@@ -229,6 +252,10 @@ class Commands:
         if actor.agency and step.field(AGENCY_FIELD):
             values[AGENCY_FIELD] = actor.agency  # an applicant speaks only for their own agency
         returned = decisions.is_return(values)
+        if not returned:  # a step's generated documents that nobody must produce by hand: made now
+            for doc_type in generated.step_templates(step):
+                if doc_type not in step.required_uploads and not self._has_upload(uow, instance, record, doc_type):
+                    self._generate(uow, instance, parsed, step, record, actor, doc_type, values, now)
         if not returned:  # a returned step produces nothing; otherwise its required documents must be there
             for doc_type in step.required_uploads:
                 if not self._has_upload(uow, instance, record, doc_type):

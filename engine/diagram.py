@@ -411,6 +411,14 @@ def _check_calendar(process: etree._Element, model: SopModel, field_ids: set[str
                       process)
     by_id = {el.get("id"): el for el in process.findall("bpmn:userTask", NS)}
     for step in model.steps.values():
+        for part in (step.prop("templat") or "").split(",") if step.prop("templat") is not None else ():
+            doc_type, _, name = (x.strip() for x in part.partition("="))
+            if not DOCUMENT_KEY.match(doc_type) or not DOCUMENT_KEY.match(name):
+                check.add(f"properti templat harus berbentuk jenis_dokumen=nama_templat, bukan '{part.strip()}'",
+                          by_id[step.id])
+            elif doc_type not in step.outputs:
+                check.add(f"templat '{name}' menghasilkan '{doc_type}', yang bukan output langkah ini",
+                          by_id[step.id])
         mode = step.prop("kalender")
         if mode is None:
             continue

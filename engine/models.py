@@ -196,6 +196,7 @@ class DocumentVersion(Base):
     task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     uploaded_by: Mapped[str] = mapped_column(String(80))
     uploaded_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(String(500))   # why this version exists (generated, replaced)
     document: Mapped[Document] = relationship(back_populates="versions")
 
 
@@ -272,3 +273,21 @@ class Engagement(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class DocumentTemplate(Base):
+    """A DOCX template of a process (docxtpl), every version kept; the newest one is used."""
+
+    __tablename__ = "document_templates"
+    __table_args__ = (UniqueConstraint("process_key", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime]

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine import owner, speakers
+from engine import generated, owner, speakers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import utcnow
 from engine.commands import Commands, DeployResult
@@ -22,6 +22,7 @@ from engine.diff import VersionDiff
 from engine.hooks import Registry
 from engine.models import (
     AuditEvent,
+    DocumentTemplate,
     DocumentVersion,
     Engagement,
     Instance,
@@ -181,3 +182,29 @@ class Alur:
     def migrate_all(self, key: str, from_version: int, to_version: int, actor: Actor,
                     mapping: Mapping[str, str] | None = None) -> BulkMigration:
         return owner.migrate_all(self, key, from_version, to_version, actor, mapping)
+
+    # ---- generated documents (engine/generated.py) --------------------------------------------
+
+    def generate_document(self, task_id: str, actor: Actor, doc_type: str) -> DocumentVersion:
+        return self.commands.generate(task_id, actor, doc_type)
+
+    def template_names(self, process_key: str) -> list[str]:
+        """Templates the newest version of a process names (task property `templat`)."""
+        return generated.template_names(self.specs.get(self.definition(process_key)).model)
+
+    def templates(self, process_key: str) -> list[DocumentTemplate]:
+        """Every stored version of the process's templates, newest first per name."""
+        with unit_of_work(self.db, write=False) as uow:
+            return generated.versions(uow.session, process_key)
+
+    def template_content(self, process_key: str, name: str) -> tuple[bytes, int]:
+        """The template in use (version 0 = the bundled default)."""
+        with unit_of_work(self.db, write=False) as uow:
+            return generated.current(uow.session, process_key, name)
+
+    def replace_template(self, actor: Actor, process_key: str, name: str, content: bytes, filename: str = "",
+                         note: str = "") -> DocumentTemplate:
+        model = self.specs.get(self.definition(process_key)).model
+        with unit_of_work(self.db) as uow:
+            return generated.replace(uow, actor, model, name, content, filename, note, utcnow(),
+                                     self.settings.timezone)

@@ -1,4 +1,4 @@
-"""speakers and their calendar
+"""speakers and their calendar, document templates, why a document version exists
 
 Revision ID: 0011_letters
 Revises: 0003
@@ -50,9 +50,29 @@ def upgrade() -> None:
     )
     op.create_index('ix_engagements_speaker_start', 'speaker_engagements', ['speaker_id', 'starts_at'])
     op.create_index(op.f('ix_speaker_engagements_instance_id'), 'speaker_engagements', ['instance_id'])
+    op.create_table(
+        'document_templates',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('process_key', sa.String(length=200), nullable=False),
+        sa.Column('name', sa.String(length=64), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+        sa.Column('content', sa.LargeBinary(), nullable=False),
+        sa.Column('sha256', sa.String(length=64), nullable=False),
+        sa.Column('filename', sa.String(length=255), nullable=False),
+        sa.Column('note', sa.String(length=500), nullable=False),
+        sa.Column('uploaded_by', sa.String(length=80), nullable=False),
+        sa.Column('uploaded_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('process_key', 'name', 'version'),
+    )
+    with op.batch_alter_table('document_versions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('note', sa.String(length=500), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('document_versions', schema=None) as batch_op:
+        batch_op.drop_column('note')
+    op.drop_table('document_templates')
     op.drop_index(op.f('ix_speaker_engagements_instance_id'), table_name='speaker_engagements')
     op.drop_index('ix_engagements_speaker_start', table_name='speaker_engagements')
     op.drop_table('speaker_engagements')
