@@ -195,7 +195,8 @@ def document_version_of(doc_type: str, version: DocumentVersion) -> s.DocumentVe
     return s.DocumentVersion(id=version.id, type=doc_type, version=version.version, filename=version.filename,
                              media_type=version.media_type, size=version.size, sha256=version.sha256,
                              uploaded_by=version.uploaded_by, uploaded_at=version.uploaded_at,
-                             task_id=version.task_id, url=url_for("rest.download", version_id=version.id))
+                             task_id=version.task_id, url=url_for("rest.download", version_id=version.id),
+                             note=version.note)
 
 
 def group_of(document: Document) -> s.DocumentGroup:
@@ -562,6 +563,76 @@ def release_engagement(speaker_id: int, entry_id: int, json: s.CancelRequest) ->
     return engagement_of(services().remove_engagement(actor(), speaker_id, entry_id, json.reason))
 
 
+# ---- document templates and generated documents -----------------------------------------
+
+PROCESS_KEY = {"key": "process key"}
+DOCX_MEDIA = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def template_of(key: str, name: str, row: Any = None) -> s.TemplateVersion:
+    url = url_for("rest.template_file", key=key, name=name)
+    if row is None:
+        return s.TemplateVersion(name=name, version=0, sha256=None, filename=None, note=None, uploaded_by=None,
+                                 uploaded_at=None, url=url)
+    return s.TemplateVersion(name=name, version=row.version, sha256=row.sha256, filename=row.filename,
+                             note=row.note, uploaded_by=row.uploaded_by, uploaded_at=row.uploaded_at, url=url)
+
+
+@bp.get("/processes/<key>/templates")
+@authenticated
+@spec.validate(resp=answers(403, 404, HTTP_200=(s.TemplateList, "The process's templates")), tags=["processes"],
+               operation_id="listTemplates", path_parameter_descriptions=PROCESS_KEY)
+def list_templates(key: str) -> Any:
+    """The DOCX templates the process's diagram names, with the version in use and every stored version."""
+    _staff_only()
+    alur = services()
+    names = alur.template_names(key)
+    history = alur.templates(key)
+    newest = {}
+    for row in history:
+        newest.setdefault(row.name, row)
+    return s.TemplateList(templates=[template_of(key, n, newest.get(n)) for n in names],
+                          history=[template_of(key, r.name, r) for r in history])
+
+
+@bp.get("/processes/<key>/templates/<name>")
+@authenticated
+@spec.validate(resp=answers(403, 404, HTTP_200=None), tags=["processes"], operation_id="getTemplate",
+               path_parameter_descriptions={**PROCESS_KEY, "name": "template name"})
+def template_file(key: str, name: str) -> Any:
+    """The template in use, as a DOCX attachment."""
+    _staff_only()
+    content, _ = services().template_content(key, name)
+    response = send_file(io.BytesIO(content), mimetype=DOCX_MEDIA, as_attachment=True,
+                         download_name=f"{name}.docx", max_age=0)
+    response.direct_passthrough = False
+    return response
+
+
+@bp.post("/processes/<key>/templates/<name>")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_201=(s.TemplateVersion, "Stored as the next version")),
+               tags=["processes"], operation_id="replaceTemplate",
+               path_parameter_descriptions={**PROCESS_KEY, "name": "template name"})
+def replace_template(key: str, name: str, form: s.TemplateForm) -> Any:
+    """Replace a template (process owners); it must render with the process's sample data (422 names the
+    placeholder that failed). The next generated document uses it."""
+    if form is None:
+        raise BadRequest("berkas templat (multipart 'file') wajib ada", "file")
+    row = services().replace_template(actor(), key, name, form.file.read(), form.file.filename or "", form.note)
+    return template_of(key, name, row), 201
+
+
+@bp.post("/tasks/<uuid:task_id>/generate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_201=(s.DocumentVersion, "The generated version")),
+               tags=["tasks"], operation_id="generateDocument", path_parameter_descriptions=TASK_ID)
+def generate_document(task_id: Any, json: s.GenerateRequest) -> Any:
+    """Make the step's document of this type from its template and attach it in this activation."""
+    version = services().generate_document(str(task_id), actor(), json.type)
+    return document_version_of(json.type, version), 201, _location("rest.download", version_id=version.id)
+
+
 # ---- the API's own description ----------------------------------------------------------
 
 INSTANCE_LINKS = {
@@ -571,7 +642,7 @@ INSTANCE_LINKS = {
     "UploadToReadyTask": ("uploadDocument", {"task_id": "$response.body#/ready_tasks/0/id"}),
     "CompleteReadyTask": ("completeTask", {"task_id": "$response.body#/ready_tasks/0/id"}),
 }
-OPTIONAL_BODY = {"cancelInstance", "completeTask", "releaseEngagement"}  # no body is the same as `{}`
+OPTIONAL_BODY = {"cancelInstance", "completeTask", "releaseEngagement", "updateSpeaker"}  # no body is the same as `{}`
 # What the models cannot say: links between operations, headers, and answers that are not JSON.
 EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     ("startInstance", "201"): {"links": INSTANCE_LINKS,
@@ -579,6 +650,8 @@ EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     ("completeTask", "200"): {"links": INSTANCE_LINKS},
     ("uploadDocument", "201"): {"links": {"Download": ("downloadDocument", {"version_id": "$response.body#/id"})},
                                 "headers": {"Location": {"schema": {"type": "string"}}}},
+    ("getTemplate", "200"): {"description": "The DOCX template", "content": {
+        DOCX_MEDIA: {"schema": {"type": "string", "format": "binary"}}}},
     ("getProcessBpmn", "200"): {"description": "BPMN 2.0 XML",
                                 "content": {"application/xml": {"schema": {"type": "string"}}}},
     ("downloadDocument", "200"): {"description": "The file, as an attachment", "content": {

@@ -325,6 +325,7 @@ class DocumentVersion(Reply):
     uploaded_at: UtcTime
     task_id: str | None
     url: str = Field(description="download URL")
+    note: str | None = Field(None, description="why this version exists, e.g. generated from a template")
 
 
 class DocumentGroup(Reply):
@@ -618,3 +619,34 @@ class BulkMigration(Reply):
     moved: list[Migration]
     refused: list[MigrationCheck]
     checks: list[MigrationCheck] = Field(description="the dry run: every running request of the version")
+
+
+
+# ---- document templates (engine/generated.py) -----------------------------------------------
+
+
+class TemplateForm(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    file: Annotated[Binary, Field(description="the DOCX template (docxtpl placeholders)")]
+    note: Annotated[Text, Field(description="why it is replaced", **_json_schema(maxLength=500))] = ""
+
+
+class TemplateVersion(Reply):
+    name: str
+    version: int = Field(description="0: the bundled default")
+    sha256: str | None
+    filename: str | None
+    note: str | None
+    uploaded_by: str | None
+    uploaded_at: UtcTime | None
+    url: str = Field(description="download URL of the template in use")
+
+
+class TemplateList(Reply):
+    templates: list[TemplateVersion] = Field(description="per template the diagram names, the version in use")
+    history: list[TemplateVersion] = Field(description="every stored version, newest first per name")
+
+
+class GenerateRequest(Request):
+    type: Annotated[Text, Field(description="document type the step makes from a template", **_json_schema(
+        minLength=1))]

@@ -37,7 +37,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser
 from api.errors import status_of
-from engine import decisions, speakers, timeline
+from engine import decisions, generated, speakers, timeline
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
@@ -373,7 +373,8 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
         fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id == decisions.FIELD)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
-        task_state=TASK_STATES, **_speaker_context(model, detail)), status
+        task_state=TASK_STATES, step_templates=generated.step_templates(detail.step),
+        **_speaker_context(model, detail)), status
 
 
 def _speaker_context(model: SopModel, detail: Any) -> dict[str, Any]:
