@@ -544,7 +544,7 @@ def speaker_calendar(speaker_id: int, query: s.CalendarQuery) -> Any:
     return s.SpeakerCalendar(speaker=speaker_of(speaker), engagements=[engagement_of(e) for e in entries])
 
 
-@bp.post(f"/speakers/<{ID}:speaker_id>/calendar")
+@bp.post(f"/speakers/<{ID}:speaker_id>/calendar/entries")  # not POST .../calendar: see werkzeug's 405 quirk
 @authenticated
 @spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_201=(s.Engagement, "The new entry")),
                tags=["speakers"], operation_id="addEngagement", path_parameter_descriptions=SPEAKER_ID)
@@ -553,7 +553,7 @@ def add_engagement(speaker_id: int, json: s.NewEngagement) -> Any:
     return engagement_of(services().add_engagement(actor(), speaker_id, json.model_dump())), 201
 
 
-@bp.post(f"/speakers/<{ID}:speaker_id>/calendar/<{ID}:entry_id>/release")
+@bp.post(f"/speakers/<{ID}:speaker_id>/calendar/entries/<{ID}:entry_id>/release")
 @authenticated
 @spec.validate(resp=answers(400, 403, 404, 413, HTTP_200=(s.Engagement, "The released entry")), tags=["speakers"],
                operation_id="releaseEngagement",

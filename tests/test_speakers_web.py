@@ -43,10 +43,10 @@ def test_registry_and_calendar_over_the_api(api: Api, alur: Alur) -> None:
     assert [s["name"] for s in listed["speakers"]] == ["Dr. Siti Aminah"]
     assert api.get("/api/v1/speakers", "pemohon").status_code == 403   # applicants: no calendars
 
-    entry = api.post(f"/api/v1/speakers/{speaker['id']}/calendar", "pemilik-proses",
+    entry = api.post(f"/api/v1/speakers/{speaker['id']}/calendar/entries", "pemilik-proses",
                      json={"title": "Cuti", "starts_at": "2026-12-10T08:00", "ends_at": "2026-12-10T17:00"})
     assert entry.status_code == 201 and entry.json["source"] == "manual" and entry.json["status"] == "confirmed"
-    backwards = api.post(f"/api/v1/speakers/{speaker['id']}/calendar", "pemilik-proses",
+    backwards = api.post(f"/api/v1/speakers/{speaker['id']}/calendar/entries", "pemilik-proses",
                          json={"title": "Rapat", "starts_at": "2026-12-10T10:00", "ends_at": "2026-12-10T09:00"})
     assert backwards.status_code == 422 and backwards.json["field"] == "ends_at"
     iid = new_request(alur, "Dr. Siti Aminah", day="2026-12-11")
@@ -54,7 +54,7 @@ def test_registry_and_calendar_over_the_api(api: Api, alur: Alur) -> None:
     assert [(e["title"], e["status"], e["instance_id"]) for e in calendar["engagements"]] == [
         ("Cuti", "confirmed", None), ("Bimtek koperasi sekolah", "tentative", iid)]
     assert calendar["engagements"][1]["starts_at"] == "2026-12-11T09:00"
-    released = api.post(f"/api/v1/speakers/{speaker['id']}/calendar/{entry.json['id']}/release", "admin")
+    released = api.post(f"/api/v1/speakers/{speaker['id']}/calendar/entries/{entry.json['id']}/release", "admin")
     assert released.status_code == 200 and released.json["status"] == "released"
     after = api.get(f"{speaker['calendar_url']}", "admin").json
     assert [e["title"] for e in after["engagements"]] == ["Bimtek koperasi sekolah"]
