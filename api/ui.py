@@ -523,7 +523,8 @@ def instance(instance_id: int) -> str:
         rows=timeline.rows(detail.history, _tz()), fmt_local=_fmt_local, overdue=overdue,
         current=detail.current_steps, completed=detail.completed_steps, returned=detail.returned_steps,
         request_data=_instance_data(model, detail.instance),
-        total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
+        total_minutes=model.total_standard_minutes, task_state=TASK_STATES,
+        initials=services().initials(instance_id, who))
 
 
 @bp.get("/permohonan/<int:instance_id>/diagram.xml")

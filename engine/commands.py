@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import decisions, forms, generated, letters, speakers, state
+from engine import decisions, forms, generated, initials, letters, speakers, state
 from engine.actors import Actor, Upload
 from engine.clock import local, utcnow
 from engine.conditions import ConditionError
@@ -260,6 +260,7 @@ class Commands:
             for doc_type in step.required_uploads:
                 if not self._has_upload(uow, instance, record, doc_type):
                     raise MissingDocument(f"dokumen '{doc_type}' wajib diunggah pada langkah ini", doc_type)
+            initials.record(uow, instance, step, record, actor.username, now)
 
         def draw(recipient: str | None, subject: str | None) -> Letter:
             entry = letters.draw_number(uow, self.settings, instance, now, actor.username, recipient, subject)

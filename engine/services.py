@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine import generated, owner, speakers
+from engine import generated, initials, owner, speakers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import utcnow
 from engine.commands import Commands, DeployResult
@@ -208,3 +208,9 @@ class Alur:
         with unit_of_work(self.db) as uow:
             return generated.replace(uow, actor, model, name, content, filename, note, utcnow(),
                                      self.settings.timezone)
+
+    def initials(self, instance_id: int, actor: Actor) -> list[initials.Initial]:
+        """The paraf recorded on a request's documents (engine/initials.py), oldest first."""
+        self.queries.instance(instance_id, actor)  # may the actor read it at all
+        with unit_of_work(self.db, write=False) as uow:
+            return initials.of_instance(uow.session, instance_id)

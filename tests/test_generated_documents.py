@@ -8,6 +8,7 @@ import io
 
 import pytest
 from docx import Document as Docx
+from flask.testing import FlaskClient
 
 from engine.actors import SYSTEM, Actor, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane
@@ -17,6 +18,7 @@ from engine.services import Alur
 from engine.testing import PROCESS
 from tests.helpers import current, drive_to, step
 from tests.test_speakers import OWNER, assign, new_request
+from tests.test_ui import login
 
 
 def text_of(content: bytes) -> str:
@@ -127,3 +129,33 @@ def test_templates_are_sandboxed_checked_for_kind_and_name(alur: Alur) -> None:
         alur.replace_template(OWNER, PROCESS, "surat_lain", with_sentence("Demikian", "Demikian"))
     assert refused.value.field == "name" and "surat_balasan" in refused.value.message
     assert alur.templates(PROCESS) == []
+
+
+def test_three_reviewers_initial_the_exact_version_they_approved(alur: Alur, client: FlaskClient,
+                                                                speakers: None) -> None:
+    iid = new_request(alur, "Dr. Siti Aminah")
+    assign(alur, iid, "Dr. Siti Aminah")
+    record = current(alur, iid)
+    kasubbag = actor_for_lane(alur, record.lane)
+    draft = alur.generate_document(record.id, kasubbag, "draft_surat")
+    alur.complete(record.id, kasubbag, {})
+    step(alur, iid)                                     # Kabag (7) approves: paraf on version 1
+    step(alur, iid, "tidak_setuju")                     # Karo (8) returns to the Kabag
+    kabag = current(alur, iid)
+    fixed = alur.attach_document(kabag.id, actor_for_lane(alur, kabag.lane),
+                                 Upload("draft_surat", "draft v2.pdf", SAMPLE_PDF))
+    for _ in range(3):                                  # Kabag, Karo, Asisten approve version 2
+        step(alur, iid)
+    initials = alur.initials(iid, SYSTEM)
+    assert [(i.actor, i.step_no, i.version) for i in initials] == [
+        ("kepala-bagian-terkait", 7, 1), ("kepala-bagian-terkait", 7, 2), ("kepala-biro", 8, 2),
+        ("asisten-administrasi-dan-umum", 9, 2)]
+    assert {i.sha256 for i in initials[1:]} == {fixed.sha256} and initials[0].sha256 == draft.sha256
+    audit = [e for e in alur.audit_log(iid) if e.kind == "paraf"]
+    assert [e.payload["sha256"] for e in audit] == [i.sha256 for i in initials]
+    login(client, "kepala-biro")
+    page = client.get(f"/permohonan/{iid}").text
+    block = page[page.index('<ul class="paraf" data-version="2">'):]
+    block = block[:block.index("</ul>")]
+    assert block.count("<li>Paraf") == 3 and fixed.sha256[:16] in block
+    assert "asisten-administrasi-dan-umum (langkah 9" in block
