@@ -30,6 +30,11 @@ class Settings:
     secret_key: str | None = field(default_factory=lambda: os.environ.get("ALUR_SECRET_KEY") or None)
     https: bool = field(default_factory=lambda: os.environ.get("ALUR_HTTPS", "") == "1")
 
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; none by default,
+    # so a client cannot pick the address its login attempts are counted under.
+    trusted_proxies: tuple[str, ...] = field(default_factory=lambda: tuple(
+        p.strip() for p in os.environ.get("ALUR_TRUSTED_PROXIES", "").split(",") if p.strip()))
+
 
 def load() -> Settings:
     return Settings()
