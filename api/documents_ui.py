@@ -73,3 +73,9 @@ def generate(task_id: str, doc_type: str) -> Any:
     flash(f"{doc_label(doc_type)} dibuat dari templat (versi {version.version}). Periksa, lalu selesaikan "
           f"langkah ini, atau unggah versi yang sudah diedit.", "ok")
     return redirect(url_for("ui.task", task_id=task_id))
+
+
+@bp.get("/v/<code>")
+def verify(code: str) -> Any:
+    """Public: anyone holding the letter checks its number, date, signer and the PDF's sha256."""
+    return render_template("verify.html", v=services().verification(code))

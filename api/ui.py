@@ -37,7 +37,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser, client_address
 from api.errors import status_of
-from engine import decisions, generated, speakers, timeline
+from engine import decisions, generated, signing, speakers, timeline
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
@@ -394,6 +394,7 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
         task_state=TASK_STATES, step_templates=generated.step_templates(detail.step),
+        esign=signing.signs_electronically(detail.step),
         **_speaker_context(model, detail)), status
 
 

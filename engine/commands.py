@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import decisions, forms, generated, initials, letters, speakers, state
+from engine import decisions, forms, generated, initials, letters, signing, speakers, state
 from engine.actors import Actor, Upload
 from engine.clock import local, utcnow
 from engine.conditions import ConditionError
@@ -28,7 +28,14 @@ from engine.documents import TooLarge, safe_filename, sniff
 from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, MissingDocument, NotReady
 from engine.hooks import Letter, Registry, StepContext
 from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
-from engine.models import Document, DocumentContent, DocumentVersion, Instance, ProcessDefinition, TaskRecord
+from engine.models import (
+    Document,
+    DocumentContent,
+    DocumentVersion,
+    Instance,
+    ProcessDefinition,
+    TaskRecord,
+)
 from engine.owner import lane_warnings
 from engine.queries import check_can_read, find_definition
 from engine.settings import Settings
@@ -260,15 +267,24 @@ class Commands:
             for doc_type in generated.step_templates(step):
                 if doc_type not in step.required_uploads and not self._has_upload(uow, instance, record, doc_type):
                     self._generate(uow, instance, parsed, step, record, actor, doc_type, values, now)
+        def attach(doc_type: str, filename: str, content: bytes, note: str) -> DocumentVersion:
+            return self._attach(uow, instance, step, record, actor, Upload(doc_type, filename, content), now, note)
+
+        signed = signing.signs_electronically(step)
+        if not returned and signed and not self._has_upload(uow, instance, record, signed):
+            signing.sign(uow, self.settings, instance, step, actor, record.lane, now, attach)
         if not returned:  # a returned step produces nothing; otherwise its required documents must be there
             for doc_type in step.required_uploads:
                 if not self._has_upload(uow, instance, record, doc_type):
                     raise MissingDocument(f"dokumen '{doc_type}' wajib diunggah pada langkah ini", doc_type)
             initials.record(uow, instance, step, record, actor.username, now)
 
+        drawn: list[Letter] = []
+
         def draw(recipient: str | None, subject: str | None) -> Letter:
             entry = letters.draw_number(uow, self.settings, instance, now, actor.username, recipient, subject)
-            return Letter(entry.number, entry.letter_date)
+            drawn.append(Letter(entry.number, entry.letter_date))
+            return drawn[-1]
 
         ctx = StepContext(step=step, values=values, task_data=dict(task.data), letter_number=instance.letter_number,
                           _has_upload=lambda doc_type: self._has_upload(uow, instance, record, doc_type),
@@ -278,6 +294,9 @@ class Commands:
             handler.check(ctx)
         for handler in handlers:
             handler.apply(ctx)
+        if not returned and drawn and step.prop(signing.STAMP):
+            signing.stamp(uow, self.settings, instance, step, actor, drawn[-1].number, drawn[-1].letter_date,
+                          attach, now)
         speakers.after_step(uow, parsed.model, step, instance, ctx.values, ctx.is_return, actor.username, now)
         task.set_data(**ctx.values)
         try:

@@ -41,6 +41,12 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MONTHS = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
           "November", "Desember"]
 BLANK = "……"
+# Filled later (signature, number): a generated draft keeps these placeholders for the signing steps.
+LATE: dict[str, Any] = {
+    "penandatangan": {k: f"{{{{ penandatangan.{k} }}}}" for k in ("nama", "jabatan", "nip", "tanda_tangan")},
+    "surat": {"nomor": "{{ surat.nomor }}", "tanggal": "{{ surat.tanggal }}"},
+    "verifikasi": "{{ verifikasi }}",
+}
 ANSWERS = {speakers.AVAILABLE, speakers.UNAVAILABLE, speakers.SUBSTITUTE}
 
 
@@ -100,9 +106,9 @@ def context(model: SopModel, data: Mapping[str, Any], *, session: Session | None
         narasumber_diminta=requested, narasumber=assigned,
         jawaban=answer if answer in ANSWERS else speakers.AVAILABLE,
         langkah={"nama": step.name if step else "", "catatan": str(fields.get("catatan") or ""), "oleh": actor},
-        surat={"nomor": field("nomor_surat") or BLANK, "tanggal": date_text(field("tanggal_surat")) or BLANK},
-        penandatangan={"nama": BLANK, "jabatan": BLANK, "nip": BLANK, "tanda_tangan": ""},
-        verifikasi="", hari_ini=date_text(today.isoformat()),
+        surat=({"nomor": field("nomor_surat"), "tanggal": date_text(field("tanggal_surat"))}
+               if field("nomor_surat") else LATE["surat"]),
+        penandatangan=LATE["penandatangan"], verifikasi=LATE["verifikasi"], hari_ini=date_text(today.isoformat()),
     )
     ctx.update(extra or {})
     return ctx

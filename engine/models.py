@@ -301,3 +301,21 @@ class DocumentTemplate(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     uploaded_by: Mapped[str] = mapped_column(String(80))
     uploaded_at: Mapped[datetime]
+
+
+class LetterVerification(Base):
+    """What a letter's verification code proves: who signed it, and (once numbered) its number, date and PDF."""
+
+    __tablename__ = "letter_verifications"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    signer_name: Mapped[str] = mapped_column(String(200))
+    signer_jabatan: Mapped[str] = mapped_column(String(200))
+    signer_nip: Mapped[str] = mapped_column(String(30))
+    signed_by: Mapped[str] = mapped_column(String(80))
+    signed_at: Mapped[datetime]
+    number: Mapped[str | None] = mapped_column(String(100))
+    letter_date: Mapped[str | None] = mapped_column(String(10))
+    version_id: Mapped[int | None]
+    sha256: Mapped[str | None] = mapped_column(String(64))

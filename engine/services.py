@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine import generated, initials, owner, speakers
+from engine import generated, initials, owner, signing, speakers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import utcnow
 from engine.commands import Commands, DeployResult
@@ -27,6 +27,7 @@ from engine.models import (
     Engagement,
     Instance,
     LetterRegisterEntry,
+    LetterVerification,
     ProcessDefinition,
     Speaker,
     TaskRecord,
@@ -214,3 +215,8 @@ class Alur:
         self.queries.instance(instance_id, actor)  # may the actor read it at all
         with unit_of_work(self.db, write=False) as uow:
             return initials.of_instance(uow.session, instance_id)
+
+    def verification(self, code: str) -> LetterVerification:
+        """What a letter's verification code proves (public: the code is printed on the letter)."""
+        with unit_of_work(self.db, write=False) as uow:
+            return signing.verification(uow, code)

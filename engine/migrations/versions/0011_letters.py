@@ -67,9 +67,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('document_versions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('note', sa.String(length=500), nullable=True))
+    op.create_table(
+        'letter_verifications',
+        sa.Column('code', sa.String(length=16), nullable=False),
+        sa.Column('instance_id', sa.Integer(), nullable=False),
+        sa.Column('signer_name', sa.String(length=200), nullable=False),
+        sa.Column('signer_jabatan', sa.String(length=200), nullable=False),
+        sa.Column('signer_nip', sa.String(length=30), nullable=False),
+        sa.Column('signed_by', sa.String(length=80), nullable=False),
+        sa.Column('signed_at', sa.DateTime(), nullable=False),
+        sa.Column('number', sa.String(length=100), nullable=True),
+        sa.Column('letter_date', sa.String(length=10), nullable=True),
+        sa.Column('version_id', sa.Integer(), nullable=True),
+        sa.Column('sha256', sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('code'),
+    )
+    op.create_index(op.f('ix_letter_verifications_instance_id'), 'letter_verifications', ['instance_id'])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_letter_verifications_instance_id'), table_name='letter_verifications')
+    op.drop_table('letter_verifications')
     with op.batch_alter_table('document_versions', schema=None) as batch_op:
         batch_op.drop_column('note')
     op.drop_table('document_templates')
