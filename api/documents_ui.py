@@ -10,11 +10,12 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_login import login_required
 
 from api import services
-from api.ui import _domain_error, actor, doc_label
+from api.ui import _domain_error, _layout, actor, doc_label
 from engine.errors import AlurError, Forbidden, InvalidData
 
 bp = Blueprint("documents_ui", __name__)
 bp.register_error_handler(AlurError, _domain_error)
+bp.context_processor(_layout)  # the header (who is logged in, the menu) as on every page
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 

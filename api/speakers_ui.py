@@ -12,13 +12,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from api import services
-from api.ui import _domain_error, actor
+from api.ui import _domain_error, _layout, actor
 from engine.errors import AlurError, Forbidden, InvalidData
 from engine.speakers import STATUS_LABEL
 
 bp = Blueprint("speakers_ui", __name__)
 FIELDS = ("name", "nip", "jabatan", "unit", "topics")
 bp.register_error_handler(AlurError, _domain_error)
+bp.context_processor(_layout)  # the header (who is logged in, the menu) as on every page
 
 
 def _staff() -> None:
