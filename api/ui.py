@@ -37,7 +37,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser, client_address
 from api.errors import status_of
-from engine import decisions, generated, signing, speakers, timeline
+from engine import decisions, generated, signing, speakers, timeline, worktime
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
@@ -545,7 +545,16 @@ def instance(instance_id: int) -> str:
         current=detail.current_steps, completed=detail.completed_steps, returned=detail.returned_steps,
         request_data=_instance_data(model, detail.instance),
         total_minutes=model.total_standard_minutes, task_state=TASK_STATES, end_kinds=END_KINDS,
-        initials=services().initials(instance_id, who))
+        initials=services().initials(instance_id, who),
+        expected=worktime.expected_end(model, detail.ready, _tz()) if detail.instance.status == "running" else None,
+        final_letters=_final_letters(model, detail))
+
+
+def _final_letters(model: SopModel, detail: Any) -> list[Any]:
+    """The newest version of each document a step stamps its number into (`cap_nomor`), once it is a PDF."""
+    kinds = {s.prop(signing.STAMP) for s in model.steps.values() if s.prop(signing.STAMP)}
+    return [d.versions[-1] for d in detail.documents
+            if d.doc_type in kinds and d.versions and d.versions[-1].media_type == "application/pdf"]
 
 
 @bp.get("/permohonan/<int(max=2147483647):instance_id>/diagram.xml")

@@ -149,7 +149,7 @@ def test_conflict_substitute_paraf_signature_and_the_applicants_pdf(live_server:
     page.goto(f"{base}/permohonan/{instance_id}")
     number = page.locator("#letter-number strong").inner_text().strip()
     with page.expect_download() as download:
-        page.click("a:has-text('surat_final.pdf')")
+        page.click("#surat-final a:has-text('Unduh surat final')")
     text = " ".join(pdf_text(Path(download.value.path()).read_bytes()).split())
     assert number in text and "Budi Santoso" in text, text
     logout()
