@@ -21,9 +21,13 @@ node_modules/.installed: package.json package-lock.json
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 
-# LibreOffice (no GUI) renders the final letters to PDF; pdftotext (poppler-utils) reads them back in tests.
+# pdftotext and pdfinfo: the printed-SOP browser test reads the PDF Chromium makes
+/usr/bin/pdftotext:
+	apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null
+
+# LibreOffice (no GUI) renders the final letters to PDF.
 /usr/bin/soffice:
-	apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui poppler-utils >/dev/null
+	apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui >/dev/null
 
 setup: $(BIN)/.installed node_modules/.installed
 
@@ -39,13 +43,13 @@ run: setup /usr/bin/soffice
 serve:
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - api.wsgi:app
 
-## make test: set up (Python, npm, Debian chromium for the browser test) and run the whole suite.
-test: setup /usr/bin/chromium /usr/bin/soffice
+## make test: set up (Python, npm, Debian chromium, poppler-utils and LibreOffice) and run the whole suite.
+test: setup /usr/bin/chromium /usr/bin/pdftotext /usr/bin/soffice
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
 ## make test-fast: the suite without live servers, fuzzing, the browser and PostgreSQL (under a minute).
-test-fast: setup /usr/bin/soffice
+test-fast: setup /usr/bin/pdftotext /usr/bin/soffice
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -m "not slow and not browser and not postgres"
 
