@@ -31,6 +31,7 @@ from engine.clock import local
 from engine.diagram import SopModel, Step
 from engine.documents import sniff
 from engine.errors import Forbidden, InvalidData, NotFound
+from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
 from engine.models import DocumentTemplate, Instance
 from engine.uow import UnitOfWork
 
@@ -72,13 +73,21 @@ def date_text(value: Any) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def inert(value: Any) -> Any:
+    """Text from a form or the registry that cannot become a placeholder when a draft is rendered again
+    (signature, number): a zero-width space splits `{{` and `{%`."""
+    if isinstance(value, str):
+        return value.replace("{{", "{\u200b{").replace("{%", "{\u200b%").replace("{#", "{\u200b#")
+    return value
+
+
 def _person(session: Session | None, text: Any) -> dict[str, str]:
     name = str(text or "").strip()
     found = speakers.resolve(session, name) if session is not None and name else None
     if found is None:
-        return {"nama": name or BLANK, "nip": BLANK, "jabatan": BLANK, "unit": BLANK}
-    return {"nama": found.name, "nip": found.nip or BLANK, "jabatan": found.jabatan or BLANK,
-            "unit": found.unit or BLANK}
+        return {"nama": inert(name) or BLANK, "nip": BLANK, "jabatan": BLANK, "unit": BLANK}
+    return {"nama": inert(found.name), "nip": found.nip or BLANK, "jabatan": inert(found.jabatan) or BLANK,
+            "unit": inert(found.unit) or BLANK}
 
 
 def context(model: SopModel, data: Mapping[str, Any], *, session: Session | None, instance_id: int | None,
@@ -86,7 +95,7 @@ def context(model: SopModel, data: Mapping[str, Any], *, session: Session | None
             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What a template sees (docs/documents.md): every form field by id, and the named groups below."""
     fields = {f.id: "" for s in model.steps.values() for f in s.fields}
-    fields.update({k: ("" if v is None else v) for k, v in data.items()})
+    fields.update({k: ("" if v is None else inert(v)) for k, v in data.items()})
     cal = speakers.CalendarFields.of(model)
 
     def field(name: str | None) -> str:
@@ -97,8 +106,8 @@ def context(model: SopModel, data: Mapping[str, Any], *, session: Session | None
     answer = field(cal.availability) if cal else ""
     ctx: dict[str, Any] = dict(fields)
     ctx.update(
-        permohonan={"id": instance_id or BLANK, "perihal": perihal or field("perihal") or BLANK,
-                    "instansi": agency or field("instansi_pemohon") or BLANK},
+        permohonan={"id": instance_id or BLANK, "perihal": inert(perihal) or field(SUBJECT_FIELD) or BLANK,
+                    "instansi": inert(agency) or field(AGENCY_FIELD) or BLANK},
         acara={"nama": field(cal.title) if cal else "", "tanggal": field(cal.day) if cal else "",
                "tanggal_teks": date_text(field(cal.day)) if cal else "",
                "jam": field(cal.start).replace(":", ".") if cal and field(cal.start) else BLANK,

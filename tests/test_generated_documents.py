@@ -164,3 +164,12 @@ def test_three_reviewers_initial_the_exact_version_they_approved(alur: Alur, cli
     block = block[:block.index("</ul>")]
     assert block.count("<li>Paraf") == 3 and fixed.sha256[:16] in block
     assert "asisten-administrasi-dan-umum (langkah 9" in block
+
+
+def test_form_text_never_becomes_a_placeholder_of_a_later_render(alur: Alur, speakers: None) -> None:
+    iid = new_request(alur, "Dr. Siti Aminah")
+    drive_to(alur, iid, 4)
+    step(alur, iid, data={"catatan": "{{ ''.__class__ }} {% if true %}x{% endif %}"})
+    [sheet] = versions(alur, iid, "disposisi")
+    text = text_of(content(alur, sheet.id))
+    assert "{\u200b{ ''.__class__ }} {\u200b% if true %}x{\u200b% endif %}" in text
