@@ -182,6 +182,9 @@ class Commands:
     def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
                 actor: Actor, upload: Upload, now: datetime, note: str | None = None) -> DocumentVersion:
         where = {"doc_type": upload.doc_type}
+        if note is None and not signing.accepts_upload(step, upload.doc_type):
+            raise InvalidData(f"langkah '{step.name}' hanya menerima tanda tangan elektronik: setujui tanpa "
+                              f"mengunggah '{upload.doc_type}'", "file", reason="not_allowed", params=where)
         if upload.doc_type not in step.upload_types:
             raise InvalidData(f"dokumen '{upload.doc_type}' tidak dihasilkan di langkah '{step.name}' "
                               f"(boleh: {', '.join(sorted(step.upload_types)) or '-'})", "type",

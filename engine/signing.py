@@ -42,6 +42,11 @@ def signs_electronically(step: Step) -> str | None:
     return step.outputs[0] if ELECTRONIC in modes(step) and step.outputs else None
 
 
+def accepts_upload(step: Step, doc_type: str) -> bool:
+    """A step that signs only in Alur (`tanda_tangan=elektronik`) takes no uploaded scan of the signed letter."""
+    return not (signs_electronically(step) == doc_type and WET not in modes(step))
+
+
 def verify_line(settings: Settings, code: str) -> str:
     return f"Kode verifikasi {code}: {settings.public_url}/v/{code}"
 

@@ -8,13 +8,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine.actors import SYSTEM
-from engine.demo import actor_for_lane
+from engine.actors import SYSTEM, Upload
+from engine.demo import SAMPLE_PDF, actor_for_lane
+from engine.errors import InvalidData
 from engine.models import User
 from engine.services import Alur
+from engine.testing import SOP_FILE
 from tests.helpers import current, step
 from tests.test_generated_documents import text_of
 from tests.test_speakers import OWNER, assign, new_request
@@ -38,7 +41,7 @@ def officials(alur: Alur) -> None:
         uow.session.scalars(select(User).where(User.username == "sekda")).one().full_name = SEKDA["name"]
 
 
-def signed_request(alur: Alur) -> int:
+def signed_request_until_sekda(alur: Alur) -> int:
     officials(alur)
     iid = new_request(alur, "Dr. Siti Aminah")
     assign(alur, iid, "Budi Santoso", "usul_pengganti")
@@ -48,8 +51,13 @@ def signed_request(alur: Alur) -> int:
     alur.complete(record.id, kasubbag, {})
     for _ in range(3):
         step(alur, iid)
+    assert current(alur, iid).step_no == 10
+    return iid
+
+
+def signed_request(alur: Alur) -> int:
+    iid = signed_request_until_sekda(alur)
     sekda = current(alur, iid)
-    assert sekda.step_no == 10
     alur.complete(sekda.id, actor_for_lane(alur, sekda.lane), {"keputusan": "setuju"})   # no scan: e-signature
     return iid
 
@@ -82,3 +90,18 @@ def test_signature_in_alur_then_number_stamped_into_the_pdf(alur: Alur, client: 
     assert f'id="v_nomor">{number}<' in page.text and final.sha256 in page.text
     assert f"{SEKDA['name']}, Sekretaris Daerah (NIP {SEKDA['nip']})" in page.text
     assert client.get("/v/TIDAKADA00").status_code == 404
+
+
+def test_a_step_that_signs_only_in_alur_refuses_a_scan(alur: Alur) -> None:
+    text = SOP_FILE.read_text(encoding="utf-8")
+    assert text.count('value="elektronik,basah"') == 1
+    alur.deploy(text.replace('value="elektronik,basah"', 'value="elektronik"').encode(), SYSTEM)
+    iid = signed_request_until_sekda(alur)
+    sekda = current(alur, iid)
+    with pytest.raises(InvalidData) as refused:
+        alur.attach_document(sekda.id, actor_for_lane(alur, sekda.lane),
+                             Upload("surat_ditandatangani", "scan.pdf", SAMPLE_PDF))
+    assert refused.value.reason == "not_allowed" and "elektronik" in refused.value.message
+    alur.complete(sekda.id, actor_for_lane(alur, sekda.lane), {"keputusan": "setuju"})
+    [signed] = [d for d in alur.instance(iid, SYSTEM).documents if d.doc_type == "surat_ditandatangani"]
+    assert signed.versions[-1].note.startswith("ditandatangani secara elektronik")
