@@ -1,7 +1,7 @@
 """speakers and their calendar, document templates, why a document version exists
 
 Revision ID: 0011_letters
-Revises: 0005_hardening
+Revises: 0009_claims
 Create Date: 2026-11-28 08:40:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011_letters'
-down_revision = '0005_hardening'
+down_revision = '0009_claims'
 branch_labels = None
 depends_on = None
 
