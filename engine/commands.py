@@ -188,10 +188,14 @@ class Commands:
     def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
                 actor: Actor, upload: Upload, now: datetime, note: str | None = None) -> DocumentVersion:
         where = {"doc_type": upload.doc_type}
-        if note is None and not signing.accepts_upload(step, upload.doc_type):
-            raise InvalidData(f"langkah '{step.name}' hanya menerima tanda tangan elektronik: setujui tanpa "
-                              f"mengunggah '{upload.doc_type}'", "file", reason="not_allowed", params=where)
-        check_upload_allowed(step, upload.doc_type)
+        if note is None:  # an upload by a person; with a note it is a document Alur makes (template, signature)
+            if not signing.accepts_upload(step, upload.doc_type):
+                raise InvalidData(f"langkah '{step.name}' hanya menerima tanda tangan elektronik: setujui tanpa "
+                                  f"mengunggah '{upload.doc_type}'", "file", reason="not_allowed", params=where)
+            check_upload_allowed(step, upload.doc_type)
+        elif upload.doc_type not in step.outputs:
+            raise InvalidData(f"dokumen '{upload.doc_type}' bukan output langkah '{step.name}'", "type",
+                              reason="not_in_options", params=where)
         if not upload.content:
             raise InvalidData("berkas kosong", "file", reason="empty", params=where)
         limit = self.settings.max_upload_bytes

@@ -145,10 +145,11 @@ def test_three_reviewers_initial_the_exact_version_they_approved(alur: Alur, cli
     draft = alur.generate_document(record.id, kasubbag, "draft_surat")
     alur.complete(record.id, kasubbag, {})
     step(alur, iid)                                     # Kabag (7) approves: paraf on version 1
-    step(alur, iid, "tidak_setuju")                     # Karo (8) returns to the Kabag
-    kabag = current(alur, iid)
-    fixed = alur.attach_document(kabag.id, actor_for_lane(alur, kabag.lane),
-                                 Upload("draft_surat", "draft v2.pdf", SAMPLE_PDF))
+    step(alur, iid, "tidak_setuju")                     # Karo (8) returns to the Kabag,
+    step(alur, iid, "tidak_setuju")                     # who returns it to the Kasubbag
+    kasubbag_again = current(alur, iid)
+    fixed = alur.attach_document(kasubbag_again.id, kasubbag, Upload("draft_surat", "draft v2.pdf", SAMPLE_PDF))
+    alur.complete(kasubbag_again.id, kasubbag, {})
     for _ in range(3):                                  # Kabag, Karo, Asisten approve version 2
         step(alur, iid)
     initials = alur.initials(iid, SYSTEM)
