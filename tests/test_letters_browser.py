@@ -92,7 +92,7 @@ def test_conflict_substitute_paraf_signature_and_the_applicants_pdf(live_server:
         expect(page.locator(".flash-ok")).to_contain_text("selesai", timeout=120_000)
         logout()
 
-    step("petugas-informasi-tu", 2, "Setuju")
+    step("petugas-informasi-tu", 2, "Berkas lengkap")
     step("petugas-informasi-tu", 3)
     step("kepala-biro", 4)
 
