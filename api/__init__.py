@@ -55,13 +55,16 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     app.config.update(config)
     app.extensions["alur"] = alur or build(settings)
 
-    from api import auth, desk, people_ui, rest, ui
+    from api import auth, desk, documents_ui, exports_ui, people_ui, rest, speakers_ui, ui
 
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(rest.bp)
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(speakers_ui.bp)
+    app.register_blueprint(documents_ui.bp)
+    app.register_blueprint(exports_ui.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(people_ui.bp)
 
