@@ -25,10 +25,14 @@ node_modules/.installed: package.json package-lock.json
 /usr/bin/pdftotext:
 	apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null
 
+# LibreOffice (no GUI) renders the final letters to PDF.
+/usr/bin/soffice:
+	apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui >/dev/null
+
 setup: $(BIN)/.installed node_modules/.installed
 
 ## make run: set up, create/upgrade the SQLite database with the bundled SOP and demo users, serve.
-run: setup
+run: setup /usr/bin/soffice
 	$(BIN)/alur init --demo
 	@echo ""
 	@echo "Alur berjalan di http://localhost:$(PORT)/ — masuk sebagai salah satu pengguna demo di atas"
@@ -39,13 +43,13 @@ run: setup
 serve:
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - api.wsgi:app
 
-## make test: set up (Python, npm, Debian chromium and poppler-utils for the browser tests) and run the whole suite.
-test: setup /usr/bin/chromium /usr/bin/pdftotext
+## make test: set up (Python, npm, Debian chromium, poppler-utils and LibreOffice) and run the whole suite.
+test: setup /usr/bin/chromium /usr/bin/pdftotext /usr/bin/soffice
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
 ## make test-fast: the suite without live servers, fuzzing, the browser and PostgreSQL (under a minute).
-test-fast: setup
+test-fast: setup /usr/bin/pdftotext /usr/bin/soffice
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -m "not slow and not browser and not postgres"
 

@@ -59,13 +59,26 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
 
         app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
 
-    from api import auth, desk, people_ui, rest, ui, ui_kalender  # noqa: F401 (ui_kalender adds its routes to ui)
+    from api import (  # noqa: F401 (ui_kalender adds its routes to ui)
+        auth,
+        desk,
+        documents_ui,
+        exports_ui,
+        people_ui,
+        rest,
+        speakers_ui,
+        ui,
+        ui_kalender,
+    )
 
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(rest.bp)
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(speakers_ui.bp)
+    app.register_blueprint(documents_ui.bp)
+    app.register_blueprint(exports_ui.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(people_ui.bp)
 

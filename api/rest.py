@@ -200,7 +200,8 @@ def document_version_of(doc_type: str, version: DocumentVersion) -> s.DocumentVe
     return s.DocumentVersion(id=version.id, type=doc_type, version=version.version, filename=version.filename,
                              media_type=version.media_type, size=version.size, sha256=version.sha256,
                              uploaded_by=version.uploaded_by, uploaded_at=version.uploaded_at,
-                             task_id=version.task_id, url=url_for("rest.download", version_id=version.id))
+                             task_id=version.task_id, url=url_for("rest.download", version_id=version.id),
+                             note=version.note)
 
 
 def group_of(document: Document) -> s.DocumentGroup:
@@ -565,6 +566,159 @@ def create_user(json: s.NewUser) -> Any:
     return user_of(user), 201
 
 
+# ---- speakers and their calendar --------------------------------------------------------
+
+SPEAKER_ID = {"speaker_id": "speaker id"}
+
+
+def speaker_of(speaker: Any) -> s.Speaker:
+    return s.Speaker(id=speaker.id, name=speaker.name, nip=speaker.nip, jabatan=speaker.jabatan, unit=speaker.unit,
+                     topics=speaker.topics, active=speaker.active,
+                     calendar_url=url_for("rest.speaker_calendar", speaker_id=speaker.id))
+
+
+def engagement_of(e: Any) -> s.Engagement:
+    return s.Engagement(id=e.id, speaker_id=e.speaker_id, instance_id=e.instance_id, source=e.source,
+                        status=e.status, title=e.title, place=e.place, created_by=e.created_by,
+                        starts_at=e.starts_at.isoformat(timespec="minutes"),
+                        ends_at=e.ends_at.isoformat(timespec="minutes"))
+
+
+def _staff_only() -> None:
+    if not actor().is_staff:
+        raise Forbidden("daftar dan jadwal narasumber hanya untuk pegawai")
+
+
+@bp.get("/speakers")
+@authenticated
+@spec.validate(resp=answers(403, HTTP_200=(s.SpeakerList, "The registry")), tags=["speakers"],
+               operation_id="listSpeakers")
+def list_speakers() -> Any:
+    """Officials who serve as speakers (staff only), by name."""
+    _staff_only()
+    return s.SpeakerList(speakers=[speaker_of(x) for x in services().speaker_list()])
+
+
+@bp.post("/speakers")
+@authenticated
+@spec.validate(resp=answers(400, 403, 413, 422, HTTP_201=(s.Speaker, "The new speaker")), tags=["speakers"],
+               operation_id="createSpeaker")
+def create_speaker(json: s.NewSpeaker) -> Any:
+    """Add a speaker to the registry (admins and process owners)."""
+    return speaker_of(services().save_speaker(actor(), json.model_dump())), 201
+
+
+@bp.patch(f"/speakers/<{ID}:speaker_id>")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_200=(s.Speaker, "The changed speaker")),
+               tags=["speakers"], operation_id="updateSpeaker", path_parameter_descriptions=SPEAKER_ID)
+def update_speaker(speaker_id: int, json: s.SpeakerChange) -> Any:
+    """Change a speaker: only the keys given (admins and process owners)."""
+    return speaker_of(services().save_speaker(actor(), json.model_dump(exclude_unset=True), speaker_id))
+
+
+@bp.get(f"/speakers/<{ID}:speaker_id>/calendar")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, HTTP_200=(s.SpeakerCalendar, "The speaker's calendar")),
+               tags=["speakers"], operation_id="speakerCalendar", path_parameter_descriptions=SPEAKER_ID)
+def speaker_calendar(speaker_id: int, query: s.CalendarQuery) -> Any:
+    """A speaker's engagements (requests' tentative and confirmed ones, manual entries), oldest first."""
+    _staff_only()
+    alur = services()
+    speaker = alur.speaker(speaker_id)
+    entries = alur.speaker_calendar(speaker_id, query.from_, query.to, bool(query.released))
+    return s.SpeakerCalendar(speaker=speaker_of(speaker), engagements=[engagement_of(e) for e in entries])
+
+
+@bp.post(f"/speakers/<{ID}:speaker_id>/calendar/entries")  # not POST .../calendar: see werkzeug's 405 quirk
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_201=(s.Engagement, "The new entry")),
+               tags=["speakers"], operation_id="addEngagement", path_parameter_descriptions=SPEAKER_ID)
+def add_engagement(speaker_id: int, json: s.NewEngagement) -> Any:
+    """Add a manual entry (leave, other duties); it blocks confirmations like a confirmed request."""
+    return engagement_of(services().add_engagement(actor(), speaker_id, json.model_dump())), 201
+
+
+@bp.post(f"/speakers/<{ID}:speaker_id>/calendar/entries/<{ID}:entry_id>/release")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, HTTP_200=(s.Engagement, "The released entry")), tags=["speakers"],
+               operation_id="releaseEngagement",
+               path_parameter_descriptions={**SPEAKER_ID, "entry_id": "calendar entry id"})
+def release_engagement(speaker_id: int, entry_id: int, json: s.CancelRequest) -> Any:
+    """Release a manual entry (kept in the calendar as released); the body (a reason) may be left out."""
+    return engagement_of(services().remove_engagement(actor(), speaker_id, entry_id, json.reason))
+
+
+# ---- document templates and generated documents -----------------------------------------
+
+PROCESS_KEY = {"key": "process key"}
+DOCX_MEDIA = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def template_of(key: str, name: str, row: Any = None) -> s.TemplateVersion:
+    url = url_for("rest.template_file", key=key, name=name)
+    if row is None:
+        return s.TemplateVersion(name=name, version=0, sha256=None, filename=None, note=None, uploaded_by=None,
+                                 uploaded_at=None, url=url)
+    return s.TemplateVersion(name=name, version=row.version, sha256=row.sha256, filename=row.filename,
+                             note=row.note, uploaded_by=row.uploaded_by, uploaded_at=row.uploaded_at, url=url)
+
+
+@bp.get("/processes/<key>/templates")
+@authenticated
+@spec.validate(resp=answers(403, 404, HTTP_200=(s.TemplateList, "The process's templates")), tags=["processes"],
+               operation_id="listTemplates", path_parameter_descriptions=PROCESS_KEY)
+def list_templates(key: str) -> Any:
+    """The DOCX templates the process's diagram names, with the version in use and every stored version."""
+    _staff_only()
+    alur = services()
+    names = alur.template_names(key)
+    history = alur.templates(key)
+    newest = {}
+    for row in history:
+        newest.setdefault(row.name, row)
+    return s.TemplateList(templates=[template_of(key, n, newest.get(n)) for n in names],
+                          history=[template_of(key, r.name, r) for r in history])
+
+
+@bp.get("/processes/<key>/templates/<name>")
+@authenticated
+@spec.validate(resp=answers(403, 404, HTTP_200=None), tags=["processes"], operation_id="getTemplate",
+               path_parameter_descriptions={**PROCESS_KEY, "name": "template name"})
+def template_file(key: str, name: str) -> Any:
+    """The template in use, as a DOCX attachment."""
+    _staff_only()
+    content, _ = services().template_content(key, name)
+    response = send_file(io.BytesIO(content), mimetype=DOCX_MEDIA, as_attachment=True,
+                         download_name=f"{name}.docx", max_age=0)
+    response.direct_passthrough = False
+    return response
+
+
+@bp.post("/processes/<key>/templates/<name>")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_201=(s.TemplateVersion, "Stored as the next version")),
+               tags=["processes"], operation_id="replaceTemplate",
+               path_parameter_descriptions={**PROCESS_KEY, "name": "template name"})
+def replace_template(key: str, name: str, form: s.TemplateForm) -> Any:
+    """Replace a template (process owners); it must render with the process's sample data (422 names the
+    placeholder that failed). The next generated document uses it."""
+    if form is None:
+        raise BadRequest("berkas templat (multipart 'file') wajib ada", "file")
+    row = services().replace_template(actor(), key, name, form.file.read(), form.file.filename or "", form.note)
+    return template_of(key, name, row), 201
+
+
+@bp.post("/tasks/<uuid:task_id>/generate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_201=(s.DocumentVersion, "The generated version")),
+               tags=["tasks"], operation_id="generateDocument", path_parameter_descriptions=TASK_ID)
+def generate_document(task_id: Any, json: s.GenerateRequest) -> Any:
+    """Make the step's document of this type from its template and attach it in this activation."""
+    version = services().generate_document(str(task_id), actor(), json.type)
+    return document_version_of(json.type, version), 201, _location("rest.download", version_id=version.id)
+
+
 # ---- working time and timers (issue 11) ---------------------------------------------------
 
 
@@ -580,9 +734,10 @@ def calendar_of(year: int) -> s.Calendar:
 
 @bp.get("/calendar")
 @authenticated
-@spec.validate(query=s.CalendarQuery, resp=answers(400, HTTP_200=(s.Calendar, "Office hours and holidays of a year")),
-               tags=["calendar"], operation_id="getCalendar")
-def get_calendar(query: s.CalendarQuery) -> Any:
+@spec.validate(query=s.OfficeCalendarQuery,
+               resp=answers(400, HTTP_200=(s.Calendar, "Office hours and holidays of a year")),
+               tags=["calendar"], operation_id="getOfficeCalendar")
+def get_calendar(query: s.OfficeCalendarQuery) -> Any:
     """The office calendar of a year (default: this year): hours, national holidays, the admin's changes."""
     return calendar_of(query.year or local(utcnow(), services().settings.timezone).year)
 
@@ -641,7 +796,7 @@ INSTANCE_LINKS = {
     "UploadToReadyTask": ("uploadDocument", {"task_id": "$response.body#/ready_tasks/0/id"}),
     "CompleteReadyTask": ("completeTask", {"task_id": "$response.body#/ready_tasks/0/id"}),
 }
-OPTIONAL_BODY = {"cancelInstance", "completeTask"}  # no body is the same as `{}`
+OPTIONAL_BODY = {"cancelInstance", "completeTask", "releaseEngagement", "updateSpeaker"}  # no body is the same as `{}`
 # What the models cannot say: links between operations, headers, and answers that are not JSON.
 EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     ("startInstance", "201"): {"links": INSTANCE_LINKS,
@@ -649,6 +804,8 @@ EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     ("completeTask", "200"): {"links": INSTANCE_LINKS},
     ("uploadDocument", "201"): {"links": {"Download": ("downloadDocument", {"version_id": "$response.body#/id"})},
                                 "headers": {"Location": {"schema": {"type": "string"}}}},
+    ("getTemplate", "200"): {"description": "The DOCX template", "content": {
+        DOCX_MEDIA: {"schema": {"type": "string", "format": "binary"}}}},
     ("getProcessBpmn", "200"): {"description": "BPMN 2.0 XML",
                                 "content": {"application/xml": {"schema": {"type": "string"}}}},
     ("downloadDocument", "200"): {"description": "The file, as an attachment", "content": {

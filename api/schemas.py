@@ -432,6 +432,7 @@ class DocumentVersion(Reply):
     uploaded_at: UtcTime
     task_id: str | None
     url: str = Field(description="download URL")
+    note: str | None = Field(None, description="why this version exists, e.g. generated from a template")
 
 
 class DocumentGroup(Reply):
@@ -569,6 +570,82 @@ class Users(Reply):
     users: list[Account]
 
 
+# ---- speakers and their calendar (engine/speakers.py) --------------------------------------
+
+Nip = Annotated[StrictStr | None, Field(description="NIP: 18 digits; empty or null for none",
+                                        pattern="^([0-9]{18})?$")]
+LocalTime = Annotated[StrictStr, Field(description="the event's wall-clock time in the office's time zone, "
+                                                   "TTTT-BB-HHTJJ:MM",
+                                       pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$")]
+
+
+class NewSpeaker(Request):
+    name: Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200, pattern=NOT_BLANK))]
+    nip: Nip = None
+    jabatan: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    unit: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    topics: Annotated[Text, Field(description="comma-separated", **_json_schema(maxLength=2000))] = ""
+    active: StrictBool = True
+
+
+class SpeakerChange(Request):
+    """Only the keys given change."""
+
+    name: Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200, pattern=NOT_BLANK))] = ""
+    nip: Nip = None
+    jabatan: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    unit: Annotated[Text, Field(**_json_schema(maxLength=200))] = ""
+    topics: Annotated[Text, Field(**_json_schema(maxLength=2000))] = ""
+    active: StrictBool = True
+
+
+class NewEngagement(Request):
+    title: Annotated[Text, Field(description="e.g. Cuti, Rapat kerja", **_json_schema(
+        minLength=1, maxLength=500, pattern=NOT_BLANK))]
+    place: Annotated[Text, Field(**_json_schema(maxLength=300))] = ""
+    starts_at: LocalTime
+    ends_at: LocalTime
+
+
+class CalendarQuery(BaseModel):
+    from_: QueryDate = Field(None, alias="from", description="engagements ending on or after this day")
+    to: QueryDate = Field(None, description="engagements starting on or before this day")
+    released: QueryBool = Field(None, description="also released engagements")
+
+
+class Speaker(Reply):
+    id: int
+    name: str
+    nip: str | None
+    jabatan: str
+    unit: str
+    topics: str
+    active: bool
+    calendar_url: str
+
+
+class SpeakerList(Reply):
+    speakers: list[Speaker]
+
+
+class Engagement(Reply):
+    id: int
+    speaker_id: int
+    instance_id: int | None = Field(description="the request it comes from; null for a manual entry")
+    source: Literal["request", "manual"]
+    status: Literal["tentative", "confirmed", "released"]
+    title: str
+    place: str
+    starts_at: str = Field(description="wall-clock time in the office's time zone, TTTT-BB-HHTJJ:MM")
+    ends_at: str
+    created_by: str
+
+
+class SpeakerCalendar(Reply):
+    speaker: Speaker
+    engagements: list[Engagement]
+
+
 # ---- the process owner's desk ------------------------------------------------------------
 
 StepMapping = Annotated[dict[StrictStr, Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200))]],
@@ -672,12 +749,43 @@ class BulkMigration(Reply):
     checks: list[MigrationCheck] = Field(description="the dry run: every running request of the version")
 
 
+
+# ---- document templates (engine/generated.py) -----------------------------------------------
+
+
+class TemplateForm(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    file: Annotated[Binary, Field(description="the DOCX template (docxtpl placeholders)")]
+    note: Annotated[Text, Field(description="why it is replaced", **_json_schema(maxLength=500))] = ""
+
+
+class TemplateVersion(Reply):
+    name: str
+    version: int = Field(description="0: the bundled default")
+    sha256: str | None
+    filename: str | None
+    note: str | None
+    uploaded_by: str | None
+    uploaded_at: UtcTime | None
+    url: str = Field(description="download URL of the template in use")
+
+
+class TemplateList(Reply):
+    templates: list[TemplateVersion] = Field(description="per template the diagram names, the version in use")
+    history: list[TemplateVersion] = Field(description="every stored version, newest first per name")
+
+
+class GenerateRequest(Request):
+    type: Annotated[Text, Field(description="document type the step makes from a template", **_json_schema(
+        minLength=1))]
+
+
 # ---- working time and timers (issue 11) --------------------------------------------------
 
 IsoDay = Annotated[Text, Field(description="a day, TTTT-BB-HH", **_json_schema(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
 
 
-class CalendarQuery(BaseModel):
+class OfficeCalendarQuery(BaseModel):
     year: Year
 
 

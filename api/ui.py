@@ -38,13 +38,34 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser, client_address
 from api.errors import status_of
-from engine import claims, decisions, flowchart, forms, people, timeline, timers
+from engine import (
+    claims,
+    decisions,
+    flowchart,
+    forms,
+    generated,
+    people,
+    signing,
+    speakers,
+    timeline,
+    timers,
+    worktime,
+)
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
 from engine.documents import LABELS as DOC_LABELS
 from engine.documents import doc_label, size_text, sniff
-from engine.errors import AlurError, Forbidden, Held, InvalidData, MissingDocument, NotReady, Throttled
+from engine.errors import (
+    AlurError,
+    Forbidden,
+    Held,
+    InvalidData,
+    MissingDocument,
+    NotReady,
+    ScheduleConflict,
+    Throttled,
+)
 from engine.inbox import SORTS, InboxQuery
 from engine.inbox import inbox as inbox_page
 from engine.letters import AGENCY_FIELD
@@ -436,7 +457,20 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
         fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id == decisions.FIELD)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
-        task_state=TASK_STATES), status
+        task_state=TASK_STATES, step_templates=generated.step_templates(detail.step),
+        esign=signing.signs_electronically(detail.step),
+        **_speaker_context(model, detail)), status
+
+
+def _speaker_context(model: SopModel, detail: Any) -> dict[str, Any]:
+    """The speaker calendar of a `kalender=periksa` step and the registry names for the speaker fields."""
+    fields = speakers.CalendarFields.of(model)
+    if fields is None:
+        return {"schedules": [], "speaker_names": [], "speaker_fields": ()}
+    shown = detail is not None and detail.step.prop("kalender") == speakers.CHECK
+    return {"schedules": services().schedules(detail.instance) if shown else [],
+            "speaker_names": [s.name for s in services().speaker_list(active_only=True)],
+            "speaker_fields": tuple(n for n in (fields.requested, fields.assigned) if n)}
 
 
 @bp.get("/tugas/<task_id>")
@@ -459,6 +493,10 @@ def task_submit(task_id: str) -> Any:
         return _render_task(task_id, values, errors, 422)
     try:
         instance_id = alur.complete(task_id, who, values, uploads)
+    except ScheduleConflict as exc:
+        errors = FormErrors()
+        errors.general.append(exc.message)
+        return _render_task(task_id, values, errors, 409)
     except NotReady:
         flash(_already_done(task_id), "error")
         return redirect(url_for("ui.instance", instance_id=detail.instance.id))
@@ -545,7 +583,7 @@ def _render_new(definition: ProcessDefinition, values: dict[str, Any], errors: F
     return render_template(
         "new_request.html", definition=definition, model=model, step=step, fields=step.fields,
         upload_types=step.upload_types, values=values, errors=errors,
-        hint=lambda f: requirement_hint(step, f), accept=UPLOAD_ACCEPT), status
+        hint=lambda f: requirement_hint(step, f), accept=UPLOAD_ACCEPT, **_speaker_context(model, None)), status
 
 
 @bp.get("/permohonan/baru")
@@ -637,7 +675,17 @@ def instance(instance_id: int) -> str:
         timers=[(t, model.timers.get(t.spec_id)) for t in timers.pending(services(), instance_id)],
         total_minutes=model.total_standard_minutes, task_state=TASK_STATES, end_kinds=END_KINDS,
         cancelled=next((e for e in services().audit_log(instance_id) if e.kind == "cancel"), None)
-        if detail.instance.status == "cancelled" else None)
+        if detail.instance.status == "cancelled" else None,
+        initials=services().initials(instance_id, who),
+        expected=worktime.expected_end(model, detail.ready, _tz()) if detail.instance.status == "running" else None,
+        final_letters=_final_letters(model, detail))
+
+
+def _final_letters(model: SopModel, detail: Any) -> list[Any]:
+    """The newest version of each document a step stamps its number into (`cap_nomor`), once it is a PDF."""
+    kinds = {s.prop(signing.STAMP) for s in model.steps.values() if s.prop(signing.STAMP)}
+    return [d.versions[-1] for d in detail.documents
+            if d.doc_type in kinds and d.versions and d.versions[-1].media_type == "application/pdf"]
 
 
 @bp.get("/permohonan/<int(max=2147483647):instance_id>/diagram.xml")

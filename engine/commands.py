@@ -18,10 +18,10 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import decisions, forms, letters, office, state, timers
+from engine import decisions, forms, generated, initials, letters, office, signing, speakers, state, timers
 from engine.actors import Actor, Upload
 from engine.claims import check_holder
-from engine.clock import utcnow
+from engine.clock import local, utcnow
 from engine.conditions import ConditionError
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
@@ -29,7 +29,14 @@ from engine.documents import TooLarge, doc_label, safe_filename, size_text, snif
 from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, MissingDocument, NotReady
 from engine.hooks import Letter, Registry, StepContext
 from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
-from engine.models import Document, DocumentContent, DocumentVersion, Instance, ProcessDefinition, TaskRecord
+from engine.models import (
+    Document,
+    DocumentContent,
+    DocumentVersion,
+    Instance,
+    ProcessDefinition,
+    TaskRecord,
+)
 from engine.office import Office
 from engine.owner import lane_warnings
 from engine.queries import check_can_read, find_definition
@@ -169,6 +176,7 @@ class Commands:
             instance.status, instance.ended_at = "cancelled", now
             instance.state = state.dump(workflow)
             timers.drop(uow.session, instance.id)
+            speakers.release_for(uow, instance.id, actor.username, now)
             uow.audit(actor.username, "cancel", now, instance.id, reason=reason)
 
     def optimize(self) -> None:
@@ -191,9 +199,16 @@ class Commands:
         return record, instance
 
     def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
-                actor: Actor, upload: Upload, now: datetime) -> DocumentVersion:
+                actor: Actor, upload: Upload, now: datetime, note: str | None = None) -> DocumentVersion:
         where = {"doc_type": upload.doc_type}
-        check_upload_allowed(step, upload.doc_type)
+        if note is None:  # an upload by a person; with a note it is a document Alur makes (template, signature)
+            if not signing.accepts_upload(step, upload.doc_type):
+                raise InvalidData(f"langkah '{step.name}' hanya menerima tanda tangan elektronik: setujui tanpa "
+                                  f"mengunggah '{upload.doc_type}'", "file", reason="not_allowed", params=where)
+            check_upload_allowed(step, upload.doc_type)
+        elif upload.doc_type not in step.outputs:
+            raise InvalidData(f"dokumen '{upload.doc_type}' bukan output langkah '{step.name}'", "type",
+                              reason="not_in_options", params=where)
         if not upload.content:
             raise InvalidData("berkas kosong", "file", reason="empty", params=where)
         limit = self.settings.max_upload_bytes
@@ -217,13 +232,36 @@ class Commands:
         version = DocumentVersion(
             document_id=document.id, version=number, filename=filename, media_type=media_type,
             size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
-            uploaded_by=actor.username, uploaded_at=now)
+            uploaded_by=actor.username, uploaded_at=now, note=note)
         uow.session.add(version)
         uow.session.flush()
         uow.session.add(DocumentContent(version_id=version.id, content=upload.content))
         uow.audit(actor.username, "document_added", now, instance.id, record.id, doc_type=upload.doc_type,
-                  version=number, sha256=version.sha256, size=version.size, filename=filename)
+                  version=number, sha256=version.sha256, size=version.size, filename=filename,
+                  **({"note": note} if note else {}))
         return version
+
+    def generate(self, task_id: str, actor: Actor, doc_type: str) -> DocumentVersion:
+        """Render the step's template for `doc_type` and attach it, as the actor, in this activation."""
+        now = utcnow()
+        with unit_of_work(self.db) as uow:
+            record, instance = self._task_for_update(uow, task_id, actor)
+            parsed = self.specs.get(instance.definition)
+            step = parsed.model.steps[record.spec_id]
+            return self._generate(uow, instance, parsed, step, record, actor, doc_type, {}, now)
+
+    def _generate(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, step: Step, record: TaskRecord,
+                  actor: Actor, doc_type: str, values: Mapping[str, Any], now: datetime) -> DocumentVersion:
+        name = generated.step_templates(step).get(doc_type)
+        if name is None:
+            raise InvalidData(f"langkah '{step.name}' tidak membuat '{doc_type}' dari templat", "type",
+                              reason="not_in_options", params={"doc_type": doc_type})
+        content, template_version = generated.generate(
+            uow.session, parsed.model, instance, step, values, name, actor.username,
+            local(now, self.settings.timezone).date())
+        why = f"dibuat dari templat {name} " + (f"versi {template_version}" if template_version else "bawaan")
+        return self._attach(uow, instance, step, record, actor, Upload(doc_type, f"{name}.docx", content), now,
+                            note=why)
 
     def _has_upload(self, uow: UnitOfWork, instance: Instance, record: TaskRecord, doc_type: str) -> bool:
         return uow.session.scalar(
@@ -261,16 +299,30 @@ class Commands:
             data = {**data, AGENCY_FIELD: actor.agency}  # an applicant speaks only for their own agency
         values = forms.validate(step.fields, data)
         returned = decisions.is_return(values)
+        if not returned:  # a step's generated documents that nobody must produce by hand: made now
+            for doc_type in generated.step_templates(step):
+                if doc_type not in step.required_uploads and not self._has_upload(uow, instance, record, doc_type):
+                    self._generate(uow, instance, parsed, step, record, actor, doc_type, values, now)
+        def attach(doc_type: str, filename: str, content: bytes, note: str) -> DocumentVersion:
+            return self._attach(uow, instance, step, record, actor, Upload(doc_type, filename, content), now, note)
+
+        signed = signing.signs_electronically(step)
+        if not returned and signed and not self._has_upload(uow, instance, record, signed):
+            signing.sign(uow, self.settings, instance, step, actor, record.lane, now, attach)
         if not returned:  # a returned step produces nothing; otherwise its required documents must be there
             for doc_type in step.required_uploads:
                 if not self._has_required(uow, instance, step, record, doc_type):
                     again = " (versi baru)" if doc_type in step.new_version_required else ""
                     raise MissingDocument(f"dokumen {doc_label(doc_type)} wajib diunggah{again} pada langkah ini",
                                           doc_type)
+            initials.record(uow, instance, step, record, actor.username, now)
+
+        drawn: list[Letter] = []
 
         def draw(recipient: str | None, subject: str | None) -> Letter:
             entry = letters.draw_number(uow, self.settings, instance, now, actor.username, recipient, subject)
-            return Letter(entry.number, entry.letter_date)
+            drawn.append(Letter(entry.number, entry.letter_date))
+            return drawn[-1]
 
         ctx = StepContext(step=step, values=values, task_data=dict(task.data), letter_number=instance.letter_number,
                           _has_upload=lambda doc_type: self._has_upload(uow, instance, record, doc_type),
@@ -280,6 +332,10 @@ class Commands:
             handler.check(ctx)
         for handler in handlers:
             handler.apply(ctx)
+        if not returned and drawn and step.prop(signing.STAMP):
+            signing.stamp(uow, self.settings, instance, step, actor, drawn[-1].number, drawn[-1].letter_date,
+                          attach, now)
+        speakers.after_step(uow, parsed.model, step, instance, ctx.values, ctx.is_return, actor.username, now)
         task.set_data(**ctx.values)
         try:
             task.run()

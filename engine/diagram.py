@@ -161,6 +161,11 @@ class Step:
     # required uploads that need a NEW version on every activation (`versi_baru_wajib`); the others
     # are satisfied by the version this step attached in an earlier activation (a return)
     new_version_required: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()   # every camunda:property of the task, as written
+
+    def prop(self, name: str) -> str | None:
+        """A task property by name (for conventions read by other modules, e.g. `kalender`)."""
+        return dict(self.properties).get(name)
 
     @property
     def upload_types(self) -> list[str]:
@@ -441,6 +446,7 @@ def _read_step(task: etree._Element, lane: str, check: _Checker) -> Step:
         inputs=_csv(props.get("kelengkapan")), outputs=_csv(props.get("output")),
         required_uploads=_csv(props.get("unggah_wajib")), handlers=_csv(props.get("handlers")),
         fields=tuple(fields), new_version_required=_csv(props.get("versi_baru_wajib")),
+        properties=tuple(props.items()),
     )
 
 
@@ -587,9 +593,44 @@ def _reach(starts: list[str], nexts: Any) -> set[str]:
     return seen
 
 
+# Process properties that name the form fields carrying the speaker and the event
+# (docs/diagram-conventions.md, "Speaker calendar"); read by engine/calendar.py.
+CALENDAR_FIELDS = ("kalender_narasumber", "kalender_ditunjuk", "kalender_ketersediaan", "kalender_tanggal",
+                   "kalender_jam_mulai", "kalender_durasi_jam", "kalender_acara", "kalender_tempat")
+CALENDAR_MODES = {"periksa", "konfirmasi"}
+
+
+def _check_calendar(process: etree._Element, model: SopModel, field_ids: set[str], check: _Checker) -> None:
+    for name in CALENDAR_FIELDS:
+        value = model.properties.get(name)
+        if value and value not in field_ids:
+            check.add(f"properti proses {name} menunjuk field '{value}' yang tidak ada di formulir mana pun",
+                      process)
+    by_id = {el.get("id"): el for el in process.findall("bpmn:userTask", NS)}
+    for step in model.steps.values():
+        for part in (step.prop("templat") or "").split(",") if step.prop("templat") is not None else ():
+            doc_type, _, name = (x.strip() for x in part.partition("="))
+            if not DOCUMENT_KEY.match(doc_type) or not DOCUMENT_KEY.match(name):
+                check.add(f"properti templat harus berbentuk jenis_dokumen=nama_templat, bukan '{part.strip()}'",
+                          by_id[step.id])
+            elif doc_type not in step.outputs:
+                check.add(f"templat '{name}' menghasilkan '{doc_type}', yang bukan output langkah ini",
+                          by_id[step.id])
+        mode = step.prop("kalender")
+        if mode is None:
+            continue
+        if mode not in CALENDAR_MODES:
+            check.add(f"properti kalender harus salah satu dari: {', '.join(sorted(CALENDAR_MODES))}, "
+                      f"bukan '{mode}'", by_id[step.id])
+        elif not (model.properties.get("kalender_narasumber") and model.properties.get("kalender_tanggal")):
+            check.add("langkah dengan properti kalender butuh properti proses kalender_narasumber dan "
+                      "kalender_tanggal", by_id[step.id])
+
+
 def _check_steps(process: etree._Element, model: SopModel, handlers: set[str], check: _Checker) -> None:
     by_id = {el.get("id"): el for el in process if _local(el.tag) in STEP_TASKS}
     field_ids = {f.id for s in model.steps.values() for f in s.fields}
+    _check_calendar(process, model, field_ids, check)
     for step in model.steps.values():
         el = by_id[step.id]
         for name in step.handlers:

@@ -104,3 +104,9 @@ class InvalidDiagram(AlurError):
 
     def __post_init__(self) -> None:
         super().__init__("Diagram tidak valid: " + "; ".join(str(p) for p in self.problems))
+
+
+class ScheduleConflict(NotReady):
+    """The speaker is already confirmed elsewhere at an overlapping time."""
+
+    code = "schedule_conflict"

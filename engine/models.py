@@ -254,6 +254,7 @@ class DocumentVersion(Base):
     task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     uploaded_by: Mapped[str] = mapped_column(String(80))
     uploaded_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(String(500))   # why this version exists (generated, replaced)
     document: Mapped[Document] = relationship(back_populates="versions")
 
 
@@ -292,3 +293,77 @@ class LetterRegisterEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
+
+
+class Speaker(Base):
+    """An official who serves as a speaker (narasumber): the registry the calendar hangs on."""
+
+    __tablename__ = "speakers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nip: Mapped[str | None] = mapped_column(String(30), unique=True)
+    jabatan: Mapped[str] = mapped_column(String(200), default="")
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    topics: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Engagement(Base):
+    """One entry of a speaker's calendar: from a request (tentative, confirmed, released) or by hand.
+
+    Times are the event's wall-clock time in the office's time zone (naive), as the form gives them."""
+
+    __tablename__ = "speaker_engagements"
+    __table_args__ = (Index("ix_engagements_speaker_start", "speaker_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    speaker_id: Mapped[int] = mapped_column(ForeignKey("speakers.id", ondelete="CASCADE"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(20))        # request | manual
+    status: Mapped[str] = mapped_column(String(20))        # tentative | confirmed | released
+    title: Mapped[str] = mapped_column(String(500), default="")
+    place: Mapped[str] = mapped_column(String(300), default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DocumentTemplate(Base):
+    """A DOCX template of a process (docxtpl), every version kept; the newest one is used."""
+
+    __tablename__ = "document_templates"
+    __table_args__ = (UniqueConstraint("process_key", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime]
+
+
+class LetterVerification(Base):
+    """What a letter's verification code proves: who signed it, and (once numbered) its number, date and PDF."""
+
+    __tablename__ = "letter_verifications"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    signer_name: Mapped[str] = mapped_column(String(200))
+    signer_jabatan: Mapped[str] = mapped_column(String(200))
+    signer_nip: Mapped[str] = mapped_column(String(30))
+    signed_by: Mapped[str] = mapped_column(String(80))
+    signed_at: Mapped[datetime]
+    number: Mapped[str | None] = mapped_column(String(100))
+    letter_date: Mapped[str | None] = mapped_column(String(10))
+    version_id: Mapped[int | None]
+    sha256: Mapped[str | None] = mapped_column(String(64))

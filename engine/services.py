@@ -7,6 +7,7 @@ engine/queries.py (the read models shared by UI, API and CLI); this class only d
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -14,14 +15,26 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import owner
+from engine import generated, initials, owner, signing, speakers
 from engine.actors import Actor, Filters, Upload
+from engine.clock import utcnow
 from engine.commands import Commands, DeployResult
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step
 from engine.diff import VersionDiff
 from engine.hooks import Registry
-from engine.models import AuditEvent, DocumentVersion, Instance, LetterRegisterEntry, ProcessDefinition, TaskRecord
+from engine.models import (
+    AuditEvent,
+    DocumentTemplate,
+    DocumentVersion,
+    Engagement,
+    Instance,
+    LetterRegisterEntry,
+    LetterVerification,
+    ProcessDefinition,
+    Speaker,
+    TaskRecord,
+)
 from engine.office import DayEntry, Office
 from engine.owner import BulkMigration, MigrationCheck, MigrationResult, Validation, VersionSummary
 from engine.queries import InstanceDetail, Queries, TaskDetail
@@ -141,6 +154,39 @@ class Alur:
     def audit_log(self, instance_id: int) -> list[AuditEvent]:
         return self.queries.audit_log(instance_id)
 
+    # ---- speakers and their calendar (engine/speakers.py) ----------------------------------
+
+    def speaker_list(self, active_only: bool = False) -> list[Speaker]:
+        with unit_of_work(self.db, write=False) as uow:
+            return speakers.list_speakers(uow.session, active_only)
+
+    def speaker(self, speaker_id: int) -> Speaker:
+        with unit_of_work(self.db, write=False) as uow:
+            return speakers.speaker(uow.session, speaker_id)
+
+    def save_speaker(self, actor: Actor, values: Mapping[str, Any], speaker_id: int | None = None) -> Speaker:
+        with unit_of_work(self.db) as uow:
+            return speakers.save_speaker(uow, actor, values, utcnow(), speaker_id)
+
+    def speaker_calendar(self, speaker_id: int, first: dt.date | None = None, last: dt.date | None = None,
+                         include_released: bool = False) -> list[Engagement]:
+        with unit_of_work(self.db, write=False) as uow:
+            return speakers.calendar(uow.session, speaker_id, first, last, include_released)
+
+    def add_engagement(self, actor: Actor, speaker_id: int, values: Mapping[str, Any]) -> Engagement:
+        with unit_of_work(self.db) as uow:
+            return speakers.add_entry(uow, actor, speaker_id, values, utcnow())
+
+    def remove_engagement(self, actor: Actor, speaker_id: int, entry_id: int, reason: str = "") -> Engagement:
+        with unit_of_work(self.db) as uow:
+            return speakers.remove_entry(uow, actor, speaker_id, entry_id, utcnow(), reason)
+
+    def schedules(self, instance: Instance) -> list[speakers.SpeakerSchedule]:
+        """The requested/assigned speaker's calendar around an (already readable) request's date."""
+        with unit_of_work(self.db, write=False) as uow:
+            model = self.specs.get(instance.definition).model
+            return speakers.schedules(uow.session, model, instance.data, instance.id)
+
     # ---- the process owner's desk (engine/owner.py, engine/diff.py) ----------------------
 
     def validate(self, xml: bytes, filename: str = "diagram.bpmn", actor: Actor | None = None) -> Validation:
@@ -164,3 +210,40 @@ class Alur:
     def migrate_all(self, key: str, from_version: int, to_version: int, actor: Actor,
                     mapping: Mapping[str, str] | None = None) -> BulkMigration:
         return owner.migrate_all(self, key, from_version, to_version, actor, mapping)
+
+    # ---- generated documents (engine/generated.py) --------------------------------------------
+
+    def generate_document(self, task_id: str, actor: Actor, doc_type: str) -> DocumentVersion:
+        return self.commands.generate(task_id, actor, doc_type)
+
+    def template_names(self, process_key: str) -> list[str]:
+        """Templates the newest version of a process names (task property `templat`)."""
+        return generated.template_names(self.specs.get(self.definition(process_key)).model)
+
+    def templates(self, process_key: str) -> list[DocumentTemplate]:
+        """Every stored version of the process's templates, newest first per name."""
+        with unit_of_work(self.db, write=False) as uow:
+            return generated.versions(uow.session, process_key)
+
+    def template_content(self, process_key: str, name: str) -> tuple[bytes, int]:
+        """The template in use (version 0 = the bundled default)."""
+        with unit_of_work(self.db, write=False) as uow:
+            return generated.current(uow.session, process_key, name)
+
+    def replace_template(self, actor: Actor, process_key: str, name: str, content: bytes, filename: str = "",
+                         note: str = "") -> DocumentTemplate:
+        model = self.specs.get(self.definition(process_key)).model
+        with unit_of_work(self.db) as uow:
+            return generated.replace(uow, actor, model, name, content, filename, note, utcnow(),
+                                     self.settings.timezone)
+
+    def initials(self, instance_id: int, actor: Actor) -> list[initials.Initial]:
+        """The paraf recorded on a request's documents (engine/initials.py), oldest first."""
+        self.queries.instance(instance_id, actor)  # may the actor read it at all
+        with unit_of_work(self.db, write=False) as uow:
+            return initials.of_instance(uow.session, instance_id)
+
+    def verification(self, code: str) -> LetterVerification:
+        """What a letter's verification code proves (public: the code is printed on the letter)."""
+        with unit_of_work(self.db, write=False) as uow:
+            return signing.verification(uow, code)

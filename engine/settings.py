@@ -25,6 +25,9 @@ class Settings:
     timezone: str = field(default_factory=lambda: os.environ.get("ALUR_TIMEZONE", "Asia/Pontianak"))
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("ALUR_MAX_UPLOAD_MB", "20"))
                                   * 1024 * 1024)
+    # Printed in a signed letter's verification line (`<public_url>/v/<code>`); empty: the path alone.
+    public_url: str = field(default_factory=lambda: os.environ.get("ALUR_PUBLIC_URL", "").rstrip("/"))
+    soffice: str = field(default_factory=lambda: os.environ.get("ALUR_SOFFICE", "soffice"))
     # The web app: where it keeps its files (the generated session key), the key itself, HTTPS-only cookies.
     instance_path: Path = field(default_factory=_instance_path)
     secret_key: str | None = field(default_factory=lambda: os.environ.get("ALUR_SECRET_KEY") or None)

@@ -647,7 +647,8 @@ def test_a_whole_request_with_one_return_by_the_sekda(api: Api) -> None:
     assert all(h["state"] == "completed" and h["duration_seconds"] is not None for h in final["history"])
     sekda_return = final["history"][9]
     assert sekda_return["keputusan"] == "tidak_setuju" and sekda_return["catatan"] == "Perbaiki tanggal"
-    assert sorted(d["type"] for d in final["documents"]) == ["draft_surat", "surat_ditandatangani", "surat_pd"]
+    assert sorted(d["type"] for d in final["documents"]) == [  # step 4's disposition sheet is generated
+        "disposisi", "draft_surat", "surat_ditandatangani", "surat_pd"]
     # the applicant sees the finished request, and the register has the letter
     mine = api.get(f"/api/v1/instances/{i}", "pemohon").json
     assert mine["letter_number"] == final["letter_number"] and mine["status"] == "completed"

@@ -37,7 +37,7 @@ def _round_trip(alur: Alur, url: str, target: Path) -> None:
     restored = make_alur(url, demo=False)
     assert current(restored, iid).step_no == 6, "the restore brings back the state at backup time"
     detail = restored.instance(iid, SYSTEM)
-    assert {d.doc_type for d in detail.documents} == {"surat_pd"}
+    assert {d.doc_type for d in detail.documents} == {"surat_pd", "disposisi"}  # step 4 generates disposisi
     while restored.ready_of([iid])[iid]:
         step(restored, iid)
     final = restored.instance(iid, SYSTEM)

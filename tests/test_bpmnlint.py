@@ -137,7 +137,8 @@ def test_process_carries_the_sop_identity():
         p.get("name"): p.get("value")
         for p in process.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)
     }
-    assert set(props) == SOP_PROPERTIES
+    assert {name for name in props if name.startswith("sop_")} == SOP_PROPERTIES
+    assert props["kalender_narasumber"] == "narasumber_diminta"  # the speaker calendar's fields (conventions)
     assert props["sop_nama"] == "Fasilitasi Narasumber"
     assert props["sop_keterkaitan"] == "SOP Surat Masuk"
 
@@ -225,10 +226,15 @@ def test_request_and_schedule_forms(user_tasks):
         "perihal": ("string", True),
         "nama_kegiatan": ("string", True),
         "tanggal_kegiatan": ("date", True),
+        "topik": ("string", False),
+        "jam_mulai": ("enum", False),
+        "durasi_jam": ("long", False),
         "tempat_kegiatan": ("string", False),
+        "peserta": ("string", False),
         "narasumber_diminta": ("string", False),
     }
-    assert fields(5) == {"narasumber_ditunjuk": ("string", True), "jadwal_narasumber": ("string", False)}
+    assert fields(5) == {"ketersediaan": ("enum", False), "narasumber_ditunjuk": ("string", True),
+                         "jadwal_narasumber": ("string", False)}
     assert fields(12) == {"cara_penyampaian": ("enum", True)}
     cara = _field(user_tasks[12], "cara_penyampaian")
     assert [o.id for o in cara.options] == ["langsung", "pos", "email"]

@@ -37,9 +37,10 @@ def test_happy_path_runs_all_thirteen_steps_and_numbers_the_letter(alur: Alur) -
     assert all(r.duration_seconds is not None and r.duration_seconds >= 0 for r in detail.history)
     assert re.fullmatch(r"000\.1\.2\.3/001/DISKOP-UKM/\d{4}", detail.instance.letter_number or "")
     assert detail.instance.data["nomor_surat"] == detail.instance.letter_number
-    assert {d.doc_type for d in detail.documents} == {"surat_pd", "draft_surat", "surat_ditandatangani"}
+    assert {d.doc_type for d in detail.documents} == {"surat_pd", "disposisi", "draft_surat",
+                                                      "surat_ditandatangani"}  # disposisi: generated at step 4
     kinds = [e.kind for e in alur.audit_log(iid)]
-    assert kinds.count("complete") == 13 and kinds.count("document_added") == 3
+    assert kinds.count("complete") == 13 and kinds.count("document_added") == 4
     assert kinds[0] == "start" and kinds[-1] == "end"
     assert alur.verify(iid) == []
     with alur.unit_of_work(write=False) as uow:
