@@ -54,8 +54,22 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     )
     app.config.update(config)
     app.extensions["alur"] = alur or build(settings)
+    if settings.scheduler and not app.testing:
+        from engine.scheduler import start_thread
 
-    from api import auth, desk, documents_ui, exports_ui, people_ui, rest, speakers_ui, ui
+        app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
+
+    from api import (  # noqa: F401 (ui_kalender adds its routes to ui)
+        auth,
+        desk,
+        documents_ui,
+        exports_ui,
+        people_ui,
+        rest,
+        speakers_ui,
+        ui,
+        ui_kalender,
+    )
 
     csrf.init_app(app)
     auth.init_app(app)

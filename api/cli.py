@@ -256,7 +256,7 @@ def _print_instance(alur: Alur, instance_id: int) -> None:
     click.echo(f"Permohonan {inst.id} — {inst.definition.name} v{inst.definition.version} — status: {inst.status}")
     click.echo(f"Perihal: {inst.perihal or '-'}   Pemohon: {inst.agency or '-'}   "
                f"Nomor surat: {inst.letter_number or '-'}   Dikembalikan: {detail.returns} kali")
-    click.echo(timeline.text(detail.history, alur.settings.timezone))
+    click.echo(timeline.text(detail.history, alur.settings.timezone, alur.calendar()))
     for doc in detail.documents:
         versions = ", ".join(f"v{v.version} {v.filename} ({v.size} B, {v.sha256[:12]})" for v in doc.versions)
         click.echo(f"Dokumen {doc.doc_type}: {versions}")
@@ -314,11 +314,12 @@ def restore_cmd(source: Path) -> None:
 @click.option("--agency", help="Instansi pemohon (pengguna eksternal hanya melihat permohonan instansinya).")
 @click.option("--process-owner", is_flag=True)
 @click.option("--admin", is_flag=True)
+@click.option("--email", help="Alamat e-mail untuk pengingat tugas terlambat.")
 @_errors
 def user_add(username: str, password: str, lanes: tuple[str, ...], full_name: str, agency: str | None,
-             process_owner: bool, admin: bool) -> None:
+             process_owner: bool, admin: bool, email: str | None) -> None:
     """Tambah pengguna."""
-    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin)
+    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin, email=email)
     click.echo(f"Pengguna {username} dibuat.")
 
 
@@ -340,6 +341,27 @@ def user_disable(username: str, enable: bool) -> None:
     """Nonaktifkan pengguna (semua sesi dan tokennya berakhir), atau aktifkan kembali dengan --enable."""
     set_active(_alur(), SYSTEM, username, enable)
     click.echo(f"Pengguna {username} {'diaktifkan' if enable else 'dinonaktifkan; semua sesi dan tokennya berakhir'}.")
+
+
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Satu putaran saja, lalu berhenti.")
+@_errors
+def scheduler_cmd(once: bool) -> None:
+    """Jalankan penjadwal timer dan pengingat sebagai proses tersendiri (aman berjalan ganda)."""
+    import signal
+
+    from engine.scheduler import Scheduler
+
+    scheduler = Scheduler(_alur())
+    if once:
+        click.echo(f"{scheduler.run_once()} timer dijalankan.")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    click.echo(f"Penjadwal {scheduler.owner} berjalan (tiap {scheduler.alur.settings.scheduler_poll_seconds:g} detik).")
+    try:
+        scheduler.run()
+    except KeyboardInterrupt:
+        scheduler.stop()
 
 
 if __name__ == "__main__":

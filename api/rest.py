@@ -28,15 +28,17 @@ from api import schemas as s
 from api import services
 from api.auth import bearer_user, client_address
 from api.errors import BadRequest, body_of, refusal, status_of
-from engine import claims
+from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
-from engine.clock import days_utc, utcnow
+from engine.clock import days_utc, local, utcnow
 from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
 from engine.inbox import InboxQuery, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
+from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
 from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, revoke_token
+from engine.worktime import HARI
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
 
@@ -220,6 +222,8 @@ def instance_of(detail: InstanceDetail, now: datetime | None = None) -> s.Instan
     now = now or utcnow()
     return s.Instance(**summary_of(detail.instance, detail.ready, now), data=dict(detail.instance.data or {}),
                       history=[history_of(r) for r in detail.history], returns=detail.returns,
+                      lead_seconds=max(0, int(detail.lead_seconds)), lead_working_seconds=detail.lead_working_seconds,
+                      path_standard_minutes=detail.path_standard_minutes,
                       documents=[group_of(d) for d in detail.documents])
 
 
@@ -558,7 +562,7 @@ def change_user_view(username: str, json: s.UserChange) -> Any:
 def create_user(json: s.NewUser) -> Any:
     """Add an account (admin only)."""
     user = add_user(services(), actor(), json.username, json.password, json.lanes, json.full_name, json.agency,
-                    json.is_process_owner, json.is_admin, json.confirm)
+                    json.is_process_owner, json.is_admin, json.confirm, email=json.email)
     return user_of(user), 201
 
 
@@ -713,6 +717,74 @@ def generate_document(task_id: Any, json: s.GenerateRequest) -> Any:
     """Make the step's document of this type from its template and attach it in this activation."""
     version = services().generate_document(str(task_id), actor(), json.type)
     return document_version_of(json.type, version), 201, _location("rest.download", version_id=version.id)
+
+
+# ---- working time and timers (issue 11) ---------------------------------------------------
+
+
+def calendar_of(year: int) -> s.Calendar:
+    alur = services()
+    hours = alur.office.hours
+    office_hours = [s.OfficeHours(weekday=d, day=HARI[d], opens=f"{hours[d][0]:%H:%M}" if d in hours else None,
+                                  closes=f"{hours[d][1]:%H:%M}" if d in hours else None) for d in range(7)]
+    return s.Calendar(year=year, timezone=alur.settings.timezone, office_hours=office_hours,
+                      days=[s.CalendarDay(date=d.day, name=d.name, source=d.source, kind=d.kind)
+                            for d in alur.calendar_days(year)])
+
+
+@bp.get("/calendar")
+@authenticated
+@spec.validate(query=s.OfficeCalendarQuery,
+               resp=answers(400, HTTP_200=(s.Calendar, "Office hours and holidays of a year")),
+               tags=["calendar"], operation_id="getOfficeCalendar")
+def get_calendar(query: s.OfficeCalendarQuery) -> Any:
+    """The office calendar of a year (default: this year): hours, national holidays, the admin's changes."""
+    return calendar_of(query.year or local(utcnow(), services().settings.timezone).year)
+
+
+@bp.post("/calendar/holidays")
+@authenticated
+@spec.validate(resp=answers(400, 403, 422, HTTP_201=(s.Calendar, "Added; the calendar of that year")),
+               tags=["calendar"], operation_id="addHoliday")
+def add_holiday(json: s.NewHoliday) -> Any:
+    """Add a day off (cuti bersama, a local holiday); admins only."""
+    day = parse_day(json.date, "date")
+    services().add_holiday(day, json.name, actor())
+    return calendar_of(day.year), 201
+
+
+@bp.post("/calendar/working-days")
+@authenticated
+@spec.validate(resp=answers(400, 403, 422, HTTP_201=(s.Calendar, "The holiday is a working day; the calendar")),
+               tags=["calendar"], operation_id="addWorkingDay")
+def add_working_day(json: s.NewWorkingDay) -> Any:
+    """Make a national holiday a working day of the office; admins only."""
+    day = parse_day(json.date, "date")
+    services().work_on_holiday(day, actor())
+    return calendar_of(day.year), 201
+
+
+@bp.delete("/calendar/changes/<day>")
+@authenticated
+@spec.validate(resp=answers(403, 404, 422, HTTP_204=None), tags=["calendar"], operation_id="removeCalendarChange",
+               path_parameter_descriptions={"day": "TTTT-BB-HH"})
+def remove_calendar_change(day: str) -> Any:
+    """Undo the admin's change of a day (an added holiday goes, a national one comes back); admins only."""
+    services().remove_calendar_change(parse_day(day[:20], "day"), actor())
+    return Response(status=204)
+
+
+@bp.get("/timers")
+@authenticated
+@spec.validate(resp=answers(403, HTTP_200=(s.TimerList, "Timers still to fire, soonest first")),
+               tags=["timers"], operation_id="listTimers")
+def list_timers() -> Any:
+    """BPMN timers waiting to fire (process owners and admins)."""
+    who = actor()
+    if not (who.is_admin or who.is_process_owner):
+        raise Forbidden("hanya pemilik proses atau admin yang melihat daftar timer")
+    return s.TimerList(timers=[s.TimerEntry.model_validate(t, from_attributes=True)
+                               for t in timers.pending(services())])
 
 
 # ---- the API's own description ----------------------------------------------------------

@@ -176,6 +176,7 @@ class NewUser(Request):
     agency: Annotated[Text | None, Field(**_json_schema(minLength=1, maxLength=200))] = None
     is_process_owner: bool = False
     is_admin: bool = False
+    email: Annotated[Text | None, Field(description="for overdue reminders", **_json_schema(maxLength=254))] = None
     confirm: bool = Field(False, description="lanes that no deployed diagram has are meant (422 otherwise)")
 
 
@@ -412,6 +413,8 @@ class HistoryEntry(Reply):
     completed_at: UtcTime | None
     completed_by: str | None
     duration_seconds: float | None = Field(description="completed_at - ready_at; null while open")
+    waited_working_seconds: int | None = Field(
+        None, description="the same in office working time (what the standard is measured against); null while open")
     standard_minutes: int | None
     keputusan: str | None
     catatan: str | None
@@ -473,6 +476,10 @@ class Instance(InstanceSummary):
     data: dict[str, Any]
     history: list[HistoryEntry] = Field(description="one entry per task activation, in order")
     returns: int = Field(description="decisions 'tidak_setuju' so far")
+    lead_seconds: int = Field(ge=0, description="started_at to ended_at (or now), calendar time")
+    lead_working_seconds: int = Field(ge=0, description="the same in office working time")
+    path_standard_minutes: int = Field(
+        ge=0, description="the standard of the path taken: the standards of the completed activations")
     documents: list[DocumentGroup]
 
 
@@ -771,3 +778,57 @@ class TemplateList(Reply):
 class GenerateRequest(Request):
     type: Annotated[Text, Field(description="document type the step makes from a template", **_json_schema(
         minLength=1))]
+
+
+# ---- working time and timers (issue 11) --------------------------------------------------
+
+IsoDay = Annotated[Text, Field(description="a day, TTTT-BB-HH", **_json_schema(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+
+
+class OfficeCalendarQuery(BaseModel):
+    year: Year
+
+
+class NewHoliday(Request):
+    date: IsoDay
+    name: Annotated[Text, Field(description="e.g. Cuti bersama Natal", **_json_schema(minLength=1, maxLength=200))]
+
+
+class NewWorkingDay(Request):
+    date: Annotated[IsoDay, Field(description="a national holiday the office works on")]
+
+
+class CalendarDay(Reply):
+    date: date
+    name: str
+    source: Literal["nasional", "admin"] = Field(description="national holiday, or added by the admin")
+    kind: Literal["libur", "masuk"] = Field(description="libur: a day off; masuk: the office works on it")
+
+
+class OfficeHours(Reply):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    day: str
+    opens: str | None = Field(description="HH:MM office time; null on a day off")
+    closes: str | None
+
+
+class Calendar(Reply):
+    year: int
+    timezone: str
+    office_hours: list[OfficeHours]
+    days: list[CalendarDay] = Field(description="national holidays and the admin's changes of the year, by date")
+
+
+class TimerEntry(Reply):
+    id: int
+    instance_id: int | None = Field(description="null for a timer start event (it starts new requests)")
+    spec_id: str = Field(description="the timer event's id in the diagram")
+    kind: Literal["date", "duration", "cycle", "start"]
+    expression: str = Field(description="the ISO 8601 timer text")
+    working_time: bool
+    cycles_left: int | None = Field(description="passes still to come after the next; -1: without end")
+    due_at: UtcTime
+
+
+class TimerList(Reply):
+    timers: list[TimerEntry]

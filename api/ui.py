@@ -38,7 +38,19 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser, client_address
 from api.errors import status_of
-from engine import claims, decisions, flowchart, forms, generated, people, signing, speakers, timeline, worktime
+from engine import (
+    claims,
+    decisions,
+    flowchart,
+    forms,
+    generated,
+    people,
+    signing,
+    speakers,
+    timeline,
+    timers,
+    worktime,
+)
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
@@ -295,8 +307,9 @@ def _instance_data(model: SopModel, instance: Instance) -> list[tuple[str, str]]
 
 
 def _waiting(record: TaskRecord) -> dict[str, Any]:
-    waited = (utcnow() - record.ready_at).total_seconds()
-    return {"text": timeline.duration_text(waited), "overdue": overdue(record),
+    """How long a step has waited in office working time (what its standard is measured against)."""
+    waited = services().calendar().working_seconds(record.ready_at, record.completed_at or utcnow())
+    return {"text": f"{timeline.duration_text(waited)} jam kerja", "overdue": overdue(record),
             "standard": f"{record.standard_minutes} mnt" if record.standard_minutes is not None else "-"}
 
 
@@ -656,9 +669,10 @@ def instance(instance_id: int) -> str:
     model = detail.parsed.model
     return render_template(
         "instance.html", detail=detail, instance=detail.instance, model=model,
-        rows=timeline.rows(detail.history, _tz()), fmt_local=_fmt_local, overdue=overdue,
-        current=detail.current_steps, completed=detail.completed_steps, returned=detail.returned_steps,
-        request_data=_instance_data(model, detail.instance),
+        rows=timeline.rows(detail.history, _tz(), calendar=services().calendar()), fmt_local=_fmt_local,
+        overdue=overdue, current=detail.current_steps, completed=detail.completed_steps,
+        returned=detail.returned_steps, request_data=_instance_data(model, detail.instance),
+        timers=[(t, model.timers.get(t.spec_id)) for t in timers.pending(services(), instance_id)],
         total_minutes=model.total_standard_minutes, task_state=TASK_STATES, end_kinds=END_KINDS,
         cancelled=next((e for e in services().audit_log(instance_id) if e.kind == "cancel"), None)
         if detail.instance.status == "cancelled" else None,

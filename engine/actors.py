@@ -22,6 +22,7 @@ class Actor:
 
 
 SYSTEM = Actor("system", is_process_owner=True, is_admin=True)
+TIMER_ACTOR = Actor("penjadwal", is_process_owner=True, is_admin=True)  # who acts when a timer fires
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ def init(alur: Alur, demo: bool) -> InitReport:
     explicit `alur deploy`, never by a restart.
     """
     upgrade(alur.db.url)
+    alur.backfill_working_time()  # rows from before working time was recorded (a no-op afterwards)
     deployed, users = [], []
     existing = {d.key: d for d in alur.definitions()}  # ordered by version: the newest wins
     for path in sorted(alur.settings.bpmn_dir.glob("*.bpmn")):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import decisions, forms, generated, initials, letters, signing, speakers, state
+from engine import decisions, forms, generated, initials, letters, office, signing, speakers, state, timers
 from engine.actors import Actor, Upload
 from engine.claims import check_holder
 from engine.clock import local, utcnow
@@ -37,6 +37,7 @@ from engine.models import (
     ProcessDefinition,
     TaskRecord,
 )
+from engine.office import Office
 from engine.owner import lane_warnings
 from engine.queries import check_can_read, find_definition
 from engine.rework import check_upload_allowed, mark_rework
@@ -55,8 +56,10 @@ class DeployResult:
 class Commands:
     """Writes: each method one transaction that changes everything or nothing."""
 
-    def __init__(self, db: Database, settings: Settings, specs: SpecCache, handlers: Registry) -> None:
+    def __init__(self, db: Database, settings: Settings, specs: SpecCache, handlers: Registry,
+                 office: Office | None = None) -> None:
         self.db, self.settings, self.specs, self.handlers = db, settings, specs, handlers
+        self.office = office or Office(db, settings)  # the calendar due times and waiting times count in
 
     def deploy(self, xml: bytes, actor: Actor, filename: str = "diagram.bpmn") -> DeployResult:
         """Validate and store a diagram as the next version of its process; identical content is a no-op."""
@@ -81,6 +84,8 @@ class Commands:
                 bpmn_xml=text, sha256=digest, deployed_by=actor.username, deployed_at=now)
             uow.session.add(definition)
             uow.session.flush()
+            timers.schedule_start_timers(uow.session, definition, parsed, now, self.office.calendar(uow.session),
+                                         self.settings.timezone)
             uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
                       sha256=digest)
         return DeployResult(definition, created=True, warnings=warnings)
@@ -92,31 +97,7 @@ class Commands:
         now = utcnow()
         with unit_of_work(self.db) as uow:
             definition = find_definition(uow.session, process_key, None)
-            parsed = self.specs.get(definition)
-            workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
-            workflow.do_engine_steps()
-            ready = state.ready_user_tasks(workflow)
-            first_steps = [parsed.model.steps[t.task_spec.name] for t in ready if t.task_spec.name in
-                           parsed.model.steps]
-            # Only the first step's fields: later steps' fields belong to the staff who do them.
-            initial = forms.validate([f for s in first_steps for f in s.fields], dict(data or {}), partial=True)
-            if actor.agency:
-                initial[AGENCY_FIELD] = actor.agency
-            workflow.task_tree.data.update(initial)
-            for task in ready:
-                task.set_data(**initial)
-            lanes = {s.lane for s in first_steps}
-            if not actor.is_admin and not (lanes & actor.lanes):
-                raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
-            instance = Instance(
-                definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
-                task_count=0, perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
-                started_by=actor.username, started_at=now)
-            uow.session.add(instance)
-            uow.session.flush()
-            uow.audit(actor.username, "start", now, instance.id, process=definition.key,
-                      version=definition.version)
-            self._sync_tasks(uow, instance, parsed, workflow, now)
+            instance, parsed, workflow = self._start_in(uow, definition, actor, data, now)
             if complete_first:
                 first = uow.ready_records(instance.id)
                 if len(first) != 1:
@@ -127,6 +108,37 @@ class Commands:
                 raise InvalidData("dokumen hanya dapat dilampirkan bila langkah pertama diselesaikan",
                                   "file", reason="not_allowed")
             return instance.id
+
+    def _start_in(self, uow: UnitOfWork, definition: ProcessDefinition, actor: Actor,
+                  data: Mapping[str, Any] | None, now: datetime) -> tuple[Instance, ParsedDiagram, Any]:
+        """Create an instance in the caller's transaction (a user's start, or a timer start event firing)."""
+        parsed = self.specs.get(definition)
+        workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
+        workflow.do_engine_steps()
+        timers.fire_start_events(workflow)
+        ready = state.ready_user_tasks(workflow)
+        first_steps = [parsed.model.steps[t.task_spec.name] for t in ready if t.task_spec.name in
+                       parsed.model.steps]
+        # Only the first step's fields: later steps' fields belong to the staff who do them.
+        initial = forms.validate([f for s in first_steps for f in s.fields], dict(data or {}), partial=True)
+        if actor.agency:
+            initial[AGENCY_FIELD] = actor.agency
+        workflow.task_tree.data.update(initial)
+        for task in ready:
+            task.set_data(**initial)
+        lanes = {s.lane for s in first_steps}
+        if not actor.is_admin and not (lanes & actor.lanes):
+            raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
+        instance = Instance(
+            definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
+            task_count=0, perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
+            started_by=actor.username, started_at=now)
+        uow.session.add(instance)
+        uow.session.flush()
+        uow.audit(actor.username, "start", now, instance.id, process=definition.key,
+                  version=definition.version)
+        self._sync_tasks(uow, instance, parsed, workflow, now)
+        return instance, parsed, workflow
 
     def complete(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload] = ()) -> int:
         """Attach `uploads` and complete a READY task of the actor's lane, together or not at all.
@@ -158,11 +170,12 @@ class Commands:
             parsed = self.specs.get(instance.definition)
             workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
             workflow.cancel()
+            calendar = self.office.calendar(uow.session)
             for record in uow.ready_records(instance.id):
-                record.state = "cancelled"
-                record.completed_at = now
+                office.close_task(record, "cancelled", now, calendar)
             instance.status, instance.ended_at = "cancelled", now
             instance.state = state.dump(workflow)
+            timers.drop(uow.session, instance.id)
             speakers.release_for(uow, instance.id, actor.username, now)
             uow.audit(actor.username, "cancel", now, instance.id, reason=reason)
 
@@ -331,7 +344,8 @@ class Commands:
             # e.g. no outgoing condition of a gateway holds for this data: a diagram problem, said plainly
             raise InvalidData(f"alur kerja tidak dapat dilanjutkan setelah '{step.name}': {exc}",
                               reason="workflow_stuck") from None
-        record.state, record.completed_at, record.completed_by = "completed", now, actor.username
+        office.close_task(record, "completed", now, self.office.calendar(uow.session))
+        record.completed_by = actor.username
         record.keputusan, record.catatan = ctx.values.get(decisions.FIELD), ctx.values.get(decisions.NOTE)
         uow.audit(actor.username, "return" if ctx.is_return else "complete", now, instance.id, record.id,
                   step=step.name, step_no=step.step_no, keputusan=record.keputusan, catatan=record.catatan)
@@ -356,9 +370,10 @@ class Commands:
         """Make the task table agree with the workflow: new activations in, vanished ones cancelled."""
         ready = {str(t.id): t for t in state.ready_user_tasks(workflow)}
         known = {r.id: r for r in uow.ready_records(instance.id)}
+        calendar = self.office.calendar(uow.session)
         for task_id, record in known.items():
             if task_id not in ready:
-                record.state, record.completed_at = "cancelled", now
+                office.close_task(record, "cancelled", now, calendar)
         for task_id, task in ready.items():
             if task_id in known:
                 continue
@@ -370,7 +385,8 @@ class Commands:
                 name=step.name if step else task.task_spec.bpmn_name or task.task_spec.name,
                 lane=step.lane if step else (task.task_spec.lane or ""), step_no=step.step_no if step else None,
                 standard_minutes=minutes, state="ready", ready_at=now,
-                due_at=now + timedelta(minutes=minutes) if minutes is not None else None))
+                due_at=office.due_at(now, minutes, calendar)))
+        timers.sync(uow.session, instance, parsed, workflow, now, calendar, self.settings.timezone)
         uow.session.flush()
 
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import conditions, decisions
 from engine.errors import DiagramProblem, InvalidDiagram
+from engine.timerspec import WORKING_TIME_PROPERTY, AlurParser, TimerError, TimerEvent, parse_timer
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -39,7 +39,7 @@ MAX_FORM_FIELDS = 1_000  # form fields in all steps together
 STEP_TASKS = ("userTask", "manualTask", "task")  # each runs as a person's step in its lane
 FLOW_NODES = {
     "startEvent", "endEvent", "userTask", "manualTask", "task", "exclusiveGateway",
-    "parallelGateway", "intermediateThrowEvent",
+    "parallelGateway", "intermediateThrowEvent", "boundaryEvent", "intermediateCatchEvent",
 }
 UNSUPPORTED = {
     "scriptTask": "tugas skrip (scriptTask) tidak diizinkan: kode dalam diagram tidak dijalankan",
@@ -71,10 +71,12 @@ EVENT_LABELS = {
 EVENTS_RUN = {
     ("startEvent", None), ("endEvent", None), ("endEvent", "errorEventDefinition"),
     ("endEvent", "terminateEventDefinition"), ("intermediateThrowEvent", None),
+    # timers: fired by the scheduler (engine/timers.py); their text is checked by `_read_timers`
+    ("startEvent", "timerEventDefinition"), ("intermediateCatchEvent", "timerEventDefinition"),
+    ("boundaryEvent", "timerEventDefinition"),
 }
-NO_SCHEDULER = "Alur belum punya penjadwal, jadi timer tidak akan pernah berjalan"
 EVENT_REASONS = {
-    "timerEventDefinition": NO_SCHEDULER,
+    "timerEventDefinition": "timer hanya didukung pada start event, intermediate catch event dan boundary event",
     "messageEventDefinition": "Alur tidak mengirim atau menerima pesan BPMN",
     "signalEventDefinition": "Alur tidak mengirim atau menerima sinyal BPMN",
     "conditionalEventDefinition": "Alur tidak menunggu kondisi; pakai gateway eksklusif",
@@ -99,10 +101,10 @@ def _event_definition(el: etree._Element) -> str | None:
 def refusal(el: etree._Element) -> str | None:
     """Why Alur does not run this element, naming it; None when it runs.
 
-    The one place that decides which BPMN shapes run. When a new kind runs (timers, once
-    there is a scheduler), add its (element, definition) pair to EVENTS_RUN and the element
-    to FLOW_NODES; a boundary event also needs its host (`attachedToRef`) as a predecessor in
-    `_check_flow`'s reachability.
+    The one place that decides which BPMN shapes run. When a new kind runs, add its
+    (element, definition) pair to EVENTS_RUN and the element to FLOW_NODES (timers: their
+    text is checked by `_read_timers`; a boundary event's host is its predecessor in
+    `_check_flow`'s reachability).
     """
     tag = _local(el.tag)
     label = f"'{el.get('name') or el.get('id', '')}'"
@@ -193,6 +195,7 @@ class SopModel:
     properties: dict[str, str]
     lanes: tuple[str, ...]
     steps: dict[str, Step]
+    timers: dict[str, TimerEvent] = field(default_factory=dict)  # by element id
 
     def ordered_steps(self) -> list[Step]:
         return sorted(self.steps.values(), key=lambda s: (s.step_no is None, s.step_no or 0, s.name))
@@ -298,11 +301,12 @@ def parse_diagram(xml: bytes, known_handlers: Iterable[str], filename: str = "di
     _check_documentation(tree.getroot(), check)
     _check_flow(process, model, lane_of, check)
     _check_steps(process, model, set(known_handlers), check)
+    model = replace(model, timers=_read_timers(process, check))
     if check.problems and not deployed:
         raise InvalidDiagram(check.problems)
     _drop_data_associations(tree.getroot())
     try:
-        parser = CamundaParser()
+        parser = AlurParser()
         parser.add_bpmn_xml(tree, filename)
         spec = parser.get_spec(model.key)
         subprocess_specs = parser.get_subprocess_specs(model.key)
@@ -499,8 +503,10 @@ def _check_flow(process: etree._Element, model: SopModel, lane_of: dict[str, str
         check.add("proses tidak punya start event", process)
     if not ends:
         check.add("proses tidak punya end event", process)
-    forward = _reach(starts + refused, lambda n: [f.get("targetRef", "") for f in out_flows.get(n, [])])
-    backward = _reach(ends + refused, lambda n: in_flows.get(n, []))
+    host = {n: el.get("attachedToRef", "") for n, el in nodes.items() if _local(el.tag) == "boundaryEvent"}
+    forward = _reach(starts + refused, lambda n: [f.get("targetRef", "") for f in out_flows.get(n, [])]
+                     + [b for b, h in host.items() if h == n])
+    backward = _reach(ends + refused, lambda n: in_flows.get(n, []) + ([host[n]] if n in host else []))
     for node_id, el in nodes.items():
         if node_id in refused:
             continue
@@ -525,6 +531,47 @@ def _check_flow(process: etree._Element, model: SopModel, lane_of: dict[str, str
             if text:
                 _check_expression(text, field_ids, flow, check)
 
+
+def _read_timers(process: etree._Element, check: _Checker) -> dict[str, TimerEvent]:
+    """Timer events with their text checked (other event kinds are `refusal`'s business)."""
+    timers: dict[str, TimerEvent] = {}
+    starts = process.findall("bpmn:startEvent", NS)
+    hosts = {t.get("id") for tag in STEP_TASKS for t in process.findall(f"bpmn:{tag}", NS)}
+    for el in process:
+        tag = _local(el.tag)
+        if tag not in {"startEvent", "intermediateCatchEvent", "boundaryEvent"} \
+                or _event_definition(el) != "timerEventDefinition":
+            continue
+        label = f"timer '{el.get('name') or el.get('id', '')}'"
+        if tag == "boundaryEvent" and el.get("attachedToRef") not in hosts:
+            check.add(f"{label}: boundary event timer hanya didukung pada tugas (langkah) sebuah lane", el)
+            continue
+        if tag == "startEvent" and len(starts) > 1:
+            check.add(f"{label}: proses dengan start event timer hanya boleh punya satu start event", el)
+            continue
+        definition = next(d for d in el if _local(d.tag) == "timerEventDefinition")
+        texts = [(k, d) for k, name in (("date", "timeDate"), ("duration", "timeDuration"), ("cycle", "timeCycle"))
+                 for d in definition.findall(f"bpmn:{name}", NS)]
+        if len(texts) != 1:
+            check.add(f"{label}: harus punya tepat satu timeDate, timeDuration atau timeCycle", el)
+            continue
+        kind, node = texts[0]
+        if tag == "startEvent" and kind == "duration":
+            check.add(f"{label}: start event timer memakai timeDate atau timeCycle, bukan timeDuration", el)
+            continue
+        working = _properties(el).get(WORKING_TIME_PROPERTY, "").strip().lower() in {"true", "1", "ya"}
+        expression = (node.text or "").strip()
+        try:
+            parse_timer(kind, expression, "UTC", working)
+        except TimerError as exc:
+            check.add(f"{label}: {exc}", el)
+            continue
+        event = {"startEvent": "start", "boundaryEvent": "boundary"}.get(tag, "catch")
+        timers[el.get("id", "")] = TimerEvent(
+            id=el.get("id", ""), name=el.get("name") or el.get("id", ""), event=event, kind=kind,
+            expression=expression, working_time=working, attached_to=el.get("attachedToRef"),
+            interrupting=el.get("cancelActivity", "true") != "false")
+    return timers
 
 def _check_expression(text: str, field_ids: set[str], node: etree._Element, check: _Checker) -> None:
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -21,12 +21,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
-from engine import conditions, state
+from engine import conditions, office, state, timers
 from engine.clock import utcnow
 from engine.diagram import ParsedDiagram, parse_diagram
 from engine.diff import Graph, VersionDiff, diff_versions, read_graph
 from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, NotReady
 from engine.models import Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
+from engine.worktime import OfficeCalendar
 
 if TYPE_CHECKING:
     from engine.actors import Actor
@@ -314,6 +315,7 @@ def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version:
         raise CannotMigrate(f"permohonan {instance.id} tidak dapat dipindah ke versi {to_version}: "
                             + "; ".join(plan.reasons), plan.steps, plan.reasons)
     now = utcnow()
+    calendar = alur.calendar(uow.session)
     new = _rebuild(workflow, target, plan.targets, checked)
     from_version = instance.definition.version
     ready_targets = {}
@@ -324,24 +326,24 @@ def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version:
             continue
         step = target.model.steps[spec_name]
         ready_targets[record.id] = spec_name
-        _retarget(record, step)
+        _retarget(record, step, calendar)
     placed = {str(t.id) for t in new.tasks.values() if t.state == TaskState.READY and t.task_spec.manual}
     if placed != set(ready_targets):
         raise NotReady(f"permohonan {instance.id}: tabel tugas dan alur kerja tidak sepakat; tidak dipindah")
     instance.definition_id, instance.definition = target_def.id, target_def
     instance.state = state.dump(new)
+    timers.sync(uow.session, instance, target, new, now, calendar, alur.settings.timezone)  # the target's timers
     uow.audit(actor.username, "migrate", now, instance.id, process=target_def.key, from_version=from_version,
               to_version=target_def.version, mapping=checked, tasks=ready_targets)
     uow.session.flush()
     return MigrationResult(instance.id, from_version, target_def.version, ready_targets, checked)
 
 
-def _retarget(record: TaskRecord, step: Any) -> None:
+def _retarget(record: TaskRecord, step: Any, calendar: OfficeCalendar) -> None:
     """The same activation, now of the target's step: ready time kept, due time from the new standard."""
     record.spec_id, record.name, record.lane, record.step_no = step.id, step.name, step.lane, step.step_no
     record.standard_minutes = step.standard_minutes
-    record.due_at = (record.ready_at + timedelta(minutes=step.standard_minutes)
-                     if step.standard_minutes is not None else None)
+    record.due_at = office.due_at(record.ready_at, step.standard_minutes, calendar)
 
 
 def plan_migration(alur: Alur, key: str, from_version: int, to_version: int,

@@ -31,6 +31,7 @@ from engine.models import (
     ProcessDefinition,
     TaskRecord,
 )
+from engine.office import Office
 from engine.rework import Rework, rework
 from engine.settings import Settings
 from engine.specs import SpecCache
@@ -59,6 +60,13 @@ class InstanceDetail:
     history: list[TaskRecord]
     documents: list[Document]
     parsed: ParsedDiagram
+    lead_seconds: float = 0.0  # started -> ended (or now), wall clock
+    lead_working_seconds: int = 0  # the same in office working time
+
+    @property
+    def path_standard_minutes(self) -> int:
+        """The standard of the path this request took: the standards of its completed activations."""
+        return sum(r.standard_minutes or 0 for r in self.history if r.state == "completed")
 
     @property
     def ready(self) -> list[TaskRecord]:
@@ -126,8 +134,9 @@ class TaskDetail:
 class Queries:
     """Reads: each one short read-only transaction."""
 
-    def __init__(self, db: Database, settings: Settings, specs: SpecCache) -> None:
+    def __init__(self, db: Database, settings: Settings, specs: SpecCache, office: Office | None = None) -> None:
         self.db, self.settings, self.specs = db, settings, specs
+        self.office = office or Office(db, settings)
 
     # ---- process definitions -------------------------------------------------------------
 
@@ -210,8 +219,10 @@ class Queries:
             check_can_read(instance, actor)
             history = list(uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id)
                                                .order_by(TaskRecord.seq)))
+            lead_end = instance.ended_at or utcnow()
             return InstanceDetail(instance, history, _documents(uow.session, instance_id),
-                                  self.specs.get(instance.definition))
+                                  self.specs.get(instance.definition), (lead_end - instance.started_at).total_seconds(),
+                                  self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end))
 
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         with unit_of_work(self.db, write=False) as uow:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from engine import generated, initials, owner, signing, speakers
 from engine.actors import Actor, Filters, Upload
@@ -32,11 +35,13 @@ from engine.models import (
     Speaker,
     TaskRecord,
 )
+from engine.office import DayEntry, Office
 from engine.owner import BulkMigration, MigrationCheck, MigrationResult, Validation, VersionSummary
 from engine.queries import InstanceDetail, Queries, TaskDetail
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
+from engine.worktime import OfficeCalendar
 
 
 class Alur:
@@ -45,8 +50,9 @@ class Alur:
     def __init__(self, db: Database, settings: Settings, handlers: Registry) -> None:
         self.db, self.settings, self.handlers = db, settings, handlers
         self.specs = SpecCache(db, handlers.keys())
-        self.commands = Commands(db, settings, self.specs, handlers)
-        self.queries = Queries(db, settings, self.specs)
+        self.office = Office(db, settings)
+        self.commands = Commands(db, settings, self.specs, handlers, self.office)
+        self.queries = Queries(db, settings, self.specs, self.office)
 
     @contextmanager
     def unit_of_work(self, write: bool = True) -> Iterator[UnitOfWork]:
@@ -75,6 +81,27 @@ class Alur:
 
     def optimize(self) -> None:
         self.commands.optimize()
+
+    # ---- working time: the office calendar -------------------------------------------------
+
+    def calendar(self, session: Session | None = None) -> OfficeCalendar:
+        """The office calendar (hours, national holidays, the admin's changes), cached per process."""
+        return self.office.calendar(session)
+
+    def calendar_days(self, year: int) -> list[DayEntry]:
+        return self.office.days(year)
+
+    def add_holiday(self, day: date, name: str, actor: Actor) -> None:
+        self.office.add_holiday(day, name, actor)
+
+    def work_on_holiday(self, day: date, actor: Actor) -> None:
+        self.office.work_on_holiday(day, actor)
+
+    def remove_calendar_change(self, day: date, actor: Actor) -> None:
+        self.office.remove_change(day, actor)
+
+    def backfill_working_time(self) -> int:
+        return self.office.backfill()
 
     # ---- queries -------------------------------------------------------------------------
 

@@ -32,6 +32,21 @@ class Settings:
     instance_path: Path = field(default_factory=_instance_path)
     secret_key: str | None = field(default_factory=lambda: os.environ.get("ALUR_SECRET_KEY") or None)
     https: bool = field(default_factory=lambda: os.environ.get("ALUR_HTTPS", "") == "1")
+    # Working time (issue 11): office hours per weekday in `timezone`, e.g. "Mon-Thu 07:30-16:00, Fri 07:30-16:30".
+    office_hours: str = field(default_factory=lambda: os.environ.get(
+        "ALUR_OFFICE_HOURS", "Mon-Thu 07:30-16:00, Fri 07:30-16:30"))
+    # The timer scheduler runs inside the app's processes unless ALUR_SCHEDULER=0.
+    scheduler: bool = field(default_factory=lambda: os.environ.get("ALUR_SCHEDULER", "1") != "0")
+    scheduler_poll_seconds: float = field(default_factory=lambda: float(os.environ.get("ALUR_SCHEDULER_POLL", "15")))
+    scheduler_lease_seconds: int = field(default_factory=lambda: int(os.environ.get("ALUR_SCHEDULER_LEASE", "120")))
+    # Reminder e-mails: off unless ALUR_SMTP_HOST is set.
+    smtp_host: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("ALUR_SMTP_PORT", "25")))
+    smtp_user: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_PASSWORD", ""))
+    smtp_starttls: bool = field(default_factory=lambda: os.environ.get("ALUR_SMTP_STARTTLS", "") == "1")
+    smtp_from: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_FROM", "alur@localhost"))
+    base_url: str = field(default_factory=lambda: os.environ.get("ALUR_BASE_URL", "http://localhost:5000"))
 
     # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; none by default,
     # so a client cannot pick the address its login attempts are counted under.

@@ -36,7 +36,7 @@ def slug(text: str) -> str:
 
 def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] = (), full_name: str = "",
                 agency: str | None = None, process_owner: bool = False, admin: bool = False,
-                by: str = "system") -> User:
+                by: str = "system", email: str | None = None) -> User:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,79}", username):
         raise InvalidData("nama pengguna: huruf kecil, angka, titik, garis; 2-80 karakter", "username")
     if not 8 <= len(password) <= 200:
@@ -45,6 +45,8 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
         raise InvalidData("nama lengkap paling banyak 200 karakter", "full_name")
     if agency is not None and not (agency.strip() and len(agency) <= 200):
         raise InvalidData("instansi harus diisi (paling banyak 200 karakter) atau tidak ada", "agency")
+    if email is not None and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}", email):
+        raise InvalidData("alamat e-mail tidak valid", "email")
     lanes = [lane.strip() for lane in lanes]
     if len(lanes) > 50 or not all(0 < len(lane) <= 200 for lane in lanes):
         raise InvalidData("lane: paling banyak 50 nama, masing-masing 1 sampai 200 karakter", "lanes")
@@ -53,7 +55,7 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
         if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise InvalidData(f"pengguna '{username}' sudah ada", "username")
         user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
-                    agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now,
+                    agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now, email=email,
                     lanes=[UserLane(lane=lane) for lane in sorted(set(lanes))])
         uow.session.add(user)
         uow.audit(by, "user_created", now, username=username, lanes=sorted(set(lanes)), process_owner=process_owner,
@@ -74,7 +76,7 @@ def list_users(alur: Alur, actor: Actor) -> list[User]:
 
 def add_user(alur: Alur, actor: Actor, username: str, password: str, lanes: Iterable[str] = (),
              full_name: str = "", agency: str | None = None, process_owner: bool = False,
-             admin: bool = False, confirm: bool = False) -> User:
+             admin: bool = False, confirm: bool = False, email: str | None = None) -> User:
     """An administrator adds an account (the CLI's `user-add` is the operator's equivalent).
 
     Lanes must be lanes of a deployed diagram unless `confirm` (see `engine.people`).
@@ -84,7 +86,8 @@ def add_user(alur: Alur, actor: Actor, username: str, password: str, lanes: Iter
     _require_admin(actor)
     lanes = list(lanes)
     require_known_lanes(alur, lanes, confirm, "lanes")
-    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin, actor.username)
+    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin, actor.username,
+                       email=email)
 
 
 def get_user(alur: Alur, username: str) -> User:

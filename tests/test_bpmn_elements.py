@@ -81,9 +81,10 @@ def boundary(kind: str, interrupting: bool = True) -> Case:
     return Case(x=x, flows=[("s", "isi"), ("isi", "e"), ("x", "e")])
 
 
-RUNS, REFUSED = "runs", "refused"
+RUNS, REFUSED, WAITS = "runs", "refused", "waits at its timer"
 CASES: dict[str, tuple[Case, str]] = {
-    # start events: none runs; every start with a definition waits on something Alur does not have
+    # start events: none runs; a timer start (timeDate/timeCycle) runs by the scheduler (tests/test_timers.py);
+    # a timeDuration start and every other definition waits on something that never comes
     "start_none": (Case(), RUNS),
     **{f"start_{k}": (Case(start=event("startEvent", k).replace('id="x"', 'id="s"').replace(
         'name="Elemen X"', 'name="Mulai X"')), REFUSED) for k in ("pesan", "timer", "kondisi", "sinyal")},
@@ -97,11 +98,12 @@ CASES: dict[str, tuple[Case, str]] = {
     **{f"throw_{k}": (Case(x=event("intermediateThrowEvent", k)), REFUSED)
        for k in ("pesan", "eskalasi", "link", "kompensasi", "sinyal")},
     **{f"catch_{k}": (Case(x=event("intermediateCatchEvent", k)), REFUSED)
-       for k in ("pesan", "timer", "kondisi", "link", "sinyal")},
-    # boundary events, interrupting and not
-    **{f"boundary_{k}": (boundary(k), REFUSED)
+       for k in ("pesan", "kondisi", "link", "sinyal")},
+    "catch_timer": (Case(x=event("intermediateCatchEvent", "timer")), WAITS),
+    # boundary events, interrupting and not: timers run (the step done in time ends the request)
+    **{f"boundary_{k}": (boundary(k), RUNS if k == "timer" else REFUSED)
        for k in ("pesan", "timer", "eskalasi", "kondisi", "error", "batal", "sinyal", "kompensasi")},
-    **{f"boundary_{k}_non_interrupting": (boundary(k, False), REFUSED)
+    **{f"boundary_{k}_non_interrupting": (boundary(k, False), RUNS if k == "timer" else REFUSED)
        for k in ("pesan", "timer", "eskalasi", "kondisi", "sinyal")},
     # tasks: plain, user and manual tasks are steps of their lane; the others are refused
     **{f"task_{tag}": (Case(x=f'<bpmn:{tag} id="x" name="Elemen X" />'),
@@ -195,6 +197,17 @@ def test_each_element_runs_to_an_end_or_is_refused_at_deploy(client: FlaskClient
                     or "tidak ada jalan" in e["message"]], "the cause is reported once"
         return
     assert r.status_code == 201, body
+    if expected == WAITS:  # the scheduler fires it (tests/test_timers.py); here: it waits, and is listed
+        pemohon = token(client, "pemohon")
+        iid = client.post("/api/v1/instances", json={"process": key, "data": {}}, headers=pemohon).get_json()["id"]
+        first = client.get(f"/api/v1/instances/{iid}", headers=owner).get_json()["ready_tasks"][0]["id"]
+        assert client.post(f"/api/v1/tasks/{first}/complete", json={"data": {"perihal": "uji"}},
+                           headers=pemohon).status_code == 200
+        instance = client.get(f"/api/v1/instances/{iid}", headers=owner).get_json()
+        assert instance["status"] == "running" and instance["ready_tasks"] == []
+        timers = client.get("/api/v1/timers", headers=owner).get_json()["timers"]
+        assert [(t["instance_id"], t["spec_id"]) for t in timers] == [(iid, "x")]
+        return
     instance = run_to_end(client, owner, key, case)
     assert instance["status"] == "completed"
     assert instance["end_event"]["id"] == "e"
