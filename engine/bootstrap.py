@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine import reports
 from engine.db import Database
 from engine.migrate import upgrade
 from engine.services import SYSTEM, Alur
@@ -24,6 +25,8 @@ class InitReport:
 def init(alur: Alur, demo: bool) -> InitReport:
     """Migrate, deploy the bundled diagrams (no-op when unchanged), optionally add demo users."""
     upgrade(alur.db.url)
+    with alur.unit_of_work() as uow:
+        reports.rebuild_if_empty(uow.session, alur.settings)
     deployed, users = [], []
     for path in sorted(alur.settings.bpmn_dir.glob("*.bpmn")):
         result = alur.deploy(path.read_bytes(), SYSTEM, path.name)

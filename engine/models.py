@@ -234,3 +234,39 @@ class LetterRegisterEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
+
+
+class StepStat(Base):
+    """Reports' rollup of finished activations: how many took how long, per step, person and month.
+
+    One row per (process version, step, who, local month, duration class); kept up to date at
+    each completion (engine.reports.count_completion) so that reports never scan the task table.
+    """
+
+    __tablename__ = "report_steps"
+
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), primary_key=True)
+    spec_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    completed_by: Mapped[str] = mapped_column(String(80), primary_key=True)
+    month: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # yyyymm, office time
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # engine.reports.bucket
+    lane: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int]
+    within: Mapped[int]  # finished within the step's standard
+    returned: Mapped[int]  # decisions that returned the request
+    max_seconds: Mapped[int]
+    sum_seconds: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseStat(Base):
+    """Reports' rollup of finished requests: lead time per process version and local day of the end."""
+
+    __tablename__ = "report_cases"
+
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # yyyymmdd, office time
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int]
+    returned: Mapped[int]  # requests returned at least once
+    max_seconds: Mapped[int]
+    sum_seconds: Mapped[int] = mapped_column(BigInteger)

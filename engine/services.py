@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, contains_eager, undefer
 
-from engine import forms, state
+from engine import forms, reports, state
 from engine.clock import utcnow
 from engine.conditions import ConditionError
 from engine.db import Database
@@ -353,6 +353,7 @@ class Alur:
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
             uow.audit(actor.username, "end", now, instance.id)
+        reports.count_completion(uow.session, instance, record, instance.ended_at is not None, self.settings)
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
         self._sync_tasks(uow, instance, parsed, workflow, now)
 

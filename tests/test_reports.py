@@ -1,0 +1,219 @@
+"""Reports of a known history: the bundled SOP driven with a controlled clock, numbers checked by hand.
+
+Three requests run on Monday, Tuesday and Wednesday mornings of one week in office hours
+(so working time and wall time agree): A straight through, B returned once at step 7,
+C left waiting at step 3. Every activation takes a known number of minutes; the test
+computes the expected counts, medians, p90s, maxima and shares from those minutes itself.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from engine import clock, reports
+from engine.reports import Period
+from engine.services import SYSTEM, Actor, Alur
+from tests.conftest import make_alur
+from tests.helpers import current, start, step
+
+MONDAY = datetime(2026, 3, 2, 1, 0)  # 08:00 in Pontianak (UTC+7)
+OWNER = Actor("pemilik", is_process_owner=True)
+
+
+class Clock:
+    """utcnow() of every loaded engine module, moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
+        self.now = now
+        real = clock.utcnow
+        for name, module in list(sys.modules.items()):
+            if name.startswith(("engine", "api", "handlers")) and getattr(module, "utcnow", None) is real:
+                monkeypatch.setattr(module, "utcnow", self)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: int) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+@dataclass
+class Done:
+    instance_id: int
+    spec_id: str
+    lane: str
+    minutes: int
+    standard: int | None
+    keputusan: str | None
+
+
+@dataclass
+class History:
+    done: list[Done]
+    leads: dict[int, int]  # instance -> lead time in minutes
+    waiting: list[tuple[str, str]]  # (spec_id, lane) of open tasks
+    now: datetime
+
+
+def drive(alur: Alur, clock_: Clock, day: int, returns_at: int | None = None, stop_at: int | None = None,
+          ) -> tuple[list[Done], int]:
+    """One request on day `day` of the week, each activation i taking 2 + (7 i mod 11) minutes."""
+    clock_.now = MONDAY + timedelta(days=day)
+    instance_id = start(alur)
+    done: list[Done] = []
+    returned = False
+    for i in range(40):
+        ready = alur.ready_of([instance_id])[instance_id]
+        if not ready:
+            break
+        record = current(alur, instance_id)
+        if stop_at is not None and record.step_no == stop_at:
+            break
+        minutes = 2 + (7 * i) % 11
+        clock_.advance(minutes)
+        decision = None
+        if record.step_no == returns_at and not returned:
+            decision, returned = "tidak_setuju", True
+        step(alur, instance_id, decision)
+        done.append(Done(instance_id, record.spec_id, record.lane, minutes, record.standard_minutes,
+                         decision or ("setuju" if alur.task(record.id, SYSTEM).step.is_decision else None)))
+    return done, instance_id
+
+
+@pytest.fixture
+def history(alur: Alur, monkeypatch: pytest.MonkeyPatch) -> History:
+    return make_history(alur, monkeypatch)
+
+
+def make_history(alur: Alur, monkeypatch: pytest.MonkeyPatch) -> History:
+    clock_ = Clock(monkeypatch, MONDAY)
+    a, id_a = drive(alur, clock_, 0)
+    b, id_b = drive(alur, clock_, 1, returns_at=7)
+    c, id_c = drive(alur, clock_, 2, stop_at=3)
+    waiting = [(r.spec_id, r.lane) for r in alur.ready_of([id_c])[id_c]]
+    clock_.advance(60)  # step 3 of C has waited an hour: past its 5-minute standard
+    return History(a + b + c, {id_a: sum(d.minutes for d in a), id_b: sum(d.minutes for d in b)}, waiting,
+                   clock_.now)
+
+
+def nearest_rank(values: list[int], p: float) -> int:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(len(ordered) * p / 100)) - 1]
+
+
+def check_report(report: reports.Report, history: History) -> None:
+    by_step: dict[str, list[Done]] = defaultdict(list)
+    for d in history.done:
+        by_step[d.spec_id].append(d)
+    assert {s.spec_id for s in report.steps if s.done.n} == set(by_step)
+    for row in report.steps:
+        done = by_step.get(row.spec_id, [])
+        minutes = [d.minutes for d in done]
+        assert row.done.n == len(done), row.name
+        backlog = sum(1 for spec, _ in history.waiting if spec == row.spec_id)
+        assert (row.backlog, row.overdue) == (backlog, backlog), row.name
+        if not done:
+            assert row.done.median is None and row.within_share is None
+            continue
+        assert row.done.median == nearest_rank(minutes, 50) * 60, row.name
+        assert row.done.percentile(90) == nearest_rank(minutes, 90) * 60, row.name
+        assert row.done.max_seconds == max(minutes) * 60
+        assert row.done.sum_seconds == sum(minutes) * 60
+        standard = done[0].standard
+        assert row.standard_minutes == standard
+        assert row.within_share == pytest.approx(sum(1 for m in minutes if m <= standard) / len(minutes))
+        assert row.returned == sum(1 for d in done if d.keputusan == "tidak_setuju")
+    step7 = next(s for s in report.steps if s.step_no == 7)
+    assert step7.returned == 1 and step7.done.n == 3  # B's return, then approvals of B and A
+    # lanes and people
+    by_lane: dict[str, list[int]] = defaultdict(list)
+    for d in history.done:
+        by_lane[d.lane].append(d.minutes)
+    for lane in report.lanes:
+        assert lane.done.n == len(by_lane.get(lane.name, [])), lane.name
+        if by_lane.get(lane.name):
+            assert lane.done.median == nearest_rank(by_lane[lane.name], 50) * 60
+        waiting = sum(1 for _, ln in history.waiting if ln == lane.name)
+        assert (lane.open, lane.overdue) == (waiting, waiting), lane.name
+    assert sum(u.done.n for u in report.users) == len(history.done)
+    for user in report.users:
+        assert user.lanes, user.name  # the demo users are in the lanes they worked in
+        assert user.open == sum(ln.open for ln in report.lanes if ln.name in user.lanes)
+    # rework and lead time
+    assert (report.requests_done, report.requests_returned) == (2, 1)
+    assert report.returned_share == pytest.approx(0.5)
+    assert [w.monday for w in report.weeks] == [date(2026, 3, 2)]
+    week = report.weeks[0]
+    assert week.lead.n == 2 and week.returned == 1
+    assert week.lead.max_seconds == max(history.leads.values()) * 60
+    assert week.lead.sum_seconds == sum(history.leads.values()) * 60
+    step7_flows = report.return_flows[step7.spec_id]
+    assert step7_flows == ["flow_07_tidak_setuju"]
+
+
+def test_report_of_a_known_history(alur: Alur, history: History) -> None:
+    report = reports.report(alur, OWNER, "fasilitasi_narasumber", now=history.now)
+    check_report(report, history)
+    assert report.step(history.waiting[0][0]).heat in {"ok", "warn", "bad", "none"}
+
+
+def test_rebuilt_rollups_give_the_same_report(alur: Alur, history: History) -> None:
+    kept = reports.report(alur, OWNER, "fasilitasi_narasumber", now=history.now)
+    with alur.unit_of_work() as uow:
+        counted = reports.rebuild(uow.session, alur.settings)
+    assert counted == (len(history.done), 2)
+    again = reports.report(alur, OWNER, "fasilitasi_narasumber", now=history.now)
+    check_report(again, history)
+    assert [(s.spec_id, dict(s.done.counts), s.within, s.returned) for s in again.steps] == \
+        [(s.spec_id, dict(s.done.counts), s.within, s.returned) for s in kept.steps]
+
+
+def test_period_and_version_filters(alur: Alur, history: History) -> None:
+    march = reports.report(alur, OWNER, "fasilitasi_narasumber", 1, Period.parse("2026-03", "2026-03"),
+                           now=history.now)
+    assert sum(s.done.n for s in march.steps) == len(history.done)
+    april = reports.report(alur, OWNER, "fasilitasi_narasumber", None, Period.parse("2026-04", None),
+                           now=history.now)
+    assert sum(s.done.n for s in april.steps) == 0 and april.requests_done == 0 and april.weeks == []
+    assert sum(s.backlog for s in april.steps) == 1  # what waits now is not a matter of period
+
+
+def test_bad_filters_and_who_may_read(alur: Alur) -> None:
+    from engine.errors import Forbidden, InvalidData, NotFound
+
+    with pytest.raises(InvalidData, match="dari") as bad:
+        reports.report(alur, OWNER, "fasilitasi_narasumber", period=Period.parse("2026-13", None))
+    assert bad.value.field == "dari"
+    with pytest.raises(NotFound, match="versi 9"):
+        reports.report(alur, OWNER, "fasilitasi_narasumber", 9)
+    with pytest.raises(Forbidden):
+        reports.report(alur, Actor("petugas", frozenset({"Petugas Informasi/TU"})), "fasilitasi_narasumber")
+
+
+def test_duration_classes_are_monotone_and_exact_under_an_hour() -> None:
+    previous = -1
+    for seconds in [*range(0, 4000, 7), *range(4000, 400_000, 997), 6_000_000, 9_000_000]:
+        klass = reports.bucket(seconds)
+        assert klass >= previous
+        assert reports.bucket_floor(klass) <= seconds
+        assert reports.bucket(reports.bucket_floor(klass)) == klass
+        previous = klass
+    assert all(reports.bucket_floor(reports.bucket(m * 60)) == m * 60 for m in range(60))
+
+
+def test_report_on_postgresql(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    alur = make_alur(pg_url)
+    try:
+        history = make_history(alur, monkeypatch)
+        check_report(reports.report(alur, OWNER, "fasilitasi_narasumber", now=history.now), history)
+        with alur.unit_of_work() as uow:
+            reports.rebuild(uow.session, alur.settings)
+        check_report(reports.report(alur, OWNER, "fasilitasi_narasumber", now=history.now), history)
+    finally:
+        alur.db.engine.dispose()
