@@ -52,13 +52,14 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     app.config.update(config)
     app.extensions["alur"] = alur or build(settings)
 
-    from api import auth, rest, ui
+    from api import auth, reports_ui, rest, ui
 
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(rest.bp)
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(reports_ui.bp)
 
     @app.errorhandler(404)
     @app.errorhandler(405)

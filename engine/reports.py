@@ -13,6 +13,7 @@ counts, maxima, sums and the share within the standard are exact.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -210,7 +211,7 @@ class Period:
 
     @staticmethod
     def parse(first: str | None, last: str | None) -> Period:
-        return Period(_parse_month(first, "dari"), _parse_month(last, "sampai"))
+        return Period(parse_month(first, "dari"), parse_month(last, "sampai"))
 
     @property
     def first_day(self) -> int | None:
@@ -221,11 +222,13 @@ class Period:
         return self.last * 100 + 31 if self.last else None
 
 
-def _parse_month(text: str | None, name: str) -> int | None:
+def parse_month(text: str | None, name: str) -> int | None:
     text = (text or "").strip()
     if not text:
         return None
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}", text):
+            raise ValueError(text)
         moment = datetime.strptime(text, "%Y-%m")
     except ValueError:
         raise InvalidData(f"{name}: bulan '{text[:20]}' tidak valid (format TTTT-BB, mis. 2026-03)", name) from None
