@@ -26,7 +26,7 @@ def init(alur: Alur, demo: bool) -> InitReport:
     """Migrate, deploy the bundled diagrams (no-op when unchanged), optionally add demo users."""
     upgrade(alur.db.url)
     with alur.unit_of_work() as uow:
-        reports.rebuild_if_empty(uow.session, alur.settings)
+        reports.rebuild_if_empty(uow.session, alur.calendar(uow.session))
     deployed, users = [], []
     for path in sorted(alur.settings.bpmn_dir.glob("*.bpmn")):
         result = alur.deploy(path.read_bytes(), SYSTEM, path.name)

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+_fixed: datetime | None = None
+
 
 def utcnow() -> datetime:
+    """Now, naive UTC; the fixed moment while a test holds `fixed_clock`."""
+    if _fixed is not None:
+        return _fixed
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def set_now(moment: datetime | None) -> None:
+    """Fix the clock at `moment` (naive UTC) for this process, or let it run again with None."""
+    global _fixed
+    _fixed = moment
+
+
+@contextmanager
+def fixed_clock(moment: datetime) -> Iterator[None]:
+    previous = _fixed
+    set_now(moment)
+    try:
+        yield
+    finally:
+        set_now(previous)
 
 
 def local(moment: datetime, timezone: str) -> datetime:

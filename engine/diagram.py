@@ -11,18 +11,18 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import conditions
 from engine.errors import DiagramProblem, InvalidDiagram
+from engine.timerspec import WORKING_TIME_PROPERTY, AlurParser, TimerError, TimerEvent, parse_timer
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -35,7 +35,7 @@ FIELD_TYPES = {"string", "long", "boolean", "date", "enum"}
 DOCUMENT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FLOW_NODES = {
     "startEvent", "endEvent", "userTask", "manualTask", "task", "exclusiveGateway",
-    "parallelGateway", "intermediateThrowEvent",
+    "parallelGateway", "intermediateThrowEvent", "boundaryEvent", "intermediateCatchEvent",
 }
 UNSUPPORTED = {
     "scriptTask": "tugas skrip (scriptTask) tidak diizinkan: kode dalam diagram tidak dijalankan",
@@ -50,8 +50,12 @@ UNSUPPORTED = {
     "complexGateway": "complexGateway tidak didukung",
     "inclusiveGateway": "inclusiveGateway tidak didukung",
     "eventBasedGateway": "eventBasedGateway tidak didukung",
-    "boundaryEvent": "boundaryEvent tidak didukung",
-    "intermediateCatchEvent": "intermediateCatchEvent (timer/pesan) belum didukung: Alur belum punya penjadwal",
+}
+# Catch events run only with a timer (the scheduler fires it); nothing delivers messages, signals etc.
+TIMER_ONLY = {
+    "startEvent": "start event hanya boleh kosong atau timer",
+    "intermediateCatchEvent": "intermediateCatchEvent hanya didukung dengan timer",
+    "boundaryEvent": "boundaryEvent hanya didukung dengan timer pada tugas pengguna",
 }
 
 
@@ -109,6 +113,7 @@ class SopModel:
     properties: dict[str, str]
     lanes: tuple[str, ...]
     steps: dict[str, Step]
+    timers: dict[str, TimerEvent] = field(default_factory=dict)  # by element id
 
     def ordered_steps(self) -> list[Step]:
         return sorted(self.steps.values(), key=lambda s: (s.step_no is None, s.step_no or 0, s.name))
@@ -199,10 +204,11 @@ def parse_diagram(xml: bytes, known_handlers: Iterable[str], filename: str = "di
     _check_references(tree.getroot(), process, check)
     _check_flow(process, model, check)
     _check_steps(process, model, set(known_handlers), check)
+    model = replace(model, timers=_read_timers(process, check))
     if check.problems:
         raise InvalidDiagram(check.problems)
     try:
-        parser = CamundaParser()
+        parser = AlurParser()
         parser.add_bpmn_xml(tree, filename)
         spec = parser.get_spec(model.key)
         subprocess_specs = parser.get_subprocess_specs(model.key)
@@ -346,8 +352,10 @@ def _check_flow(process: etree._Element, model: SopModel, check: _Checker) -> No
         check.add("proses tidak punya start event", process)
     if not ends:
         check.add("proses tidak punya end event", process)
-    forward = _reach(starts, lambda n: [f.get("targetRef", "") for f in out_flows.get(n, [])])
-    backward = _reach(ends, lambda n: in_flows.get(n, []))
+    host = {n: el.get("attachedToRef", "") for n, el in nodes.items() if _local(el.tag) == "boundaryEvent"}
+    forward = _reach(starts, lambda n: [f.get("targetRef", "") for f in out_flows.get(n, [])]
+                     + [b for b, h in host.items() if h == n])
+    backward = _reach(ends, lambda n: in_flows.get(n, []) + ([host[n]] if n in host else []))
     for node_id, el in nodes.items():
         if node_id not in forward:
             check.add(f"'{el.get('name') or node_id}' tidak dapat dicapai dari start event", el)
@@ -369,6 +377,53 @@ def _check_flow(process: etree._Element, model: SopModel, check: _Checker) -> No
                 check.add("alur keluar gateway tanpa kondisi (dan bukan alur default)", flow)
             if text:
                 _check_expression(text, field_ids, flow, check)
+
+
+def _read_timers(process: etree._Element, check: _Checker) -> dict[str, TimerEvent]:
+    """Timer events, checked; any other event definition on a catch event is refused."""
+    timers: dict[str, TimerEvent] = {}
+    starts = process.findall("bpmn:startEvent", NS)
+    user_tasks = {t.get("id") for t in process.findall("bpmn:userTask", NS)}
+    for el in process:
+        tag = _local(el.tag)
+        if tag not in TIMER_ONLY:
+            continue
+        definitions = [d for d in el if _local(d.tag).endswith("EventDefinition")]
+        kinds = [_local(d.tag).removesuffix("EventDefinition") for d in definitions]
+        if kinds != ["timer"]:
+            if tag == "startEvent" and not kinds:
+                continue
+            what = ", ".join(kinds) or "tanpa definisi event"
+            check.add(f"{TIMER_ONLY[tag]} ({what} tidak dijalankan Alur)", el)
+            continue
+        if tag == "boundaryEvent" and el.get("attachedToRef") not in user_tasks:
+            check.add(TIMER_ONLY[tag], el)
+            continue
+        if tag == "startEvent" and len(starts) > 1:
+            check.add("proses dengan start event timer hanya boleh punya satu start event", el)
+            continue
+        texts = [(k, d) for k, name in (("date", "timeDate"), ("duration", "timeDuration"), ("cycle", "timeCycle"))
+                 for d in definitions[0].findall(f"bpmn:{name}", NS)]
+        if len(texts) != 1:
+            check.add("timer harus punya tepat satu timeDate, timeDuration atau timeCycle", el)
+            continue
+        kind, node = texts[0]
+        working = _properties(el).get(WORKING_TIME_PROPERTY, "").strip().lower() in {"true", "1", "ya"}
+        if tag == "startEvent" and kind == "duration":
+            check.add("start event timer memakai timeDate atau timeCycle, bukan timeDuration", el)
+            continue
+        expression = (node.text or "").strip()
+        try:
+            parse_timer(kind, expression, "UTC", working)
+        except TimerError as exc:
+            check.add(f"timer: {exc}", el)
+            continue
+        event = {"startEvent": "start", "boundaryEvent": "boundary"}.get(tag, "catch")
+        timers[el.get("id", "")] = TimerEvent(
+            id=el.get("id", ""), name=el.get("name") or el.get("id", ""), event=event, kind=kind,
+            expression=expression, working_time=working, attached_to=el.get("attachedToRef"),
+            interrupting=el.get("cancelActivity", "true") != "false")
+    return timers
 
 
 def _check_expression(text: str, field_ids: set[str], node: etree._Element, check: _Checker) -> None:

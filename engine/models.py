@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -36,6 +37,7 @@ class User(Base):
     agency: Mapped[str | None] = mapped_column(String(200))
     is_process_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(254))  # for reminders; optional
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     lanes: Mapped[list[UserLane]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -145,6 +147,8 @@ class TaskRecord(Base):
     completed_by: Mapped[str | None] = mapped_column(String(80))
     keputusan: Mapped[str | None] = mapped_column(String(40))
     catatan: Mapped[str | None] = mapped_column(Text)
+    waited_working_seconds: Mapped[int | None]  # ready -> completed/cancelled in office working time
+    reminded_at: Mapped[datetime | None]  # when the one `overdue` reminder went out
     instance: Mapped[Instance] = relationship(lazy="raise_on_sql", viewonly=True)
 
     @property
@@ -152,6 +156,41 @@ class TaskRecord(Base):
         if self.completed_at is None:
             return None
         return (self.completed_at - self.ready_at).total_seconds()
+
+
+class CalendarDay(Base):
+    """An admin's change to the office calendar: an extra holiday (`libur`) or a working day (`masuk`)."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+
+class Timer(Base):
+    """A BPMN timer waiting to fire; claimed with a lease so that any number of schedulers fire it once."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_pending_due", "due_at", sqlite_where=text("fired_at IS NULL"),
+                            postgresql_where=text("fired_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definitions.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))  # the waiting SpiffWorkflow task
+    spec_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # date | duration | cycle | start
+    expression: Mapped[str] = mapped_column(String(200))
+    working_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    cycles_left: Mapped[int | None]  # cycles still to come after this one; -1: unbounded
+    due_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    fired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 class AuditEvent(Base):

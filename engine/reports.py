@@ -7,7 +7,9 @@ Both are kept at each completion by `count_completion` (same transaction as the 
 be made again from the task table by `rebuild`. A duration class is one minute wide under an
 hour, then 5 minutes to 8 hours, 30 minutes to 3 days, 6 hours to 60 days, then a day: so
 medians and p90s are nearest-rank over classes (exact to the minute for short steps), while
-counts, maxima, sums and the share within the standard are exact.
+counts, maxima, sums and the share within the standard are exact. Every duration is office
+working time (engine.worktime): an activation's `waited_working_seconds`, a request's lead time
+from its start to its end.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from engine.clock import local, utcnow
 from engine.diagram import BPMN, SopModel, safe_parse
 from engine.errors import Forbidden, InvalidData, NotFound
 from engine.models import CaseStat, Instance, ProcessDefinition, StepStat, TaskRecord, User, UserLane
-from engine.settings import Settings
+from engine.worktime import OfficeCalendar
 
 if TYPE_CHECKING:
     from engine.services import Alur
@@ -72,14 +74,12 @@ def bucket_floor(index: int) -> int:
 
 # ---- time: the one place that says how a wait is measured ---------------------------------
 
-def working_seconds(start: datetime, end: datetime, settings: Settings) -> int:
-    """How long from `start` to `end` counts: wall seconds until the office calendar lands."""
-    return max(int((end - start).total_seconds()), 0)
-
-
-def waited_seconds(record: TaskRecord, settings: Settings) -> int:
+def waited_seconds(record: TaskRecord, calendar: OfficeCalendar) -> int:
+    """An activation's wait in office working time (kept on the row since working time exists)."""
+    if record.waited_working_seconds is not None:
+        return int(record.waited_working_seconds)
     assert record.completed_at is not None
-    return working_seconds(record.ready_at, record.completed_at, settings)
+    return calendar.working_seconds(record.ready_at, record.completed_at)
 
 
 def _month(moment: datetime, timezone: str) -> int:
@@ -110,32 +110,32 @@ def _upsert(session: Session, model: type[Any], keys: dict[str, Any], counts: di
 
 
 def count_completion(session: Session, instance: Instance, record: TaskRecord, ended: bool,
-                     settings: Settings) -> None:
+                     calendar: OfficeCalendar) -> None:
     """Count one finished activation (and the request, when it ended) in the rollups."""
     assert record.completed_at is not None and record.completed_by is not None
-    seconds = waited_seconds(record, settings)
+    seconds = waited_seconds(record, calendar)
     within = int(record.standard_minutes is not None and seconds <= record.standard_minutes * 60)
     returned = int(record.keputusan == RETURN)
     _upsert(session, StepStat,
             {"definition_id": instance.definition_id, "spec_id": record.spec_id,
-             "completed_by": record.completed_by, "month": _month(record.completed_at, settings.timezone),
+             "completed_by": record.completed_by, "month": _month(record.completed_at, calendar.timezone),
              "bucket": bucket(seconds)},
             {"n": 1, "within": within, "returned": returned, "sum_seconds": seconds}, seconds, lane=record.lane)
     if ended and instance.ended_at is not None:
         ever = returned or session.scalar(select(func.count()).select_from(TaskRecord).where(
             TaskRecord.instance_id == instance.id, TaskRecord.keputusan == RETURN)) or 0
-        _count_case(session, instance.definition_id, instance.started_at, instance.ended_at, bool(ever), settings)
+        _count_case(session, instance.definition_id, instance.started_at, instance.ended_at, bool(ever), calendar)
 
 
 def _count_case(session: Session, definition_id: int, started: datetime, ended: datetime, returned: bool,
-                settings: Settings) -> None:
-    seconds = working_seconds(started, ended, settings)
+                calendar: OfficeCalendar) -> None:
+    seconds = calendar.working_seconds(started, ended)  # lead time in office working time
     _upsert(session, CaseStat,
-            {"definition_id": definition_id, "day": _day(ended, settings.timezone), "bucket": bucket(seconds)},
+            {"definition_id": definition_id, "day": _day(ended, calendar.timezone), "bucket": bucket(seconds)},
             {"n": 1, "returned": int(returned), "sum_seconds": seconds}, seconds)
 
 
-def rebuild(session: Session, settings: Settings, batch: int = 5000) -> tuple[int, int]:
+def rebuild(session: Session, calendar: OfficeCalendar, batch: int = 5000) -> tuple[int, int]:
     """Make both rollups again from the task and instance tables; returns (activations, requests) counted."""
     session.execute(delete(StepStat))
     session.execute(delete(CaseStat))
@@ -143,14 +143,16 @@ def rebuild(session: Session, settings: Settings, batch: int = 5000) -> tuple[in
     lanes: dict[tuple[int, str], str] = {}
     rows = session.execute(
         select(Instance.definition_id, TaskRecord.spec_id, TaskRecord.lane, TaskRecord.completed_by,
-               TaskRecord.ready_at, TaskRecord.completed_at, TaskRecord.standard_minutes, TaskRecord.keputusan)
+               TaskRecord.ready_at, TaskRecord.completed_at, TaskRecord.standard_minutes, TaskRecord.keputusan,
+               TaskRecord.waited_working_seconds)
         .join(Instance, Instance.id == TaskRecord.instance_id)
         .where(TaskRecord.state == "completed", TaskRecord.completed_by.is_not(None))
         .execution_options(yield_per=batch))
     activations = 0
-    for definition_id, spec_id, lane, who, ready_at, completed_at, standard, keputusan in rows:
-        seconds = working_seconds(ready_at, completed_at, settings)
-        key = (definition_id, spec_id, who, _month(completed_at, settings.timezone), bucket(seconds))
+    tz = calendar.timezone
+    for definition_id, spec_id, lane, who, ready_at, completed_at, standard, keputusan, waited in rows:
+        seconds = int(waited) if waited is not None else calendar.working_seconds(ready_at, completed_at)
+        key = (definition_id, spec_id, who, _month(completed_at, tz), bucket(seconds))
         acc = steps.get(key)
         if acc is None:
             acc = steps[key] = [0, 0, 0, 0, 0]
@@ -168,8 +170,8 @@ def rebuild(session: Session, settings: Settings, batch: int = 5000) -> tuple[in
             select(Instance.definition_id, Instance.started_at, Instance.ended_at, Instance.id.in_(returned_ids))
             .where(Instance.status == "completed", Instance.ended_at.is_not(None))
             .execution_options(yield_per=batch)):
-        seconds = working_seconds(started, ended, settings)
-        key = (definition_id, _day(ended, settings.timezone), bucket(seconds))
+        seconds = calendar.working_seconds(started, ended)
+        key = (definition_id, _day(ended, tz), bucket(seconds))
         acc = cases.get(key)
         if acc is None:
             acc = cases[key] = [0, 0, 0, 0]
@@ -190,13 +192,13 @@ def rebuild(session: Session, settings: Settings, batch: int = 5000) -> tuple[in
     return activations, requests
 
 
-def rebuild_if_empty(session: Session, settings: Settings) -> bool:
+def rebuild_if_empty(session: Session, calendar: OfficeCalendar) -> bool:
     """After a migration: fill the rollups from history once (an upgraded database starts empty)."""
     if session.scalar(select(StepStat.n).limit(1)) is not None:
         return False
     if session.scalar(select(TaskRecord.id).where(TaskRecord.state == "completed").limit(1)) is None:
         return False
-    rebuild(session, settings)
+    rebuild(session, calendar)
     return True
 
 

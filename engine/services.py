@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, contains_eager, undefer
 
-from engine import forms, reports, state
+from engine import forms, office, reports, state, timers
 from engine.clock import utcnow
 from engine.conditions import ConditionError
 from engine.db import Database
@@ -41,6 +41,7 @@ from engine.models import (
 )
 from engine.settings import Settings
 from engine.specs import SpecCache
+from engine.worktime import OfficeCalendar
 from handlers import REGISTRY, StepContext
 
 
@@ -60,6 +61,7 @@ class Actor:
 
 
 SYSTEM = Actor("system", is_process_owner=True, is_admin=True)
+TIMER_ACTOR = Actor("penjadwal", is_process_owner=True, is_admin=True)  # who acts when a timer fires
 
 
 @dataclass
@@ -115,6 +117,7 @@ class Alur:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
         self.specs = SpecCache(db)
+        self.calendars = office.CalendarCache(settings)
 
     @contextmanager
     def unit_of_work(self, write: bool = True) -> Iterator[UnitOfWork]:
@@ -133,6 +136,41 @@ class Alur:
         """Refresh the query planner's statistics (SQLite needs them to pick the partial indexes)."""
         with self.unit_of_work() as uow:
             uow.session.execute(text("PRAGMA optimize" if self.db.engine.dialect.name == "sqlite" else "ANALYZE"))
+
+    def calendar(self, session: Session | None = None) -> OfficeCalendar:
+        """The office calendar (hours, national holidays, the admin's changes), cached per process."""
+        if session is not None:
+            return self.calendars.get(session)
+        with self.unit_of_work(write=False) as uow:
+            return self.calendars.get(uow.session)
+
+    def calendar_days(self, year: int) -> list[office.DayEntry]:
+        with self.unit_of_work(write=False) as uow:
+            return office.year_days(uow.session, year)
+
+    def add_holiday(self, day: date, name: str, actor: Actor) -> None:
+        """An extra day off (cuti bersama, a local holiday); due times of open tasks stay as computed."""
+        office.check_admin(actor.is_admin)
+        with self.unit_of_work() as uow:
+            row = office.add_holiday(uow.session, day, name, actor.username)
+            uow.audit(actor.username, "calendar_holiday_added", utcnow(), day=day.isoformat(), name=row.name)
+        self.calendars.invalidate()
+
+    def work_on_holiday(self, day: date, actor: Actor) -> None:
+        """Make a national holiday a working day of this office."""
+        office.check_admin(actor.is_admin)
+        with self.unit_of_work() as uow:
+            row = office.work_on_holiday(uow.session, day, actor.username)
+            uow.audit(actor.username, "calendar_working_day", utcnow(), day=day.isoformat(), name=row.name)
+        self.calendars.invalidate()
+
+    def remove_calendar_change(self, day: date, actor: Actor) -> None:
+        office.check_admin(actor.is_admin)
+        with self.unit_of_work() as uow:
+            row = office.remove_change(uow.session, day)
+            uow.audit(actor.username, "calendar_change_removed", utcnow(), day=day.isoformat(), jenis=row.kind,
+                      name=row.name)
+        self.calendars.invalidate()
 
     # ---- process definitions -------------------------------------------------------------
 
@@ -158,6 +196,8 @@ class Alur:
                 bpmn_xml=text, sha256=digest, deployed_by=actor.username, deployed_at=now)
             uow.session.add(definition)
             uow.session.flush()
+            timers.schedule_start_timers(uow.session, definition, parsed, now, self.calendar(uow.session),
+                                         self.settings.timezone)
             uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
                       sha256=digest)
         return DeployResult(definition, created=True)
@@ -196,29 +236,7 @@ class Alur:
         now = utcnow()
         with self.unit_of_work() as uow:
             definition = self._definition(uow.session, process_key, None)
-            parsed = self.parsed(definition)
-            initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
-                                     dict(data or {}), partial=True)
-            if actor.agency:
-                initial[AGENCY_FIELD] = actor.agency
-            workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
-            workflow.task_tree.data.update(initial)
-            workflow.do_engine_steps()
-            ready = _ready_user_tasks(workflow)
-            lanes = {parsed.model.steps[t.task_spec.name].lane for t in ready if t.task_spec.name in
-                     parsed.model.steps}
-            if not actor.is_admin and not (lanes & actor.lanes):
-                raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
-            instance = Instance(
-                definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
-                task_count=0,
-                perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
-                started_by=actor.username, started_at=now)
-            uow.session.add(instance)
-            uow.session.flush()
-            uow.audit(actor.username, "start", now, instance.id, process=definition.key,
-                      version=definition.version)
-            self._sync_tasks(uow, instance, parsed, workflow, now)
+            instance, parsed, workflow = self._start_in(uow, definition, actor, data, now)
             if complete_first:
                 first = self._ready_records(uow.session, instance.id)
                 if len(first) != 1:
@@ -228,6 +246,35 @@ class Alur:
                 self._complete(uow, instance, parsed, first[0], actor, dict(first_data or {}), now,
                                workflow)
             return instance.id
+
+    def _start_in(self, uow: UnitOfWork, definition: ProcessDefinition, actor: Actor,
+                  data: Mapping[str, Any] | None, now: datetime) -> tuple[Instance, ParsedDiagram, Any]:
+        """Create an instance in the caller's transaction (a user's start, or a timer start event firing)."""
+        parsed = self.parsed(definition)
+        initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
+                                 dict(data or {}), partial=True)
+        if actor.agency:
+            initial[AGENCY_FIELD] = actor.agency
+        workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
+        workflow.task_tree.data.update(initial)
+        workflow.do_engine_steps()
+        timers.fire_start_events(workflow)
+        ready = _ready_user_tasks(workflow)
+        lanes = {parsed.model.steps[t.task_spec.name].lane for t in ready if t.task_spec.name in
+                 parsed.model.steps}
+        if not actor.is_admin and not (lanes & actor.lanes):
+            raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
+        instance = Instance(
+            definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
+            task_count=0,
+            perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
+            started_by=actor.username, started_at=now)
+        uow.session.add(instance)
+        uow.session.flush()
+        uow.audit(actor.username, "start", now, instance.id, process=definition.key,
+                  version=definition.version)
+        self._sync_tasks(uow, instance, parsed, workflow, now)
+        return instance, parsed, workflow
 
     def complete(self, task_id: str, actor: Actor, data: Mapping[str, Any]) -> int:
         """Complete a READY task of the actor's lane with form data; returns the instance id."""
@@ -256,11 +303,12 @@ class Alur:
             parsed = self.parsed(instance.definition)
             workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
             workflow.cancel()
+            calendar = self.calendar(uow.session)
             for record in self._ready_records(uow.session, instance.id):
-                record.state = "cancelled"
-                record.completed_at = now
+                office.close_task(record, "cancelled", now, calendar)
             instance.status, instance.ended_at = "cancelled", now
             instance.state = state.dump(workflow)
+            timers.drop(uow.session, instance.id)
             uow.audit(actor.username, "cancel", now, instance.id, reason=reason)
 
     # ---- internals of a step -----------------------------------------------------------
@@ -342,7 +390,8 @@ class Alur:
         except (SpiffWorkflowException, ConditionError) as exc:
             # e.g. no outgoing condition of a gateway holds for this data: a diagram problem, said plainly
             raise InvalidData(f"alur kerja tidak dapat dilanjutkan setelah '{step.name}': {exc}") from None
-        record.state, record.completed_at, record.completed_by = "completed", now, actor.username
+        office.close_task(record, "completed", now, self.calendar(uow.session))
+        record.completed_by = actor.username
         record.keputusan, record.catatan = ctx.values.get("keputusan"), ctx.values.get("catatan")
         returned = ctx.is_return
         uow.audit(actor.username, "return" if returned else "complete", now, instance.id, record.id,
@@ -353,7 +402,8 @@ class Alur:
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
             uow.audit(actor.username, "end", now, instance.id)
-        reports.count_completion(uow.session, instance, record, instance.ended_at is not None, self.settings)
+        reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
+                                 self.calendar(uow.session))
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
         self._sync_tasks(uow, instance, parsed, workflow, now)
 
@@ -368,9 +418,10 @@ class Alur:
         """Make the task table agree with the workflow: new activations in, vanished ones cancelled."""
         ready = {str(t.id): t for t in _ready_user_tasks(workflow)}
         known = {r.id: r for r in self._ready_records(uow.session, instance.id)}
+        calendar = self.calendar(uow.session)
         for task_id, record in known.items():
             if task_id not in ready:
-                record.state, record.completed_at = "cancelled", now
+                office.close_task(record, "cancelled", now, calendar)
         for task_id, task in ready.items():
             if task_id in known:
                 continue
@@ -382,7 +433,8 @@ class Alur:
                 name=step.name if step else task.task_spec.bpmn_name or task.task_spec.name,
                 lane=step.lane if step else (task.task_spec.lane or ""), step_no=step.step_no if step else None,
                 standard_minutes=minutes, state="ready", ready_at=now,
-                due_at=now + timedelta(minutes=minutes) if minutes is not None else None))
+                due_at=office.due_at(now, minutes, calendar)))
+        timers.sync(uow.session, instance, parsed, workflow, now, calendar, self.settings.timezone)
         uow.session.flush()
 
     # ---- queries -----------------------------------------------------------------------
@@ -427,7 +479,10 @@ class Alur:
                                                .order_by(TaskRecord.seq)))
             documents = list(uow.session.scalars(select(Document).where(Document.instance_id == instance_id)
                                                  .order_by(Document.id)))
-            return InstanceDetail(instance, history, documents, self.parsed(instance.definition))
+            lead_end = instance.ended_at or utcnow()
+            return InstanceDetail(instance, history, documents, self.parsed(instance.definition),
+                                  (lead_end - instance.started_at).total_seconds(),
+                                  self.calendar(uow.session).working_seconds(instance.started_at, lead_end))
 
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         with self.unit_of_work(write=False) as uow:
@@ -512,6 +567,13 @@ class InstanceDetail:
     history: list[TaskRecord]
     documents: list[Document]
     parsed: ParsedDiagram
+    lead_seconds: float = 0.0  # started -> ended (or now), wall clock
+    lead_working_seconds: int = 0  # the same in office working time
+
+    @property
+    def path_standard_minutes(self) -> int:
+        """The standard of the path this request took: the standards of its completed activations."""
+        return sum(r.standard_minutes or 0 for r in self.history if r.state == "completed")
 
     @property
     def ready(self) -> list[TaskRecord]:

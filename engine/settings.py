@@ -21,6 +21,21 @@ class Settings:
     timezone: str = field(default_factory=lambda: os.environ.get("ALUR_TIMEZONE", "Asia/Pontianak"))
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("ALUR_MAX_UPLOAD_MB", "20"))
                                   * 1024 * 1024)
+    # Working time (issue 11): office hours per weekday in `timezone`, e.g. "Mon-Thu 07:30-16:00, Fri 07:30-16:30".
+    office_hours: str = field(default_factory=lambda: os.environ.get(
+        "ALUR_OFFICE_HOURS", "Mon-Thu 07:30-16:00, Fri 07:30-16:30"))
+    # The timer scheduler runs inside the app's processes unless ALUR_SCHEDULER=0.
+    scheduler: bool = field(default_factory=lambda: os.environ.get("ALUR_SCHEDULER", "1") != "0")
+    scheduler_poll_seconds: float = field(default_factory=lambda: float(os.environ.get("ALUR_SCHEDULER_POLL", "15")))
+    scheduler_lease_seconds: int = field(default_factory=lambda: int(os.environ.get("ALUR_SCHEDULER_LEASE", "120")))
+    # Reminder e-mails: off unless ALUR_SMTP_HOST is set.
+    smtp_host: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("ALUR_SMTP_PORT", "25")))
+    smtp_user: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_PASSWORD", ""))
+    smtp_starttls: bool = field(default_factory=lambda: os.environ.get("ALUR_SMTP_STARTTLS", "") == "1")
+    smtp_from: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_FROM", "alur@localhost"))
+    base_url: str = field(default_factory=lambda: os.environ.get("ALUR_BASE_URL", "http://localhost:5000"))
 
 
 def load() -> Settings:

@@ -173,10 +173,9 @@ def test_a_gateway_whose_conditions_all_fail_is_a_clear_error_and_changes_nothin
     assert alur.verify(iid) == []
 
 
-def test_a_timer_is_refused_rather_than_left_waiting_forever(alur: Alur) -> None:
-    """Alur has no scheduler yet: a timer would never fire, so the diagram is refused at deploy."""
-    timer = ('<bpmn:intermediateCatchEvent id="tunggu"><bpmn:timerEventDefinition id="t1">'
-             '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT15M</bpmn:timeDuration>'
-             '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>\n  </bpmn:process>')
-    err = refused(alur, SOP.replace("</bpmn:process>", timer))
-    assert any(p.element_id == "tunggu" and "penjadwal" in p.message for p in err.problems)
+def test_a_message_catch_event_is_refused_rather_than_left_waiting_forever(alur: Alur) -> None:
+    """Nothing delivers messages to a request: a message catch event would wait forever, so it is refused."""
+    message = ('<bpmn:intermediateCatchEvent id="tunggu"><bpmn:messageEventDefinition id="m1"/>'
+               '</bpmn:intermediateCatchEvent>\n  </bpmn:process>')
+    err = refused(alur, SOP.replace("</bpmn:process>", message))
+    assert any(p.element_id == "tunggu" and "hanya didukung dengan timer" in p.message for p in err.problems)

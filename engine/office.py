@@ -1,0 +1,136 @@
+"""The office calendar as a service: built from settings and the admin's stored changes, cached.
+
+Admins add days off (cuti bersama, local holidays) and turn national holidays into working
+days; each change is one row of `calendar_days` and one audit event. Every process keeps
+the calendar cached and rebuilds it when the table's stamp (row count, newest change)
+differs, so a change made in one worker is seen by all at their next command.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.clock import utcnow
+from engine.errors import Forbidden, InvalidData, NotFound
+from engine.models import CalendarDay, TaskRecord
+from engine.settings import Settings
+from engine.worktime import OfficeCalendar, national_holidays, parse_office_hours
+
+LIBUR, MASUK = "libur", "masuk"
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    """One non-ordinary day of a year as the holidays page shows it."""
+
+    day: date
+    name: str
+    source: str  # nasional | admin
+    kind: str  # libur (a day off) | masuk (a national holiday the office works on)
+
+
+class CalendarCache:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.hours = parse_office_hours(settings.office_hours)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, datetime | None] | None = None
+        self._calendar: OfficeCalendar | None = None
+
+    def get(self, session: Session) -> OfficeCalendar:
+        stamp = tuple(session.execute(select(func.count(), func.max(CalendarDay.created_at))
+                                      .select_from(CalendarDay)).one())
+        with self._lock:
+            if self._calendar is not None and self._stamp == stamp:
+                return self._calendar
+        rows = list(session.scalars(select(CalendarDay)))
+        calendar = OfficeCalendar(
+            hours=self.hours, timezone=self.settings.timezone,
+            extra_holidays={r.day: r.name for r in rows if r.kind == LIBUR},
+            working_days=frozenset(r.day for r in rows if r.kind == MASUK))
+        with self._lock:
+            self._calendar, self._stamp = calendar, stamp  # type: ignore[assignment]
+        return calendar
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._calendar = self._stamp = None
+
+
+def year_days(session: Session, year: int) -> list[DayEntry]:
+    """National holidays and the admin's changes of one year, by date."""
+    changes = {r.day: r for r in session.scalars(select(CalendarDay).where(
+        CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)))}
+    entries = [DayEntry(d, n, "nasional", MASUK if d in changes and changes[d].kind == MASUK else LIBUR)
+               for d, n in national_holidays(year).items()]
+    entries += [DayEntry(r.day, r.name, "admin", LIBUR) for r in changes.values() if r.kind == LIBUR]
+    return sorted(entries, key=lambda e: (e.day, e.source))
+
+
+def check_admin(is_admin: bool) -> None:
+    if not is_admin:
+        raise Forbidden("hanya admin yang boleh mengubah kalender kantor")
+
+
+def parse_day(text: str | None, field: str = "tanggal") -> date:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise InvalidData(f"{field} harus berformat YYYY-MM-DD, bukan '{text or ''}'", field) from None
+
+
+def add_holiday(session: Session, day: date, name: str, actor: str) -> CalendarDay:
+    """A day off the office adds (cuti bersama, a local holiday)."""
+    name = (name or "").strip()
+    if not 0 < len(name) <= 200:
+        raise InvalidData("nama hari libur harus diisi (paling banyak 200 karakter)", "nama")
+    existing = session.get(CalendarDay, day)
+    if existing is not None and existing.kind == LIBUR:
+        raise InvalidData(f"tanggal {day.isoformat()} sudah hari libur tambahan '{existing.name}'", "tanggal")
+    if national_holidays(day.year).get(day) and existing is None:
+        raise InvalidData(f"tanggal {day.isoformat()} sudah libur nasional", "tanggal")
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    row = CalendarDay(day=day, kind=LIBUR, name=name, created_by=actor, created_at=utcnow())
+    session.add(row)
+    return row
+
+
+def work_on_holiday(session: Session, day: date, actor: str) -> CalendarDay:
+    """Turn a national holiday into a working day (the office works on it)."""
+    name = national_holidays(day.year).get(day)
+    if name is None:
+        raise InvalidData(f"tanggal {day.isoformat()} bukan libur nasional", "tanggal")
+    if session.get(CalendarDay, day) is not None:
+        raise InvalidData(f"tanggal {day.isoformat()} sudah diubah; hapus perubahannya dulu", "tanggal")
+    row = CalendarDay(day=day, kind=MASUK, name=name, created_by=actor, created_at=utcnow())
+    session.add(row)
+    return row
+
+
+def remove_change(session: Session, day: date) -> CalendarDay:
+    """Undo the admin's change of a day: an added holiday goes, a national one comes back."""
+    row = session.get(CalendarDay, day)
+    if row is None:
+        raise NotFound(f"tidak ada perubahan kalender pada {day.isoformat()}")
+    session.delete(row)
+    return row
+
+
+def close_task(record: TaskRecord, state: str, now: datetime, calendar: OfficeCalendar) -> None:
+    """End an activation: completed or cancelled, with its waiting time in working seconds."""
+    record.state, record.completed_at = state, now
+    record.waited_working_seconds = calendar.working_seconds(record.ready_at, now)
+
+
+def due_at(ready_at: datetime, standard_minutes: int | None, calendar: OfficeCalendar) -> datetime | None:
+    """The step's standard counted in working time from when it became ready."""
+    if standard_minutes is None:
+        return None
+    return calendar.add_working(ready_at, standard_minutes * 60)
