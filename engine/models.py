@@ -130,6 +130,9 @@ class TaskRecord(Base):
         Index("ix_tasks_ready_due", "due_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_instance_seq", "instance_id", "seq"),
+        # Reports: backlog and overdue per step without reading the rows of open tasks.
+        Index("ix_tasks_ready_step", "instance_id", "spec_id", "lane", "due_at",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -283,6 +286,7 @@ class StepStat(Base):
     """
 
     __tablename__ = "report_steps"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows kept in key order: a report reads one range
 
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), primary_key=True)
     spec_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -298,12 +302,14 @@ class StepStat(Base):
 
 
 class CaseStat(Base):
-    """Reports' rollup of finished requests: lead time per process version and local day of the end."""
+    """Reports' rollup of finished requests: lead time per process version, month and week of the end."""
 
     __tablename__ = "report_cases"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), primary_key=True)
-    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # yyyymmdd, office time
+    month: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # yyyymm of the end, office time
+    week: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # its Monday, yyyymmdd
     bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     n: Mapped[int]
     returned: Mapped[int]  # requests returned at least once

@@ -87,9 +87,11 @@ def _month(moment: datetime, timezone: str) -> int:
     return shown.year * 100 + shown.month
 
 
-def _day(moment: datetime, timezone: str) -> int:
-    shown = local(moment, timezone)
-    return shown.year * 10000 + shown.month * 100 + shown.day
+def _week(moment: datetime, timezone: str) -> int:
+    """The Monday of the office-time week of `moment`, as yyyymmdd."""
+    day = local(moment, timezone).date()
+    monday = day - timedelta(days=day.weekday())
+    return monday.year * 10000 + monday.month * 100 + monday.day
 
 
 # ---- keeping the rollups ------------------------------------------------------------------
@@ -131,7 +133,8 @@ def _count_case(session: Session, definition_id: int, started: datetime, ended: 
                 calendar: OfficeCalendar) -> None:
     seconds = calendar.working_seconds(started, ended)  # lead time in office working time
     _upsert(session, CaseStat,
-            {"definition_id": definition_id, "day": _day(ended, calendar.timezone), "bucket": bucket(seconds)},
+            {"definition_id": definition_id, "month": _month(ended, calendar.timezone),
+             "week": _week(ended, calendar.timezone), "bucket": bucket(seconds)},
             {"n": 1, "returned": int(returned), "sum_seconds": seconds}, seconds)
 
 
@@ -164,14 +167,14 @@ def rebuild(session: Session, calendar: OfficeCalendar, batch: int = 5000) -> tu
         lanes[(definition_id, spec_id)] = lane
         activations += 1
     returned_ids = select(TaskRecord.instance_id).where(TaskRecord.keputusan == RETURN)
-    cases: dict[tuple[int, int, int], list[int]] = {}
+    cases: dict[tuple[int, int, int, int], list[int]] = {}
     requests = 0
     for definition_id, started, ended, ever in session.execute(
             select(Instance.definition_id, Instance.started_at, Instance.ended_at, Instance.id.in_(returned_ids))
             .where(Instance.status == "completed", Instance.ended_at.is_not(None))
             .execution_options(yield_per=batch)):
         seconds = calendar.working_seconds(started, ended)
-        key = (definition_id, _day(ended, tz), bucket(seconds))
+        key = (definition_id, _month(ended, tz), _week(ended, tz), bucket(seconds))
         acc = cases.get(key)
         if acc is None:
             acc = cases[key] = [0, 0, 0, 0]
@@ -183,7 +186,7 @@ def rebuild(session: Session, calendar: OfficeCalendar, batch: int = 5000) -> tu
     step_rows = [{"definition_id": k[0], "spec_id": k[1], "completed_by": k[2], "month": k[3], "bucket": k[4],
                   "lane": lanes[(k[0], k[1])], "n": v[0], "within": v[1], "returned": v[2], "max_seconds": v[3],
                   "sum_seconds": v[4]} for k, v in steps.items()]
-    case_rows = [{"definition_id": k[0], "day": k[1], "bucket": k[2], "n": v[0], "returned": v[1],
+    case_rows = [{"definition_id": k[0], "month": k[1], "week": k[2], "bucket": k[3], "n": v[0], "returned": v[1],
                   "max_seconds": v[2], "sum_seconds": v[3]} for k, v in cases.items()]
     for start in range(0, len(step_rows), batch):
         session.execute(insert(StepStat), step_rows[start:start + batch])
@@ -214,14 +217,6 @@ class Period:
     @staticmethod
     def parse(first: str | None, last: str | None) -> Period:
         return Period(parse_month(first, "dari"), parse_month(last, "sampai"))
-
-    @property
-    def first_day(self) -> int | None:
-        return self.first * 100 + 1 if self.first else None
-
-    @property
-    def last_day(self) -> int | None:
-        return self.last * 100 + 31 if self.last else None
 
 
 def parse_month(text: str | None, name: str) -> int | None:
@@ -417,13 +412,12 @@ def build_report(session: Session, definitions: Sequence[ProcessDefinition], mod
 
     weeks: dict[date, WeekRow] = {}
     done = returned_requests = 0
-    case_stmt = (select(CaseStat.day, CaseStat.bucket, func.sum(CaseStat.n), func.sum(CaseStat.returned),
+    case_stmt = (select(CaseStat.week, CaseStat.bucket, func.sum(CaseStat.n), func.sum(CaseStat.returned),
                         func.max(CaseStat.max_seconds), func.sum(CaseStat.sum_seconds))
-                 .where(CaseStat.definition_id.in_(ids)).group_by(CaseStat.day, CaseStat.bucket))
-    for day, klass, n, returned, top, total in session.execute(
-            _where_period(case_stmt, CaseStat.day, period.first_day, period.last_day)):
-        when = date(day // 10000, day // 100 % 100, day % 100)
-        monday = when - timedelta(days=when.weekday())
+                 .where(CaseStat.definition_id.in_(ids)).group_by(CaseStat.week, CaseStat.bucket))
+    for key, klass, n, returned, top, total in session.execute(
+            _where_period(case_stmt, CaseStat.month, period.first, period.last)):
+        monday = date(key // 10000, key // 100 % 100, key % 100)
         week = weeks.setdefault(monday, WeekRow(monday))
         week.lead.add(klass, int(n), int(top), int(total))
         week.returned += int(returned)

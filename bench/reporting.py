@@ -1,0 +1,123 @@
+"""Part 7: reports and the event log on the big database of part 5.
+
+The history rows that part 5 generates all take the same time per step, finish as one
+person per lane and never return a request; a report over them would read a handful of
+rollup rows. So before measuring, one UPDATE per dialect spreads them the way a real office
+would: each finished activation's working-time wait is drawn between a fifth of its
+standard and six times it (at least 30 s), its finisher is one of three people of the lane,
+and one decision in ten returns the request. The rollups are then made from the 1.2 million
+rows by `engine.reports.rebuild` (timed) and the report is asked for, in process and over
+HTTP once the API has it: whole history, one month, one version.
+The event log is measured as XES streamed from the same database: time to the first chunk,
+throughput over its first `eventlog_mb` megabytes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from bench.common import PROCESS, ms, percentile
+from engine import reports
+from engine.clock import local, utcnow
+from engine.eventlog import EventLog
+from engine.services import SYSTEM, Alur
+
+
+def spread(alur: Alur) -> int:
+    """Vary waits, finishers and decisions of the generated history (see the module doc); returns rows changed."""
+    with alur.db.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            sql = """UPDATE tasks SET
+                waited_working_seconds = 30 + abs(random()) % (coalesce(standard_minutes, 10) * 60 * 6),
+                completed_by = completed_by || '-' || (abs(random()) % 3),
+                keputusan = CASE WHEN keputusan = 'setuju' AND abs(random()) % 10 = 0
+                                 THEN 'tidak_setuju' ELSE keputusan END
+                WHERE state = 'completed'"""
+        else:
+            sql = """UPDATE tasks SET
+                waited_working_seconds = 30 + floor(random() * coalesce(standard_minutes, 10) * 60 * 6)::int,
+                completed_by = completed_by || '-' || floor(random() * 3)::int,
+                keputusan = CASE WHEN keputusan = 'setuju' AND random() < 0.1
+                                 THEN 'tidak_setuju' ELSE keputusan END
+                WHERE state = 'completed'"""
+        changed = conn.execute(text(sql)).rowcount
+    if alur.db.engine.dialect.name == "postgresql":
+        with alur.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE tasks"))
+    return changed
+
+
+@dataclass
+class Timing:
+    requests: int
+    p50_ms: float
+    p95_ms: float
+
+
+@dataclass
+class ReportingResult:
+    spread_rows: int
+    rebuild_seconds: float
+    activations: int
+    requests: int
+    rollup_rows: int
+    report: dict[str, Timing]
+    eventlog_first_chunk_ms: float
+    eventlog_mb: float
+    eventlog_mb_per_s: float
+
+
+def _time(call: object, requests: int, budget: float) -> Timing:
+    assert callable(call)
+    call()  # warm: the diagram parse and the calendar are cached once per process
+    times: list[float] = []
+    deadline = time.monotonic() + budget
+    while len(times) < requests and (time.monotonic() < deadline or len(times) < 3):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return Timing(len(times), ms(percentile(times, 50)), ms(percentile(times, 95)))
+
+
+def run(alur: Alur, requests: int, budget: float, eventlog_mb: float) -> ReportingResult:
+    changed = spread(alur)
+    started = time.monotonic()
+    with alur.unit_of_work() as uow:
+        activations, finished = reports.rebuild(uow.session, alur.calendar(uow.session))
+    rebuild_seconds = time.monotonic() - started
+    with alur.db.engine.connect() as conn:
+        rollup_rows = int(conn.scalar(text("SELECT count(*) FROM report_steps")) or 0) + int(
+            conn.scalar(text("SELECT count(*) FROM report_cases")) or 0)
+    month = local(utcnow() - timedelta(days=60), alur.settings.timezone)
+    one_month = reports.Period(month.year * 100 + month.month, month.year * 100 + month.month)
+    calls = {
+        "whole history": lambda: reports.report(alur, SYSTEM, PROCESS),
+        "one month": lambda: reports.report(alur, SYSTEM, PROCESS, period=one_month),
+        "version 1": lambda: reports.report(alur, SYSTEM, PROCESS, 1),
+    }
+    timings = {name: _time(call, requests, budget) for name, call in calls.items()}
+    first_ms, mb, rate = _eventlog(alur, eventlog_mb)
+    return ReportingResult(changed, rebuild_seconds, activations, finished, rollup_rows, timings, first_ms, mb, rate)
+
+
+def _eventlog(alur: Alur, limit_mb: float) -> tuple[float, float, float]:
+    started = time.perf_counter()
+    first = None
+    size = 0
+    stream = EventLog(alur, SYSTEM, PROCESS).xes()
+    try:
+        for chunk in stream:
+            if first is None:
+                first = time.perf_counter() - started
+            size += len(chunk.encode("utf-8"))
+            if size >= limit_mb * 1024 * 1024:
+                break
+    finally:
+        stream.close()  # a client that stops reading: the cursor and the session are let go
+    seconds = time.perf_counter() - started
+    mb = size / (1024 * 1024)
+    return ms(first or 0.0), mb, mb / seconds if seconds else 0.0
