@@ -232,3 +232,33 @@ def test_durations_are_in_office_working_time(alur: Alur, monkeypatch: pytest.Mo
     assert row is not None and row.done.n == 1
     assert row.done.median == row.done.max_seconds == 40 * 60
     assert row.within_share == 0.0  # 40 working minutes against a 5-minute standard
+
+
+def test_cli_rebuild_and_init_fill_empty_rollups(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import delete, func, select
+
+    from api.cli import main
+    from engine.bootstrap import build, init
+    from engine.models import CaseStat, StepStat
+    from engine.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["demo"], catch_exceptions=False).exit_code == 0  # 17 steps, 2 returns
+    result = runner.invoke(main, ["reports-rebuild"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "17 langkah selesai, 1 permohonan selesai" in result.output
+    alur = build(Settings(database_url=url))
+    try:
+        with alur.unit_of_work() as uow:  # as after the migration of an existing database
+            uow.session.execute(delete(StepStat))
+            uow.session.execute(delete(CaseStat))
+        init(alur, demo=False)
+        with alur.unit_of_work(write=False) as uow:
+            assert uow.session.scalar(select(func.sum(StepStat.n))) == 17
+            assert uow.session.scalar(select(func.sum(StepStat.returned))) == 2
+            assert uow.session.scalar(select(func.sum(CaseStat.returned))) == 1
+    finally:
+        alur.db.engine.dispose()
