@@ -103,3 +103,19 @@ def test_who_may_read_the_log(alur: Alur) -> None:
         eventlog.EventLog(alur, Actor("kabag", frozenset({"Kepala Bagian Terkait"})), PROCESS)
     with pytest.raises(NotFound):
         eventlog.EventLog(alur, OWNER, "tidak_ada")
+
+
+def test_streamed_from_postgresql(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server-side cursor on PostgreSQL, batches smaller than the log: the same events as in the table."""
+    from tests.conftest import make_alur
+
+    monkeypatch.setattr(eventlog, "BATCH", 7)
+    alur = make_alur(pg_url)
+    try:
+        history = make_history(alur, monkeypatch)
+        rows = list(csv.DictReader(io.StringIO("".join(eventlog.EventLog(alur, OWNER, PROCESS).csv()))))
+        assert len(rows) == 2 * len(history.done) + len(history.waiting)
+        assert len({r["case_id"] for r in rows}) == 3
+        assert "".join(eventlog.EventLog(alur, OWNER, PROCESS).xes()).count("<event>") == len(rows)
+    finally:
+        alur.db.engine.dispose()
