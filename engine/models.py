@@ -131,7 +131,8 @@ class TaskRecord(Base):
               postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_instance_seq", "instance_id", "seq"),
         # Reports: backlog and overdue per step without reading the rows of open tasks.
-        Index("ix_tasks_ready_step", "instance_id", "spec_id", "lane", "due_at",
+        # (state too: SQLite counts an index as covering only when it holds every column the query names)
+        Index("ix_tasks_ready_step", "spec_id", "lane", "due_at", "instance_id", "state",
               sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
     )
 

@@ -369,7 +369,14 @@ def build_report(session: Session, definitions: Sequence[ProcessDefinition], mod
     users: dict[str, GroupRow] = {}
 
     def lane_row(name: str) -> GroupRow:
-        return lanes.setdefault(name, GroupRow(name))
+        if name not in lanes:
+            lanes[name] = GroupRow(name)
+        return lanes[name]
+
+    def user_row(name: str) -> GroupRow:
+        if name not in users:
+            users[name] = GroupRow(name)
+        return users[name]
 
     stmt = (select(StepStat.spec_id, StepStat.lane, StepStat.completed_by, StepStat.bucket, func.sum(StepStat.n),
                    func.sum(StepStat.within), func.sum(StepStat.returned), func.max(StepStat.max_seconds),
@@ -384,11 +391,14 @@ def build_report(session: Session, definitions: Sequence[ProcessDefinition], mod
         row.within += int(within)
         row.returned += int(returned)
         lane_row(lane).done.add(klass, n, top, total)
-        users.setdefault(who, GroupRow(who)).done.add(klass, n, top, total)
+        user_row(who).done.add(klass, n, top, total)
 
     open_stmt = (select(TaskRecord.spec_id, TaskRecord.lane, func.count(),
                         func.sum(case((TaskRecord.due_at < now, 1), else_=0)))
-                 .join(Instance, Instance.id == TaskRecord.instance_id)
+                 # `+ 0`: no index on tasks.instance_id may drive this join, so the planner reads the few
+                 # open tasks from ix_tasks_ready_step (covering) instead of every task of every request
+                 # of the process (which SQLite does without fresh statistics)
+                 .join(Instance, Instance.id == TaskRecord.instance_id + 0)
                  .where(TaskRecord.state == "ready", Instance.definition_id.in_(ids))
                  .group_by(TaskRecord.spec_id, TaskRecord.lane))
     for spec_id, lane, n, late in session.execute(open_stmt):
@@ -418,7 +428,9 @@ def build_report(session: Session, definitions: Sequence[ProcessDefinition], mod
     for key, klass, n, returned, top, total in session.execute(
             _where_period(case_stmt, CaseStat.month, period.first, period.last)):
         monday = date(key // 10000, key // 100 % 100, key % 100)
-        week = weeks.setdefault(monday, WeekRow(monday))
+        week = weeks.get(monday)
+        if week is None:
+            week = weeks[monday] = WeekRow(monday)
         week.lead.add(klass, int(n), int(top), int(total))
         week.returned += int(returned)
         done += int(n)

@@ -51,7 +51,7 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.create_index('ix_tasks_ready_step', ['instance_id', 'spec_id', 'lane', 'due_at'], unique=False,
+        batch_op.create_index('ix_tasks_ready_step', ['spec_id', 'lane', 'due_at', 'instance_id', 'state'],
                               **READY_ONLY)
 
 
