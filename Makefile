@@ -6,7 +6,7 @@ HOST   ?= 0.0.0.0
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: setup run serve test lint bench clean
+.PHONY: setup run serve test test-fast lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,13 @@ test: setup /usr/bin/chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+## make test-fast: the suite without live servers, fuzzing, the browser and PostgreSQL (under a minute).
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not slow and not browser and not postgres"
+
 ## make bench: measure the engine, the API under load, the inbox at 100k instances, storage and memory
-## on this machine (fresh data in a temp dir and a new PostgreSQL database; about 8 minutes); prints a table.
+## on this machine (fresh data in a temp dir and a new PostgreSQL database); prints a table.
 bench: setup
 	$(BIN)/python -m bench
 

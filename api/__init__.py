@@ -1,31 +1,32 @@
 """The Flask application: an app factory in the manner of Flask's tutorial.
 
 Blueprints translate HTTP into calls of the service layer (`engine.services.Alur`) and
-render what comes back; nothing here knows SpiffWorkflow or SQL.
+render what comes back; nothing here knows SpiffWorkflow or SQL. Configuration comes from
+`engine.settings.Settings` (the environment is read there only).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from api.errors import ApiRequest
 from engine.bootstrap import build
 from engine.services import Alur
-from engine.settings import ROOT, Settings, load
+from engine.settings import Settings, load
 
 csrf = CSRFProtect()
 
 
-def _secret_key(instance_path: str) -> str:
-    """ALUR_SECRET_KEY, or a key made once and kept in the instance folder (shared by all workers)."""
-    if os.environ.get("ALUR_SECRET_KEY"):
-        return os.environ["ALUR_SECRET_KEY"]
-    path = Path(instance_path) / "secret_key"
+def _secret_key(settings: Settings) -> str:
+    """The configured key, or a key made once and kept in the instance folder (shared by all workers)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.instance_path / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -38,21 +39,26 @@ def _secret_key(instance_path: str) -> str:
 
 def create_app(settings: Settings | None = None, alur: Alur | None = None, **config: Any) -> Flask:
     settings = settings or load()
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.request_class = ApiRequest
     app.config.update(
-        SECRET_KEY=_secret_key(app.instance_path),
+        SECRET_KEY=_secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("ALUR_HTTPS", "") == "1",
+        SESSION_COOKIE_SECURE=settings.https,
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
     app.extensions["alur"] = alur or build(settings)
+    if settings.scheduler and not app.testing:
+        from engine.scheduler import start_thread
 
-    from api import auth, reports_ui, rest, ui
+        app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
+
+    from api import auth, reports_ui, rest, ui, ui_kalender  # noqa: F401 (ui_kalender adds its routes to ui)
 
     csrf.init_app(app)
     auth.init_app(app)
@@ -64,13 +70,18 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     @app.errorhandler(404)
     @app.errorhandler(405)
     def page_error(exc: Any) -> Any:
-        """Unknown pages get the UI's error page in Indonesian (the API answers JSON itself)."""
+        """Unknown URLs and methods: JSON under /api/ (with a true Allow header), else the UI's error page."""
         from flask import jsonify, render_template, request
 
         code = exc.code or 500
         if request.path.startswith("/api/"):
-            kind = "not_found" if code == 404 else "method_not_allowed"
-            return jsonify({"error": exc.description, "code": kind}), code
+            if code == 405:
+                response = jsonify({"error": f"metode {request.method} tidak diizinkan untuk {request.path}",
+                                    "code": "method_not_allowed"})
+                response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or []))
+            else:
+                response = jsonify({"error": f"tidak ada endpoint {request.path}", "code": "not_found"})
+            return response, code
         message = "Halaman tidak ditemukan." if code == 404 else "Metode tidak diizinkan untuk halaman ini."
         return render_template("error.html", message=message, code=code), code
 

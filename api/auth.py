@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, g, request
-from flask_login import LoginManager, UserMixin, current_user
+from flask_login import LoginManager, UserMixin
 
+from engine.actors import Actor
 from engine.models import User
-from engine.services import Actor
 from engine.users import actor_of, user_by_id, user_for_token
 
 login_manager = LoginManager()
@@ -47,6 +47,3 @@ def bearer_user() -> User | None:
         g.bearer_user = user_for_token(services(), token) if token else None
     return g.bearer_user
 
-
-def session_actor() -> Actor | None:
-    return current_user.actor if current_user.is_authenticated else None

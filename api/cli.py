@@ -12,9 +12,10 @@ from typing import Any
 import click
 
 from engine import timeline
+from engine.actors import SYSTEM, Actor, Upload
 from engine.bootstrap import build, init
 from engine.errors import AlurError, InvalidDiagram
-from engine.services import SYSTEM, Actor, Alur, Upload
+from engine.services import Alur
 from engine.settings import load
 from engine.users import DEMO_PASSWORD, actor_of, create_user, get_user
 
@@ -129,13 +130,14 @@ def tasks(username: str | None, lane: str | None) -> None:
 def complete(task_id: str, username: str, data: str | None, attach: tuple[str, ...]) -> None:
     """Selesaikan tugas (dengan isian formulir dan lampiran)."""
     alur, actor = _alur(), _actor(username)
+    uploads = []
     for item in attach:
         doc_type, _, path = item.partition("=")
         file = Path(path)
         if not path or not file.is_file():
             raise ValueError(f"--attach {item}: berkas tidak ditemukan")
-        alur.attach_document(task_id, actor, Upload(doc_type, file.name, file.read_bytes()))
-    instance_id = alur.complete(task_id, actor, _json(data))
+        uploads.append(Upload(doc_type, file.name, file.read_bytes()))
+    instance_id = alur.complete(task_id, actor, _json(data), uploads)  # files and completion: one transaction
     detail = alur.instance(instance_id, SYSTEM)
     click.echo(f"Tugas selesai. Permohonan {instance_id}: {detail.instance.status}")
     for record in detail.ready:
@@ -159,7 +161,7 @@ def _print_instance(alur: Alur, instance_id: int) -> None:
     click.echo(f"Permohonan {inst.id} — {inst.definition.name} v{inst.definition.version} — status: {inst.status}")
     click.echo(f"Perihal: {inst.perihal or '-'}   Pemohon: {inst.agency or '-'}   "
                f"Nomor surat: {inst.letter_number or '-'}   Dikembalikan: {detail.returns} kali")
-    click.echo(timeline.text(detail.history, alur.settings.timezone))
+    click.echo(timeline.text(detail.history, alur.settings.timezone, alur.calendar()))
     for doc in detail.documents:
         versions = ", ".join(f"v{v.version} {v.filename} ({v.size} B, {v.sha256[:12]})" for v in doc.versions)
         click.echo(f"Dokumen {doc.doc_type}: {versions}")
@@ -229,12 +231,34 @@ def reports_rebuild() -> None:
 @click.option("--agency", help="Instansi pemohon (pengguna eksternal hanya melihat permohonan instansinya).")
 @click.option("--process-owner", is_flag=True)
 @click.option("--admin", is_flag=True)
+@click.option("--email", help="Alamat e-mail untuk pengingat tugas terlambat.")
 @_errors
 def user_add(username: str, password: str, lanes: tuple[str, ...], full_name: str, agency: str | None,
-             process_owner: bool, admin: bool) -> None:
+             process_owner: bool, admin: bool, email: str | None) -> None:
     """Tambah pengguna."""
-    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin)
+    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin, email=email)
     click.echo(f"Pengguna {username} dibuat.")
+
+
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Satu putaran saja, lalu berhenti.")
+@_errors
+def scheduler_cmd(once: bool) -> None:
+    """Jalankan penjadwal timer dan pengingat sebagai proses tersendiri (aman berjalan ganda)."""
+    import signal
+
+    from engine.scheduler import Scheduler
+
+    scheduler = Scheduler(_alur())
+    if once:
+        click.echo(f"{scheduler.run_once()} timer dijalankan.")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    click.echo(f"Penjadwal {scheduler.owner} berjalan (tiap {scheduler.alur.settings.scheduler_poll_seconds:g} detik).")
+    try:
+        scheduler.run()
+    except KeyboardInterrupt:
+        scheduler.stop()
 
 
 if __name__ == "__main__":

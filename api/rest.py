@@ -1,105 +1,130 @@
-"""JSON API under /api/v1: parse the request, authenticate, call the service, render JSON.
+"""JSON API under /api/v1: authenticate, call the service, answer with a model of `api.schemas`.
 
-Nothing here knows SQL or SpiffWorkflow. Every answer under /api/v1 is JSON (documents
-excepted): domain errors are mapped by `api.errors`, HTTP errors and unknown URLs become
-JSON too, and an unexpected error is a 500 without a stack trace. The OpenAPI document
-that describes all of this is `api.openapi` (served at /api/v1/openapi.json).
+Nothing here knows SQL or SpiffWorkflow. spectree checks each request against the models of
+`api.schemas` before the view runs (a refusal is worded by `api.errors`) and builds the
+OpenAPI 3.1 document from the same models and the live routes (GET /api/v1/openapi.json).
+Every answer under /api/v1 is JSON (BPMN XML and documents excepted); unknown URLs and
+methods are answered by the app (`api.create_app`).
 """
 
 from __future__ import annotations
 
+import copy
 import io
-import json
 import re
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
+from pydantic import BaseModel, ValidationError
+from spectree import Response as Answers
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import PathConverter
 
+from api import schemas as s
 from api import services
 from api.auth import bearer_user
-from api.errors import body_of, status_of
+from api.errors import BadRequest, body_of, refusal, status_of
+from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, utcnow
-from engine.diagram import FormField
-from engine.errors import AlurError, DiagramProblem, InvalidDiagram, NotFound, Throttled
-from engine.models import Document, DocumentVersion, Instance, LetterRegisterEntry, ProcessDefinition, TaskRecord
-from engine.services import Actor, Filters, InstanceDetail, TaskDetail, Upload, overdue
+from engine.errors import AlurError, DiagramProblem, InvalidDiagram, Throttled
+from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
+from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
 
-
-class _AnyPath(PathConverter):
-    """Like `path`, but also across newlines, so that no URL under /api/v1 escapes the catch-all."""
-
-    regex = "[^/](?s:.*?)"
-
-
-# Recorded first: the converter must exist before the catch-all rule is added to the app's map.
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("api_path", _AnyPath))
-
 F = TypeVar("F", bound=Callable[..., Any])
-
-MAX_ID = 2**31 - 1              # ids are 32-bit integers in every database Alur supports
-MAX_LIMIT = 500
-STATUSES = ("running", "completed", "cancelled")
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY", "CONNECT"]
-_TASK_ID = re.compile(r"^[0-9a-fA-F-]{1,36}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DIGITS = re.compile(r"^[0-9]{1,10}$")
+ID = f"int(min=1, max={s.MAX_ID})"   # ids are 32-bit integers; others are no route (404)
 
 
-class BadRequest(AlurError):
-    """The request itself is malformed (HTTP 400): bad JSON, wrong type, unknown key, bad parameter."""
+def _refuse(req: Any, resp: Any, error: ValidationError | None, instance: Any, adapter: Any = None) -> None:
+    """spectree's hook: a request the models refuse is a worded 400 (see `api.errors.refusal`).
 
-    code = "bad_request"
+    spectree reads no JSON body from a request that says it is a form; a JSON endpoint reads it anyway.
+    """
+    if error is None:
+        metadata = spec.get_function_metadata(current_app.view_functions[req.endpoint])
+        context = getattr(req, "context", None)
+        if metadata is None or metadata.json is None or context is None or context.json is not None:
+            return
+        model = getattr(s, metadata.json)
+        try:
+            req.context = context._replace(json=model.model_validate(req.get_json() or {}))
+            return
+        except ValidationError as exc:
+            error = exc
+    model = getattr(s, error.title, None)
+    raise refusal(error, model if isinstance(model, type) and issubclass(model, BaseModel) else None)
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.field = field
+
+class _Models(PydanticModelAdapter):
+    """spectree's pydantic adapter, but its own (unused) error list leaves the input out: files are no JSON."""
+
+    def validation_errors(self, err: ValidationError) -> Any:
+        return err.errors(include_context=False, include_input=False)
+
+
+spec = SpecTree(
+    "flask", mode="strict", title="Alur API", version="1.0.0", annotations=True,
+    description="Indonesian government SOPs run as BPMN processes. Every answer is JSON except BPMN XML and "
+                "document downloads; times are ISO 8601 in UTC with a Z. Authenticate with "
+                "POST /api/v1/auth/token and send `Authorization: Bearer <token>`.",
+    security_schemes=[SecurityScheme(name="bearerAuth", data=SecuritySchemeData(**{
+        "type": "http", "scheme": "bearer", "description": "token from POST /api/v1/auth/token"}))],
+    security={"bearerAuth": []}, before=_refuse, validation_error_status=400, validation_error_model=s.Error,
+    model_adapter=_Models(), naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda parent, child: child,
+)
+
+ERRORS = {
+    400: "Malformed request: bad JSON, wrong type, unknown key or bad parameter",
+    401: "Not authenticated: wrong credentials, or a missing, invalid, expired or revoked bearer token",
+    403: "The caller may not do this (wrong lane or role)",
+    404: "Not found (or not visible to the caller)",
+    409: "The task or request is not in a state that allows this any more",
+    413: "The upload is too large",
+    422: "The data breaks the form, a required document is missing, or the diagram is refused",
+    429: "Too many failed logins for this name; see Retry-After",
+    500: "Unexpected server error (no details are exposed)",
+}
+
+
+def answers(*errors: int, public: bool = False, **ok: Any) -> Answers:
+    """The documented answers of an operation: its successes, these errors, 401 (unless public) and 500."""
+    codes = sorted({*errors, *(() if public else (401,)), 500})
+    return Answers(**ok, **{f"HTTP_{code}": (s.Error, ERRORS[code]) for code in codes})
 
 
 # ---- errors: always JSON ----------------------------------------------------------------
 
 
-def _error(status: int, message: str, code: str, **extra: Any) -> Response:
-    response = jsonify({"error": message, "code": code, **extra})
+def _error(status: int, message: str, code: str) -> Response:
+    response = jsonify({"error": message, "code": code})
     response.status_code = status
     return response
 
 
 @bp.errorhandler(AlurError)
 def _domain_error(exc: AlurError) -> Response:
-    body = body_of(exc)
-    if isinstance(exc, BadRequest) and exc.field:
-        body["field"] = exc.field
-    response = jsonify(body)
+    response = jsonify(body_of(exc))
     response.status_code = status_of(exc)
     if isinstance(exc, Throttled):
         response.headers["Retry-After"] = str(max(1, exc.retry_after))
     return response
 
 
-_HTTP_MESSAGES = {
-    400: "permintaan tidak valid",
-    404: "tidak ditemukan",
-    405: "metode tidak diizinkan",
-    413: "permintaan melebihi batas ukuran",
-}
+_HTTP_MESSAGES = {400: "permintaan tidak valid", 413: "permintaan melebihi batas ukuran"}
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     code = re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
-    response = _error(status, _HTTP_MESSAGES.get(status) or exc.description or exc.name or "error", code)
-    if status == 405:
-        response.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or [])
-    return response
+    return _error(status, _HTTP_MESSAGES.get(status) or exc.description or exc.name or "error", code)
 
 
 @bp.errorhandler(Exception)
@@ -118,7 +143,7 @@ def _unauthorized() -> Response:
 
 
 def authenticated(view: F) -> F:
-    """Resolve the bearer token to an actor (`g.actor`) or answer 401."""
+    """Resolve the bearer token to an actor (`g.actor`) or answer 401 -- before the body is even read."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -135,245 +160,121 @@ def actor() -> Actor:
     return cast(Actor, g.actor)
 
 
-# ---- request parsing --------------------------------------------------------------------
-
-_KIND: dict[Any, str] = {str: "string", dict: "objek", list: "daftar", bool: "boolean",
-                         (str, type(None)): "string atau null"}
-
-
-def _check_text(value: Any, where: str) -> None:
-    """Refuse NUL characters (no database stores them in text) and lone surrogates (not Unicode) anywhere."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise BadRequest(f"'{where}' memuat karakter NUL", where)
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadRequest(f"'{where}' bukan teks Unicode yang valid", where) from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, where)
-            _check_text(item, where)
-    elif isinstance(value, list):
-        for item in value:
-            _check_text(item, where)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} bukan nilai JSON")
-
-
-def json_body(fields: dict[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
-    """The request's JSON object, with only the known keys, each of its type; an empty body is `{}`."""
-    raw = request.get_data(cache=True)
-    body: Any = {}
-    if raw.strip():
-        try:
-            body = json.loads(raw, parse_constant=_no_constant)
-        except (ValueError, RecursionError):
-            raise BadRequest("badan permintaan bukan JSON yang valid") from None
-    if not isinstance(body, dict):
-        raise BadRequest("badan permintaan harus berupa objek JSON")
-    unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise BadRequest(f"kunci tidak dikenal: {', '.join(unknown)} (boleh: {', '.join(fields)})", unknown[0])
-    for key in required:
-        if key not in body:
-            raise BadRequest(f"'{key}' wajib ada", key)
-    for key, kind in fields.items():
-        if key in body and not isinstance(body[key], kind):
-            raise BadRequest(f"'{key}' harus berupa {_KIND.get(kind) or kind.__name__}", key)
-        _check_text(body.get(key), key)
-    return body
-
-
-def _query_text(name: str) -> str | None:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return None
-    _check_text(value, name)
-    return value
-
-
-def _query_int(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not _DIGITS.match(raw) or not low <= int(raw) <= high:
-        raise BadRequest(f"'{name}' harus bilangan bulat {low}..{high}", name)
-    return int(raw)
-
-
-def _query_bool(name: str) -> bool | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if raw not in ("true", "false"):
-        raise BadRequest(f"'{name}' harus 'true' atau 'false'", name)
-    return raw == "true"
-
-
-def _query_date(name: str) -> date | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        if not _DATE.match(raw):
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' harus tanggal ISO 8601 (TTTT-BB-HH)", name) from None
-
-
-def _id_or_404(value: int, what: str) -> int:
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"{what} {value} tidak ditemukan")
-    return value
-
-
-def _task_id(value: str) -> str:
-    if not _TASK_ID.match(value):
-        raise NotFound(f"tugas {value[:60]!r} tidak ditemukan")
-    return value
-
-
-# ---- rendering --------------------------------------------------------------------------
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z` (moments are stored as naive UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="seconds") + "Z"
+# ---- from the service's objects to the answer models ------------------------------------
 
 
 def _seconds(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds()))
 
 
-def user_json(user: Any) -> dict[str, Any]:
-    return {"username": user.username, "full_name": user.full_name or "", "lanes": sorted(user.lane_names),
-            "agency": user.agency, "is_process_owner": bool(user.is_process_owner), "is_admin": bool(user.is_admin)}
+def user_of(user: Any) -> s.User:
+    return s.User(username=user.username, full_name=user.full_name or "", lanes=sorted(user.lane_names),
+                  agency=user.agency, is_process_owner=bool(user.is_process_owner), is_admin=bool(user.is_admin))
 
 
-def definition_json(definition: ProcessDefinition) -> dict[str, Any]:
-    return {"key": definition.key, "name": definition.name, "version": definition.version,
-            "sha256": definition.sha256, "deployed_at": iso(definition.deployed_at),
-            "deployed_by": definition.deployed_by,
-            "bpmn_url": url_for("rest.process_bpmn", key=definition.key, version=definition.version)}
+def version_of(definition: ProcessDefinition) -> dict[str, Any]:
+    return dict(
+        key=definition.key, name=definition.name, version=definition.version, sha256=definition.sha256,
+        deployed_at=definition.deployed_at, deployed_by=definition.deployed_by,
+        bpmn_url=url_for("rest.process_bpmn", key=definition.key, version=definition.version))
 
 
-def ready_json(record: TaskRecord, now: datetime) -> dict[str, Any]:
-    return {"id": record.id, "spec_id": record.spec_id, "name": record.name, "step_no": record.step_no,
-            "lane": record.lane, "ready_at": iso(record.ready_at), "due_at": iso(record.due_at),
-            "standard_minutes": record.standard_minutes, "waited_seconds": _seconds(record.ready_at, now),
-            "overdue": overdue(record, now)}
+def ready_of(record: TaskRecord, now: datetime) -> dict[str, Any]:
+    return dict(id=record.id, spec_id=record.spec_id, name=record.name, step_no=record.step_no, lane=record.lane,
+                ready_at=record.ready_at, due_at=record.due_at, standard_minutes=record.standard_minutes,
+                waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now))
 
 
-def history_json(record: TaskRecord) -> dict[str, Any]:
+def history_of(record: TaskRecord) -> s.HistoryEntry:
     duration = record.duration_seconds
-    return {"id": record.id, "spec_id": record.spec_id, "name": record.name, "step_no": record.step_no,
-            "lane": record.lane, "state": record.state, "ready_at": iso(record.ready_at),
-            "due_at": iso(record.due_at), "completed_at": iso(record.completed_at),
-            "completed_by": record.completed_by,
-            "duration_seconds": None if duration is None else max(0.0, round(duration, 3)),
-            "standard_minutes": record.standard_minutes, "keputusan": record.keputusan, "catatan": record.catatan}
+    return s.HistoryEntry.model_validate(record, from_attributes=True).model_copy(update={
+        "duration_seconds": None if duration is None else max(0.0, round(duration, 3))})
 
 
-def version_json(doc_type: str, version: DocumentVersion) -> dict[str, Any]:
-    return {"id": version.id, "type": doc_type, "version": version.version, "filename": version.filename,
-            "media_type": version.media_type, "size": version.size, "sha256": version.sha256,
-            "uploaded_by": version.uploaded_by, "uploaded_at": iso(version.uploaded_at),
-            "task_id": version.task_id, "url": url_for("rest.download", version_id=version.id)}
+def document_version_of(doc_type: str, version: DocumentVersion) -> s.DocumentVersion:
+    return s.DocumentVersion(id=version.id, type=doc_type, version=version.version, filename=version.filename,
+                             media_type=version.media_type, size=version.size, sha256=version.sha256,
+                             uploaded_by=version.uploaded_by, uploaded_at=version.uploaded_at,
+                             task_id=version.task_id, url=url_for("rest.download", version_id=version.id))
 
 
-def document_json(document: Document) -> dict[str, Any]:
-    return {"type": document.doc_type, "versions": [version_json(document.doc_type, v) for v in document.versions]}
+def group_of(document: Document) -> s.DocumentGroup:
+    return s.DocumentGroup(type=document.doc_type,
+                           versions=[document_version_of(document.doc_type, v) for v in document.versions])
 
 
-def _instance_head(instance: Instance) -> dict[str, Any]:
-    return {"id": instance.id, "process": instance.definition.key, "process_name": instance.definition.name,
-            "version": instance.definition.version, "status": instance.status, "perihal": instance.perihal,
-            "agency": instance.agency, "started_at": iso(instance.started_at), "started_by": instance.started_by,
-            "ended_at": iso(instance.ended_at), "letter_number": instance.letter_number,
-            "url": url_for("rest.get_instance", instance_id=instance.id)}
+def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> dict[str, Any]:
+    return dict(id=instance.id, process=instance.definition.key, process_name=instance.definition.name,
+                version=instance.definition.version, status=instance.status, perihal=instance.perihal,
+                agency=instance.agency, started_at=instance.started_at, started_by=instance.started_by,
+                ended_at=instance.ended_at, letter_number=instance.letter_number,
+                url=url_for("rest.get_instance", instance_id=instance.id),
+                overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now) for r in ready])
 
 
-def instance_json(detail: InstanceDetail, now: datetime | None = None) -> dict[str, Any]:
+def instance_of(detail: InstanceDetail, now: datetime | None = None) -> s.Instance:
     now = now or utcnow()
-    ready = detail.ready
-    return {**_instance_head(detail.instance), "data": dict(detail.instance.data or {}),
-            "overdue": any(overdue(r, now) for r in ready),
-            "ready_tasks": [ready_json(r, now) for r in ready],
-            "history": [history_json(r) for r in detail.history],
-            "returns": detail.returns,
-            "documents": [document_json(d) for d in detail.documents]}
+    return s.Instance(**summary_of(detail.instance, detail.ready, now), data=dict(detail.instance.data or {}),
+                      history=[history_of(r) for r in detail.history], returns=detail.returns,
+                      documents=[group_of(d) for d in detail.documents])
 
 
-def field_json(field: FormField) -> dict[str, Any]:
-    return {"id": field.id, "label": field.label, "type": field.type, "required": field.required,
-            "required_when": field.required_when, "default": field.default,
-            "options": [{"id": value, "name": name} for value, name in field.options],
-            "constraints": {name: config for name, config in field.constraints if name != "required"}}
-
-
-def task_json(detail: TaskDetail, who: Actor, now: datetime) -> dict[str, Any]:
+def task_of(detail: TaskDetail, who: Actor, now: datetime) -> s.TaskDetail:
     record, instance, step = detail.record, detail.instance, detail.step
     inputs = []
     for document in detail.inputs:
         if document.versions:
             *older, current = document.versions
-            inputs.append({"type": document.doc_type, "current": version_json(document.doc_type, current),
-                           "older": [version_json(document.doc_type, v) for v in reversed(older)]})
-    attached = [version_json(d.doc_type, v) for d in detail.documents for v in d.versions if v.task_id == record.id]
-    is_ready = record.state == "ready" and instance.status == "running"
-    return {
-        "id": record.id, "instance_id": instance.id, "process": instance.definition.key,
-        "version": instance.definition.version, "perihal": instance.perihal, "agency": instance.agency,
-        "instance_status": instance.status, "state": record.state, "ready_at": iso(record.ready_at),
-        "due_at": iso(record.due_at), "completed_at": iso(record.completed_at), "completed_by": record.completed_by,
-        "waited_seconds": _seconds(record.ready_at, record.completed_at or now),
-        "overdue": overdue(record, now), "can_complete": is_ready and record.lane in who.lanes,
-        "step": {"id": step.id, "name": step.name, "documentation": step.documentation, "step_no": step.step_no,
-                 "standard_minutes": step.standard_minutes, "lane": step.lane, "is_decision": step.is_decision},
-        "fields": [field_json(f) for f in step.fields],
-        "inputs": list(step.inputs), "outputs": list(step.outputs),
-        "required_uploads": list(step.required_uploads), "missing_uploads": detail.missing_uploads,
-        "input_documents": inputs, "attached": attached,
-        "data": dict(instance.data or {}),
-    }
+            inputs.append(s.InputDocument(type=document.doc_type,
+                                          current=document_version_of(document.doc_type, current),
+                                          older=[document_version_of(document.doc_type, v) for v in reversed(older)]))
+    attached = [document_version_of(d.doc_type, v) for d in detail.documents for v in d.versions
+                if v.task_id == record.id]
+    fields = [s.FormField(id=f.id, label=f.label, type=f.type, required=f.required, required_when=f.required_when,
+                          default=f.default, options=[s.Option(id=value, name=name) for value, name in f.options],
+                          constraints={name: config for name, config in f.constraints if name != "required"})
+              for f in step.fields]
+    return s.TaskDetail(
+        id=record.id, instance_id=instance.id, process=instance.definition.key, version=instance.definition.version,
+        perihal=instance.perihal, agency=instance.agency, instance_status=instance.status, state=record.state,
+        ready_at=record.ready_at, due_at=record.due_at, completed_at=record.completed_at,
+        completed_by=record.completed_by, waited_seconds=_seconds(record.ready_at, record.completed_at or now),
+        overdue=overdue(record, now),
+        can_complete=detail.can_complete(who),
+        step=s.Step.model_validate(step, from_attributes=True), fields=fields, inputs=list(step.inputs),
+        outputs=list(step.outputs), required_uploads=list(step.required_uploads),
+        missing_uploads=detail.missing_uploads, input_documents=inputs, attached=attached,
+        data=dict(instance.data or {}))
 
 
-def register_json(entry: LetterRegisterEntry) -> dict[str, Any]:
-    return {"number": entry.number, "year": entry.year, "sequence": entry.sequence,
-            "letter_date": entry.letter_date, "instance_id": entry.instance_id, "recipient": entry.recipient,
-            "subject": entry.subject, "created_by": entry.created_by, "created_at": iso(entry.created_at)}
+def _instance(instance_id: int) -> s.Instance:
+    return instance_of(services().instance(instance_id, actor()))
 
 
-def _instance_response(instance_id: int, status: int = 200) -> Response:
-    response = jsonify(instance_json(services().instance(instance_id, actor())))
-    response.status_code = status
-    return response
+def _location(endpoint: str, **values: Any) -> dict[str, str]:
+    return {"Location": url_for(endpoint, **values)}
 
 
 # ---- authentication endpoints -----------------------------------------------------------
 
 
 @bp.post("/auth/token")
-def token() -> Response:
-    body = json_body({"username": str, "password": str}, required=("username", "password"))
-    user = authenticate(services(), body["username"], body["password"])
+@spec.validate(resp=answers(400, 401, 413, 429, public=True, HTTP_200=(s.Token, "A new token and who it belongs to")),
+               tags=["auth"], security={}, operation_id="issueToken")
+def token(json: s.TokenRequest) -> Any:
+    """Exchange a username and password for a bearer token."""
+    user = authenticate(services(), json.username, json.password)
     if user is None:
         return _error(401, "nama pengguna atau kata sandi salah", "invalid_credentials")
-    return jsonify({"token": issue_token(services(), user), "token_type": "Bearer",
-                    "expires_in": int(TOKEN_LIFETIME.total_seconds()), "user": user_json(user)})
+    return s.Token(token=issue_token(services(), user), expires_in=int(TOKEN_LIFETIME.total_seconds()),
+                   user=user_of(user))
 
 
 @bp.post("/auth/revoke")
 @authenticated
-def revoke() -> Response:
+@spec.validate(resp=answers(HTTP_204=None), tags=["auth"], operation_id="revokeToken")
+def revoke() -> Any:
+    """Revoke the token of this request."""
     header = request.headers.get("Authorization", "")
     revoke_token(services(), header[7:].strip())
     return Response(status=204)
@@ -384,229 +285,250 @@ def revoke() -> Response:
 
 @bp.get("/processes")
 @authenticated
-def processes() -> Response:
+@spec.validate(resp=answers(HTTP_200=(s.ProcessList, "Processes by key, versions oldest first")),
+               tags=["processes"], operation_id="listProcesses")
+def processes() -> Any:
+    """Deployed processes with all their versions."""
     grouped: dict[str, list[ProcessDefinition]] = {}
     for definition in services().definitions():
         grouped.setdefault(definition.key, []).append(definition)
     result = []
     for key, versions in grouped.items():
         versions.sort(key=lambda d: d.version)
-        latest = versions[-1]
-        result.append({"key": key, "name": latest.name, "latest_version": latest.version,
-                       "versions": [definition_json(d) for d in versions]})
-    return jsonify({"processes": result})
+        result.append(s.Process(key=key, name=versions[-1].name, latest_version=versions[-1].version,
+                                versions=[version_of(d) for d in versions]))
+    return s.ProcessList(processes=result)
 
 
-@bp.get("/processes/<key>/versions/<int:version>/bpmn")
+@bp.get(f"/processes/<key>/versions/<{ID}:version>/bpmn")
 @authenticated
-def process_bpmn(key: str, version: int) -> Response:
+@spec.validate(resp=answers(404, HTTP_200=None), tags=["processes"], operation_id="getProcessBpmn",
+               path_parameter_descriptions={"key": "process key", "version": "version number"})
+def process_bpmn(key: str, version: int) -> Any:
+    """The BPMN XML of one version."""
     if "\x00" in key or len(key) > 200:
-        raise NotFound(f"proses '{key[:60]}' tidak ditemukan")
-    definition = services().definition(key, _id_or_404(version, "versi"))
+        return _error(404, f"proses '{key[:60]}' tidak ditemukan", "not_found")
+    definition = services().definition(key, version)
     return Response(services().diagram_xml(definition), mimetype="application/xml")
 
 
 @bp.post("/processes")
 @authenticated
-def deploy() -> Response:
-    upload = request.files.get("file")
-    if upload is None:
+@spec.validate(resp=answers(400, 403, 413, 422, HTTP_201=(s.DeployResult, "Deployed as a new version"),
+                            HTTP_200=(s.DeployResult, "Identical to the latest version: nothing changed")),
+               tags=["processes"], operation_id="deployProcess")
+def deploy(form: s.DeployForm) -> Any:
+    """Deploy a BPMN diagram as the next version of its process (process owners only)."""
+    if form is None:  # not multipart at all
         raise BadRequest("berkas diagram (multipart 'file') wajib ada", "file")
+    upload = form.file
     try:
         result = services().deploy(upload.read(), actor(), (upload.filename or "diagram.bpmn")[:200])
     except UnicodeDecodeError:  # a well-formed diagram in another encoding: the service stores UTF-8 text only
         raise InvalidDiagram([DiagramProblem("diagram harus berupa teks UTF-8")]) from None
-    response = jsonify({**definition_json(result.definition), "created": result.created})
-    response.status_code = 201 if result.created else 200
-    return response
+    return s.DeployResult(**version_of(result.definition), created=result.created), 201 if result.created else 200
 
 
 # ---- instances --------------------------------------------------------------------------
 
+ONE_INSTANCE = "The request with its ready tasks, history and documents"
+
 
 @bp.post("/instances")
 @authenticated
-def start_instance() -> Response:
-    body = json_body({"process": str, "data": dict}, required=("process",))
-    instance_id = services().start(body["process"], actor(), body.get("data") or {})
-    response = _instance_response(instance_id, 201)
-    response.headers["Location"] = url_for("rest.get_instance", instance_id=instance_id)
-    return response
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_201=(s.Instance, ONE_INSTANCE)),
+               tags=["instances"], operation_id="startInstance")
+def start_instance(json: s.StartRequest) -> Any:
+    """Start a request on the newest version of a process (caller must be in the first step's lane)."""
+    instance_id = services().start(json.process, actor(), json.data)
+    return _instance(instance_id), 201, _location("rest.get_instance", instance_id=instance_id)
 
 
 @bp.get("/instances")
 @authenticated
-def list_instances() -> Response:
-    status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        raise BadRequest(f"'status' harus salah satu dari: {', '.join(STATUSES)}", "status")
-    first, last = _query_date("from"), _query_date("to")
-    started_from, started_to = days_utc(first, last, services().settings.timezone)
-    filters = Filters(status=status, process=_query_text("process"),
-                      started_from=started_from, started_to=started_to,
-                      overdue=_query_bool("overdue"), limit=_query_int("limit", 100, 1, MAX_LIMIT),
-                      offset=_query_int("offset", 0, 0, MAX_ID))
+@spec.validate(resp=answers(400, HTTP_200=(s.InstanceList, "Requests with their ready tasks")),
+               tags=["instances"], operation_id="listInstances")
+def list_instances(query: s.InstanceQuery) -> Any:
+    """Requests visible to the caller, newest first (applicants see their agency's only)."""
+    started_from, started_to = days_utc(query.from_, query.to, services().settings.timezone)
+    filters = Filters(status=query.status, process=query.process, started_from=started_from,
+                      started_to=started_to, overdue=query.overdue, limit=query.limit, offset=query.offset)
     found = services().instances(actor(), filters)
     ready = services().ready_of([i.id for i in found]) if found else {}
     now = utcnow()
-    items = [{**_instance_head(i), "overdue": any(overdue(r, now) for r in ready.get(i.id, [])),
-              "ready_tasks": [ready_json(r, now) for r in ready.get(i.id, [])]} for i in found]
-    return jsonify({"instances": items, "limit": filters.limit, "offset": filters.offset})
+    return s.InstanceList(instances=[summary_of(i, ready.get(i.id, []), now) for i in found],
+                          limit=filters.limit, offset=filters.offset)
 
 
-@bp.get("/instances/<int:instance_id>")
+@bp.get(f"/instances/<{ID}:instance_id>")
 @authenticated
-def get_instance(instance_id: int) -> Response:
-    return _instance_response(_id_or_404(instance_id, "permohonan"))
+@spec.validate(resp=answers(404, HTTP_200=(s.Instance, ONE_INSTANCE)), tags=["instances"],
+               operation_id="getInstance", path_parameter_descriptions={"instance_id": "request (instance) id"})
+def get_instance(instance_id: int) -> Any:
+    """One request."""
+    return _instance(instance_id)
 
 
-@bp.post("/instances/<int:instance_id>/cancel")
+@bp.post(f"/instances/<{ID}:instance_id>/cancel")
 @authenticated
-def cancel_instance(instance_id: int) -> Response:
-    body = json_body({"reason": str})
-    services().cancel(_id_or_404(instance_id, "permohonan"), actor(), body.get("reason", ""))
-    return _instance_response(instance_id)
+@spec.validate(resp=answers(400, 403, 404, 409, 413, HTTP_200=(s.Instance, ONE_INSTANCE)), tags=["instances"],
+               operation_id="cancelInstance", path_parameter_descriptions={"instance_id": "request (instance) id"})
+def cancel_instance(instance_id: int, json: s.CancelRequest) -> Any:
+    """Cancel a running request (admins and process owners)."""
+    services().cancel(instance_id, actor(), json.reason)
+    return _instance(instance_id)
 
 
 # ---- tasks and documents ----------------------------------------------------------------
 
+TASK_ID = {"task_id": "task activation id"}
+
 
 @bp.get("/tasks")
 @authenticated
-def list_tasks() -> Response:
-    lane = _query_text("lane")
-    limit = _query_int("limit", 100, 1, MAX_LIMIT)
-    records = services().ready_tasks(actor(), lane, limit)
+@spec.validate(resp=answers(400, HTTP_200=(s.InboxList, "The inbox")), tags=["tasks"], operation_id="listTasks")
+def list_tasks(query: s.TaskQuery) -> Any:
+    """Ready tasks of the caller's lanes, oldest first."""
     now = utcnow()
-    tasks = [{**ready_json(r, now), "instance_id": r.instance_id, "perihal": r.instance.perihal,
-              "agency": r.instance.agency, "process": r.instance.definition.key,
-              "url": url_for("rest.get_task", task_id=r.id)} for r in records]
-    return jsonify({"tasks": tasks})
+    return s.InboxList(tasks=[
+        s.InboxTask(**ready_of(r, now), instance_id=r.instance_id, perihal=r.instance.perihal,
+                    agency=r.instance.agency, process=r.instance.definition.key,
+                    url=url_for("rest.get_task", task_id=r.id))
+        for r in services().ready_tasks(actor(), query.lane, query.limit)])
 
 
-@bp.get("/tasks/<task_id>")
+@bp.get("/tasks/<uuid:task_id>")
 @authenticated
-def get_task(task_id: str) -> Response:
-    detail = services().task(_task_id(task_id), actor())
-    return jsonify(task_json(detail, actor(), utcnow()))
+@spec.validate(resp=answers(404, HTTP_200=(s.TaskDetail, "The task")), tags=["tasks"], operation_id="getTask",
+               path_parameter_descriptions=TASK_ID)
+def get_task(task_id: Any) -> Any:
+    """A task with its step, form, required outputs and input documents."""
+    return task_of(services().task(str(task_id), actor()), actor(), utcnow())
 
 
-@bp.post("/tasks/<task_id>/documents")
+@bp.post("/tasks/<uuid:task_id>/documents")
 @authenticated
-def upload_document(task_id: str) -> Response:
-    task_id = _task_id(task_id)
-    doc_type = request.form.get("type")
-    upload = request.files.get("file")
-    if not doc_type:
-        raise BadRequest("jenis dokumen (multipart 'type') wajib ada", "type")
-    if upload is None:
+@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_201=(s.DocumentVersion, "The stored version")),
+               tags=["tasks"], operation_id="uploadDocument", path_parameter_descriptions=TASK_ID)
+def upload_document(task_id: Any, form: s.UploadForm) -> Any:
+    """Attach a document (a new version of its type) in this task activation."""
+    if form is None:
         raise BadRequest("berkas (multipart 'file') wajib ada", "file")
-    _check_text(doc_type, "type")
-    version = services().attach_document(task_id, actor(), Upload(doc_type, upload.filename or "", upload.read()))
-    response = jsonify(version_json(doc_type, version))
-    response.status_code = 201
-    response.headers["Location"] = url_for("rest.download", version_id=version.id)
-    return response
+    upload = Upload(form.type, form.file.filename or "", form.file.read())
+    version = services().attach_document(str(task_id), actor(), upload)
+    return document_version_of(form.type, version), 201, _location("rest.download", version_id=version.id)
 
 
-@bp.post("/tasks/<task_id>/complete")
+@bp.post("/tasks/<uuid:task_id>/complete")
 @authenticated
-def complete_task(task_id: str) -> Response:
-    body = json_body({"data": dict})
-    instance_id = services().complete(_task_id(task_id), actor(), body.get("data") or {})
-    return _instance_response(instance_id)
+@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_200=(s.Instance, "The request's new state")),
+               tags=["tasks"], operation_id="completeTask", path_parameter_descriptions=TASK_ID)
+def complete_task(task_id: Any, json: s.CompleteRequest) -> Any:
+    """Complete a ready task of the caller's lane with its form data."""
+    return _instance(services().complete(str(task_id), actor(), json.data))
 
 
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._\- ()]+")
 
 
-@bp.get("/documents/<int:version_id>")
+@bp.get(f"/documents/<{ID}:version_id>")
 @authenticated
-def download(version_id: int) -> Response:
-    version, content = services().document(_id_or_404(version_id, "dokumen"), actor())
+@spec.validate(resp=answers(404, HTTP_200=None), tags=["documents"], operation_id="downloadDocument",
+               path_parameter_descriptions={"version_id": "document version id"})
+def download(version_id: int) -> Any:
+    """The bytes of a document version, as an attachment."""
+    version, content = services().document(version_id, actor())
     filename = _UNSAFE_FILENAME.sub("_", version.filename).strip(" ._") or "dokumen"
     response = send_file(io.BytesIO(content), mimetype=version.media_type, as_attachment=True,
-                         download_name=filename, etag=version.sha256, max_age=0)
+                               download_name=filename, etag=version.sha256, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
+    response.direct_passthrough = False  # spectree reads the answer's bytes once more
     return response
 
 
-# ---- register ---------------------------------------------------------------------------
+# ---- register and users -----------------------------------------------------------------
 
 
 @bp.get("/register")
 @authenticated
-def register() -> Response:
-    year = _query_int("year", 0, 1, 9999)
-    entries = services().register(actor(), year or None)
-    return jsonify({"entries": [register_json(e) for e in entries]})
+@spec.validate(resp=answers(400, 403, HTTP_200=(s.Register, "Register entries")), tags=["register"],
+               operation_id="letterRegister")
+def register(query: s.RegisterQuery) -> Any:
+    """Buku agenda surat keluar: numbered outgoing letters, newest first (staff only)."""
+    entries = services().register(actor(), query.year)
+    return s.Register(entries=[s.RegisterEntry.model_validate(e, from_attributes=True) for e in entries])
 
 
 @bp.get("/users")
 @authenticated
-def users() -> Response:
-    return jsonify({"users": [user_json(u) for u in list_users(services(), actor())]})
+@spec.validate(resp=answers(403, HTTP_200=(s.Users, "Accounts")), tags=["users"], operation_id="listUsers")
+def users() -> Any:
+    """All accounts (admin only)."""
+    return s.Users(users=[user_of(u) for u in list_users(services(), actor())])
 
 
 @bp.post("/users")
 @authenticated
-def create_user() -> tuple[Response, int]:
-    body = json_body({"username": str, "password": str, "full_name": str, "lanes": list, "agency": (str, type(None)),
-                      "is_process_owner": bool, "is_admin": bool}, required=("username", "password"))
-    lanes = body.get("lanes", [])
-    if not all(isinstance(lane, str) for lane in lanes):
-        raise BadRequest("'lanes' harus daftar nama lane (teks)", "lanes")
-    user = add_user(services(), actor(), body["username"], body["password"], lanes, body.get("full_name", ""),
-                    body.get("agency"), body.get("is_process_owner", False), body.get("is_admin", False))
-    return jsonify(user_json(user)), 201
+@spec.validate(resp=answers(400, 403, 413, 422, HTTP_201=(s.User, "The new account")), tags=["users"],
+               operation_id="createUser")
+def create_user(json: s.NewUser) -> Any:
+    """Add an account (admin only)."""
+    user = add_user(services(), actor(), json.username, json.password, json.lanes, json.full_name, json.agency,
+                    json.is_process_owner, json.is_admin)
+    return user_of(user), 201
 
 
-# ---- the API's own description, and JSON for every other URL ----------------------------
+# ---- the API's own description ----------------------------------------------------------
+
+INSTANCE_LINKS = {
+    "GetInstance": ("getInstance", {"instance_id": "$response.body#/id"}),
+    "CancelInstance": ("cancelInstance", {"instance_id": "$response.body#/id"}),
+    "GetReadyTask": ("getTask", {"task_id": "$response.body#/ready_tasks/0/id"}),
+    "UploadToReadyTask": ("uploadDocument", {"task_id": "$response.body#/ready_tasks/0/id"}),
+    "CompleteReadyTask": ("completeTask", {"task_id": "$response.body#/ready_tasks/0/id"}),
+}
+OPTIONAL_BODY = {"cancelInstance", "completeTask"}  # no body is the same as `{}`
+# What the models cannot say: links between operations, headers, and answers that are not JSON.
+EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("startInstance", "201"): {"links": INSTANCE_LINKS,
+                               "headers": {"Location": {"schema": {"type": "string"}}}},
+    ("completeTask", "200"): {"links": INSTANCE_LINKS},
+    ("uploadDocument", "201"): {"links": {"Download": ("downloadDocument", {"version_id": "$response.body#/id"})},
+                                "headers": {"Location": {"schema": {"type": "string"}}}},
+    ("getProcessBpmn", "200"): {"description": "BPMN 2.0 XML",
+                                "content": {"application/xml": {"schema": {"type": "string"}}}},
+    ("downloadDocument", "200"): {"description": "The file, as an attachment", "content": {
+        media: {"schema": {"type": "string", "format": "binary"}} for media in s.MediaType.__args__}},
+    ("openapi", "200"): {"description": "OpenAPI 3.1 document",
+                         "content": {"application/json": {"schema": {"type": "object"}}}},
+    ("issueToken", "429"): {"headers": {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"}}}},
+}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the routes of the current app, from the models.
+
+    spectree builds it once per process (a second build would lose the nested models): every
+    app of `create_app` has the same routes.
+    """
+    doc = copy.deepcopy(spec.spec)
+    doc["servers"] = [{"url": "/"}]
+    for item in doc["paths"].values():
+        for operation in item.values():
+            if operation["operationId"] in OPTIONAL_BODY:
+                operation["requestBody"]["required"] = False
+            for code, response in operation["responses"].items():
+                extra = EXTRAS.get((operation["operationId"], code), {})
+                links = {name: {"operationId": op, "parameters": params}
+                         for name, (op, params) in extra.get("links", {}).items()}
+                response.update({**extra, **({"links": links} if links else {})})
+    return doc
 
 
 @bp.get("/openapi.json")
-def openapi() -> Response:
-    from api.openapi import document
-
-    return jsonify(document())
-
-
-def _allowed_methods() -> list[str]:
-    """Methods that a real endpoint of this path accepts (the catch-all below excluded)."""
-    adapter = current_app.create_url_adapter(request)
-    allowed = []
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        try:
-            rule, _ = adapter.match(request.path, method=method, return_rule=True)  # type: ignore[union-attr]
-        except Exception:  # noqa: BLE001 - NotFound, MethodNotAllowed, RequestRedirect
-            continue
-        if rule.endpoint != "rest.unknown":
-            allowed.append(method)
-    return allowed
-
-
-def _allow_header(allowed: list[str]) -> str:
-    return ", ".join([*allowed, *(["HEAD"] if "GET" in allowed else []), "OPTIONS"])
-
-
-@bp.after_request
-def _automatic_options(response: Response) -> Response:
-    """Flask's automatic OPTIONS would count the catch-all's methods in; name only the real ones."""
-    rule = request.url_rule
-    if request.method == "OPTIONS" and rule is not None and rule.endpoint != "rest.unknown":
-        response.headers["Allow"] = _allow_header(_allowed_methods())
-    return response
-
-
-@bp.route("", methods=ALL_METHODS)
-@bp.route("/", methods=ALL_METHODS)
-@bp.route("/<api_path:anything>", methods=ALL_METHODS)
-def unknown(anything: str = "") -> Response:
-    """Every other URL under /api/v1 (blueprint 404 handlers never see unmatched URLs)."""
-    allowed = _allowed_methods()
-    if allowed:
-        response = _error(405, f"metode {request.method} tidak diizinkan untuk {request.path}",
-                          "method_not_allowed")
-        response.headers["Allow"] = _allow_header(allowed)
-        return response
-    return _error(404, f"tidak ada endpoint {request.path}", "not_found")
+@spec.validate(resp=Answers(HTTP_200=None), tags=["meta"], security={}, operation_id="openapi")
+def openapi() -> Any:
+    """This document."""
+    if "alur.openapi" not in current_app.extensions:
+        current_app.extensions["alur.openapi"] = document()
+    return jsonify(current_app.extensions["alur.openapi"])

@@ -37,12 +37,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser
 from api.errors import status_of
-from engine import timeline
+from engine import decisions, timeline, timers
+from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
 from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
 from engine.models import Instance, ProcessDefinition, TaskRecord
-from engine.services import Actor, Filters, Upload, overdue
+from engine.queries import overdue
 from engine.settings import ROOT
 from engine.users import authenticate
 
@@ -70,7 +71,6 @@ SOP_IDENTITY = [
     ("sop_pencatatan", "Pencatatan dan pendataan"),
 ]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
-DECISION_FIELDS = {"keputusan"}
 UPLOAD_ACCEPT = ".pdf,.docx,.odt,.jpg,.jpeg,.png"
 _SIMPLE_CONDITION = re.compile(r"^\s*(\w+)\s*==\s*'([^']*)'\s*$")
 
@@ -117,11 +117,7 @@ def _fmt_iso_date(text: str | None) -> str:
 
 def _latest_definitions() -> list[ProcessDefinition]:
     if "alur_definitions" not in g:
-        latest: dict[str, ProcessDefinition] = {}
-        for definition in services().definitions():
-            if definition.key not in latest or definition.version > latest[definition.key].version:
-                latest[definition.key] = definition
-        g.alur_definitions = sorted(latest.values(), key=lambda d: d.name)
+        g.alur_definitions = services().latest_definitions()
     return g.alur_definitions
 
 
@@ -130,13 +126,17 @@ def _model(definition: ProcessDefinition) -> SopModel:
 
 
 def _startable(who: Actor) -> list[ProcessDefinition]:
-    """Processes whose first step is in one of the actor's lanes."""
-    found = []
-    for definition in _latest_definitions():
-        steps = _model(definition).ordered_steps()
-        if steps and (steps[0].lane in who.lanes or who.is_admin):
-            found.append(definition)
-    return found
+    """Processes whose first step is in one of the actor's lanes (the engine's rule)."""
+    if "alur_startable" not in g:
+        g.alur_startable = services().startable(who)
+    return g.alur_startable
+
+
+def _first_step(definition: ProcessDefinition) -> Step:
+    step = services().first_step(definition)
+    if step is None:
+        raise Forbidden(f"proses '{definition.key}' tidak punya langkah")
+    return step
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -156,7 +156,7 @@ def requirement_hint(step: Step, form_field: FormField) -> str | None:
     if match:
         other = step.field(match.group(1))
         if other is not None:
-            if other.id == "keputusan" and match.group(2) == "tidak_setuju":
+            if other.id == decisions.FIELD and match.group(2) == decisions.RETURN:
                 return "Wajib diisi bila dikembalikan."
             value = dict(other.options).get(match.group(2), match.group(2))
             return f"Wajib diisi bila {other.label} = {value}."
@@ -186,11 +186,21 @@ def _uploads(doc_types: Iterable[str]) -> list[Upload]:
 def _friendly(step: Step, exc: AlurError) -> AlurError:
     """A `required_when` refusal in words ("Catatan wajib diisi bila dikembalikan.") instead of the condition."""
     form_field = step.field(exc.field) if isinstance(exc, InvalidData) and exc.field else None
-    if form_field is not None and form_field.required_when and "wajib diisi bila" in exc.message:
+    if form_field is not None and isinstance(exc, InvalidData) and exc.reason == "required_when":
         label = form_field.label.split(" (")[0]
         hint = requirement_hint(step, form_field) or ""
-        return InvalidData(f"{label} {hint[0].lower()}{hint[1:]}" if hint else exc.message, form_field.id)
+        return InvalidData(f"{label} {hint[0].lower()}{hint[1:]}" if hint else exc.message, form_field.id,
+                           exc.reason, exc.params)
     return exc
+
+
+def _refused(step: Step, exc: AlurError, uploads: list[Upload]) -> FormErrors:
+    """The form's errors after a refused submission; the chosen files were not stored and must be picked again."""
+    errors = FormErrors()
+    errors.add(_friendly(step, exc), [f.id for f in step.fields])
+    if uploads:
+        errors.general.append("Berkas yang tadi dipilih belum tersimpan: pilih ulang sebelum mengirim.")
+    return errors
 
 
 @dataclass
@@ -201,12 +211,13 @@ class FormErrors:
     documents: dict[str, str] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
 
-    def add(self, exc: AlurError, fields: Iterable[str], doc_type: str | None = None) -> None:
+    def add(self, exc: AlurError, fields: Iterable[str]) -> None:
+        doc_type = exc.params.get("doc_type") if isinstance(exc, InvalidData) else None
         if isinstance(exc, MissingDocument):
             self.documents[exc.document_type] = exc.message
         elif isinstance(exc, InvalidData) and exc.field in set(fields):
             self.fields[exc.field] = exc.message
-        elif isinstance(exc, InvalidData) and doc_type and exc.field in {"file", "type"}:
+        elif isinstance(doc_type, str):
             self.documents[doc_type] = exc.message
         else:
             self.general.append(exc.message)
@@ -221,7 +232,7 @@ def _instance_data(model: SopModel, instance: Instance) -> list[tuple[str, str]]
     seen: set[str] = set()
     for step in model.ordered_steps():
         for form_field in step.fields:
-            if form_field.id in seen or form_field.id in {"keputusan", "catatan"}:
+            if form_field.id in seen or form_field.id in decisions.FIELDS:
                 continue
             seen.add(form_field.id)
             value = instance.data.get(form_field.id)
@@ -268,7 +279,7 @@ def _kalimat_filter(text: str | None) -> str:
 @bp.context_processor
 def _layout() -> dict[str, Any]:
     context: dict[str, Any] = {"doc_label": doc_label, "status_label": STATUS_LABELS,
-                               "duration_text": timeline.duration_text}
+                               "duration_text": timeline.duration_text, "decision": decisions}
     if current_user.is_authenticated:
         who = actor()
         context.update(
@@ -346,18 +357,12 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
     detail = services().task(task_id, who)
     model = _model(detail.instance.definition)
     inputs = {d.doc_type: d for d in detail.inputs}
-    upload_types = detail.step.upload_types
-    attached: dict[str, list[Any]] = {}
-    for version in detail.attached:
-        doc_type = next(d.doc_type for d in detail.documents if d.id == version.document_id)
-        attached.setdefault(doc_type, []).append(version)
-    can_act = (detail.record.state == "ready" and detail.instance.status == "running"
-               and detail.record.lane in who.lanes)
     return render_template(
         "task.html", detail=detail, record=detail.record, step=detail.step, instance=detail.instance,
-        model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=upload_types,
-        attached=attached, can_act=can_act, values=values or {}, errors=errors or FormErrors(),
-        fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id in DECISION_FIELDS)],
+        model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=detail.step.upload_types,
+        attached=detail.attached_by_type(), can_act=detail.can_complete(who), values=values or {},
+        errors=errors or FormErrors(),
+        fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id == decisions.FIELD)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
         task_state=TASK_STATES), status
@@ -377,25 +382,15 @@ def task_submit(task_id: str) -> Any:
     detail = alur.task(task_id, who)
     step = detail.step
     values = _form_values(step.fields)
-    field_ids = [f.id for f in step.fields]
-    errors = FormErrors()
-    upload_types = step.upload_types
+    uploads = _uploads(step.upload_types)
     try:
-        for upload in _uploads(upload_types):
-            try:
-                alur.attach_document(task_id, who, upload)
-            except (InvalidData, MissingDocument) as exc:
-                errors.add(exc, field_ids, upload.doc_type)
-        if errors:
-            return _render_task(task_id, values, errors, 422)
-        instance_id = alur.complete(task_id, who, values)
+        instance_id = alur.complete(task_id, who, values, uploads)
     except NotReady as exc:
         flash(f"{exc.message}. Mungkin sudah dikerjakan orang lain.", "error")
         return redirect(url_for("ui.instance", instance_id=detail.instance.id))
     except (InvalidData, MissingDocument) as exc:
-        errors.add(_friendly(step, exc), field_ids)
-        return _render_task(task_id, values, errors, 422)
-    verb = "dikembalikan" if values.get("keputusan") == "tidak_setuju" else "selesai"
+        return _render_task(task_id, values, _refused(step, exc, uploads), 422)
+    verb = "dikembalikan" if decisions.is_return(values) else "selesai"
     flash(f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id}).", "ok")
     return redirect(url_for("ui.inbox"))
 
@@ -416,7 +411,7 @@ def _pick_process(who: Actor) -> ProcessDefinition | None:
 def _render_new(definition: ProcessDefinition, values: dict[str, Any], errors: FormErrors,
                 status: int = 200) -> tuple[str, int]:
     model = _model(definition)
-    step = model.ordered_steps()[0]
+    step = _first_step(definition)
     return render_template(
         "new_request.html", definition=definition, model=model, step=step, fields=step.fields,
         upload_types=step.upload_types, values=values, errors=errors,
@@ -443,19 +438,14 @@ def new_request_submit() -> Any:
     definition = _pick_process(who)
     if definition is None:
         abort(400)
-    step = _model(definition).ordered_steps()[0]
+    step = _first_step(definition)
     values = _form_values(step.fields)
     uploads = _uploads(step.upload_types)
     try:
         instance_id = services().start(definition.key, who, uploads=uploads, complete_first=True,
                                        first_data=values)
     except (InvalidData, MissingDocument) as exc:
-        errors = FormErrors()
-        errors.add(_friendly(step, exc), [f.id for f in step.fields],
-                   uploads[0].doc_type if len(uploads) == 1 else None)
-        if uploads and not errors.documents:
-            errors.general.append("Berkas yang tadi dipilih belum tersimpan: pilih ulang sebelum mengirim.")
-        return _render_new(definition, values, errors, 422)
+        return _render_new(definition, values, _refused(step, exc, uploads), 422)
     flash(f"Permohonan #{instance_id} terkirim. Langkah berikutnya menunggu petugas.", "ok")
     return redirect(url_for("ui.instance", instance_id=instance_id))
 
@@ -504,13 +494,12 @@ def instance(instance_id: int) -> str:
     who = actor()
     detail = services().instance(instance_id, who)
     model = detail.parsed.model
-    current = [r.spec_id for r in detail.ready]
-    completed = sorted({r.spec_id for r in detail.history if r.state == "completed"} - set(current))
-    returned = sorted({r.spec_id for r in detail.history if r.keputusan == "tidak_setuju"})
     return render_template(
         "instance.html", detail=detail, instance=detail.instance, model=model,
-        rows=timeline.rows(detail.history, _tz()), fmt_local=_fmt_local, overdue=overdue,
-        current=current, completed=completed, returned=returned, request_data=_instance_data(model, detail.instance),
+        rows=timeline.rows(detail.history, _tz(), calendar=services().calendar()), fmt_local=_fmt_local,
+        overdue=overdue, current=detail.current_steps, completed=detail.completed_steps,
+        returned=detail.returned_steps, request_data=_instance_data(model, detail.instance),
+        timers=[(t, model.timers.get(t.spec_id)) for t in timers.pending(services(), instance_id)],
         total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
 
 

@@ -5,23 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from engine import decisions, testing
+from engine.diagram import SopModel, Step
+from engine.testing import PROCESS, SOP_FILE, make_alur, sop_model
 
-from engine.bootstrap import build, init
-from engine.diagram import SopModel, Step, parse_diagram
-from engine.services import Alur
-from engine.settings import ROOT, Settings
-from handlers import REGISTRY
-
-PROCESS = "fasilitasi_narasumber"
-SOP_FILE = ROOT / "bpmn" / f"{PROCESS}.bpmn"
+__all__ = ["PROCESS", "SOP_FILE", "make_alur", "sop_model"]
 PG_SERVER_URL = os.environ.get(
     "ALUR_BENCH_PG_URL", os.environ.get("ALUR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
 
@@ -76,32 +69,21 @@ def ms(seconds: float) -> float:
 # ---- the SOP ---------------------------------------------------------------------------------
 
 
-def sop_model() -> SopModel:
-    return parse_diagram(SOP_FILE.read_bytes(), REGISTRY).model
-
-
 def demo_returns(model: SopModel) -> set[str]:
     """Where engine.demo.run_instance says `tidak_setuju` (once each): the second and the last decision."""
-    decisions = [s for s in model.ordered_steps() if s.is_decision]
-    return {decisions[1].id, decisions[-1].id} if len(decisions) > 1 else set()
+    decision_steps = [s for s in model.ordered_steps() if s.is_decision]
+    return {decision_steps[1].id, decision_steps[-1].id} if len(decision_steps) > 1 else set()
 
 
 def decide(step: Step, pending: set[str]) -> str | None:
     """The demo's decision at this step; a return is made once per step."""
     if step.id in pending:
         pending.discard(step.id)
-        return "tidak_setuju"
+        return decisions.RETURN
     return None
 
 
 # ---- databases -------------------------------------------------------------------------------
-
-
-def make_alur(url: str) -> Alur:
-    """Migrate, deploy the bundled SOP and add the demo users, as `alur init --demo` does."""
-    alur = build(Settings(database_url=url))
-    init(alur, demo=True)
-    return alur
 
 
 class SqliteFiles:
@@ -124,16 +106,6 @@ class SqliteFiles:
 
 @contextmanager
 def pg_database(purpose: str) -> Iterator[str]:
-    """A brand-new PostgreSQL database `alur_bench_<random>_<purpose>`, dropped afterwards."""
-    name = f"alur_bench_{uuid.uuid4().hex[:10]}_{purpose}"
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    """A brand-new PostgreSQL database `alur_bench_<purpose>_<random>`, dropped afterwards."""
+    with testing.pg_database(PG_SERVER_URL, f"alur_bench_{purpose}") as url:
+        yield url

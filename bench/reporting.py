@@ -22,9 +22,10 @@ from sqlalchemy import text
 
 from bench.common import PROCESS, ms, percentile
 from engine import reports
+from engine.actors import SYSTEM
 from engine.clock import local, utcnow
 from engine.eventlog import EventLog
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 
 
 def spread(alur: Alur) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.settings import ROOT
+from engine.testing import SECRET_KEY, free_port
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def default_workers() -> int:
@@ -38,7 +32,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": "bench-rahasia"}
+        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": SECRET_KEY}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",

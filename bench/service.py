@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from bench.common import PROCESS, decide, demo_returns, median, ms, percentile
+from engine import decisions
+from engine.actors import Actor, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.diagram import SopModel
 from engine.models import TaskRecord
-from engine.services import Actor, Alur, Upload
+from engine.services import Alur
 
 
 class Steps:
@@ -101,7 +103,7 @@ def flatness(alur: Alur, checkpoints: tuple[int, ...], window: int) -> FlatnessR
         nonlocal returns
         at_seven = steps.ready(instance_id)[0]
         assert at_seven.step_no == 7, at_seven.step_no
-        back = steps.complete(at_seven, "tidak_setuju")
+        back = steps.complete(at_seven, decisions.RETURN)
         returns += 1
         at_six = steps.ready(instance_id)[0]
         assert at_six.step_no == 6, at_six.step_no

@@ -2,7 +2,7 @@
 
 SQLite runs in WAL mode, and a writing unit of work begins with BEGIN IMMEDIATE so that
 writers queue on the database lock instead of failing half-way. PostgreSQL serializes
-writers of one instance with SELECT ... FOR UPDATE (see the repository).
+writers of one instance with SELECT ... FOR UPDATE (engine/uow.py).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Database:
         self.engine = make_engine(url)
         # No autoflush: the service layer flushes where a query must see its own writes.
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.is_sqlite = is_sqlite(self.engine)
 
     def session(self, write: bool) -> Session:
         token = _immediate.set(write)

@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine import decisions
+from engine.actors import Actor, Upload
 from engine.diagram import FormField, Step
 from engine.models import User, UserLane
-from engine.services import Actor, Alur, Upload
+from engine.services import Alur
 from engine.users import actor_of
 
 SAMPLE_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n" \
@@ -34,11 +36,11 @@ def sample_value(field: FormField) -> Any:
 
 
 def fill(step: Step, decision: str | None) -> dict[str, Any]:
-    values = {f.id: sample_value(f) for f in step.fields if f.id not in {"keputusan", "catatan"}}
+    values = {f.id: sample_value(f) for f in step.fields if f.id not in decisions.FIELDS}
     if step.is_decision:
-        values["keputusan"] = decision or "setuju"
-        if decision == "tidak_setuju":
-            values["catatan"] = f"Mohon diperbaiki ({step.name})"
+        values[decisions.FIELD] = decision or decisions.AGREE
+        if decision == decisions.RETURN:
+            values[decisions.NOTE] = f"Mohon diperbaiki ({step.name})"
     return values
 
 
@@ -56,9 +58,9 @@ def run_instance(alur: Alur, process_key: str, returns_at: set[str] | None = Non
     """Drive one instance to its end; return at each step id in `returns_at` once."""
     definition = alur.definition(process_key)
     model = alur.parsed(definition).model
-    decisions = [s for s in model.ordered_steps() if s.is_decision]
+    decision_steps = [s for s in model.ordered_steps() if s.is_decision]
     pending = set(returns_at) if returns_at is not None else (
-        {decisions[1].id, decisions[-1].id} if len(decisions) > 1 else set())
+        {decision_steps[1].id, decision_steps[-1].id} if len(decision_steps) > 1 else set())
     cache: dict[str, Actor] = {}
     pick = actor_for or (lambda lane: cache.setdefault(lane, actor_for_lane(alur, lane)))
     first = model.ordered_steps()[0]
@@ -69,11 +71,9 @@ def run_instance(alur: Alur, process_key: str, returns_at: set[str] | None = Non
             return instance_id
         record = ready[0]
         step = model.steps[record.spec_id]
-        decision = "tidak_setuju" if step.id in pending else None
+        decision = decisions.RETURN if step.id in pending else None
         pending.discard(step.id)
         actor = pick(record.lane)
-        if decision is None:
-            for doc_type in step.required_uploads:
-                alur.attach_document(record.id, actor, Upload(doc_type, f"{doc_type}.pdf", SAMPLE_PDF))
-        alur.complete(record.id, actor, fill(step, decision))
+        uploads = [] if decision else [Upload(t, f"{t}.pdf", SAMPLE_PDF) for t in step.required_uploads]
+        alur.complete(record.id, actor, fill(step, decision), uploads)
     raise RuntimeError(f"permohonan {instance_id} tidak selesai dalam {max_steps} langkah")

@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine import conditions
+from engine import conditions, decisions
 from engine.errors import DiagramProblem, InvalidDiagram
 from engine.timerspec import WORKING_TIME_PROPERTY, AlurParser, TimerError, TimerEvent, parse_timer
 
@@ -97,7 +97,7 @@ class Step:
 
     @property
     def is_decision(self) -> bool:
-        return any(f.id == "keputusan" for f in self.fields)
+        return any(f.id == decisions.FIELD for f in self.fields)
 
     def field(self, field_id: str) -> FormField | None:
         return next((f for f in self.fields if f.id == field_id), None)
@@ -472,6 +472,6 @@ def _check_steps(process: etree._Element, model: SopModel, handlers: set[str], c
             if f.required_when:
                 _check_expression(f.required_when, field_ids, el, check)
         if step.is_decision:
-            options = {o for o, _ in step.field("keputusan").options}  # type: ignore[union-attr]
-            if options != {"setuju", "tidak_setuju"}:
+            options = {o for o, _ in step.field(decisions.FIELD).options}  # type: ignore[union-attr]
+            if options != decisions.OPTIONS:
                 check.add("field keputusan harus punya pilihan tepat 'setuju' dan 'tidak_setuju'", el)

@@ -30,7 +30,8 @@ def sniff(content: bytes) -> str:
     media = kind.mime if kind else None
     if media not in ALLOWED:
         raise InvalidData("jenis berkas tidak diizinkan (hanya PDF, DOCX, ODT, JPEG, PNG)"
-                          + (f"; terdeteksi {media}" if media else ""), "file")
+                          + (f"; terdeteksi {media}" if media else ""), "file", reason="bad_type",
+                          params={"detected": media, "allowed": sorted(ALLOWED)})
     return media
 
 

@@ -33,13 +33,21 @@ class NotReady(AlurError):
 
 
 class InvalidData(AlurError):
-    """Submitted data breaks the task's form; `field` names the offending field."""
+    """Submitted data breaks the task's form.
+
+    `field` names the offending field, `reason` says why in a short code ("required",
+    "required_when", "too_long", "too_short", "too_small", "too_big", "not_in_options",
+    "bad_type", "unknown_field", "empty", "too_large", ...) and `params` carries its
+    particulars (the limit, the options, the document type), so callers never parse
+    the message."""
 
     code = "invalid_data"
 
-    def __init__(self, message: str, field: str | None = None, **details: object) -> None:
-        super().__init__(message, field=field, **details)
-        self.field = field
+    def __init__(self, message: str, field: str | None = None, reason: str = "invalid",
+                 params: dict[str, object] | None = None) -> None:
+        super().__init__(message, field=field)
+        self.field, self.reason = field, reason
+        self.params: dict[str, object] = dict(params or {})
 
 
 class MissingDocument(AlurError):
@@ -60,12 +68,6 @@ class Throttled(AlurError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
-
-
-class Conflict(AlurError):
-    """Concurrent change detected; the caller may retry."""
-
-    code = "conflict"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ def _convert(field: FormField, value: Any) -> Any:
     if field.type == "enum":
         options = [o for o, _ in field.options]
         if value not in options:
-            raise InvalidData(f"{label} harus salah satu dari: {', '.join(options)}", field.id)
+            raise InvalidData(f"{label} harus salah satu dari: {', '.join(options)}", field.id, "not_in_options",
+                              {"options": options})
         return value
     if field.type == "boolean":
         if isinstance(value, bool):
@@ -32,31 +33,33 @@ def _convert(field: FormField, value: Any) -> Any:
             return True
         if value in ("false", "off", "0", "tidak"):
             return False
-        raise InvalidData(f"{label} harus benar/salah", field.id)
+        raise InvalidData(f"{label} harus benar/salah", field.id, "bad_type", {"type": "boolean"})
     if field.type == "long":
         if isinstance(value, bool):
-            raise InvalidData(f"{label} harus bilangan bulat", field.id)
+            raise InvalidData(f"{label} harus bilangan bulat", field.id, "bad_type", {"type": "long"})
         try:
             number = int(str(value).strip())
         except ValueError:
-            raise InvalidData(f"{label} harus bilangan bulat", field.id) from None
+            raise InvalidData(f"{label} harus bilangan bulat", field.id, "bad_type", {"type": "long"}) from None
         _bounds(field, number, label)
         return number
     if not isinstance(value, str):
-        raise InvalidData(f"{label} harus berupa teks", field.id)
+        raise InvalidData(f"{label} harus berupa teks", field.id, "bad_type", {"type": "string"})
     text = value.strip()
     if len(text) > MAX_STRING:
-        raise InvalidData(f"{label} lebih dari {MAX_STRING} karakter", field.id)
+        raise InvalidData(f"{label} lebih dari {MAX_STRING} karakter", field.id, "too_long", {"max": MAX_STRING})
     if field.type == "date":
         try:
             return dt.date.fromisoformat(text).isoformat()
         except ValueError:
-            raise InvalidData(f"{label} harus tanggal dengan format TTTT-BB-HH", field.id) from None
+            raise InvalidData(f"{label} harus tanggal dengan format TTTT-BB-HH", field.id, "bad_type",
+                              {"type": "date"}) from None
     for name, check in (("minlength", lambda n: len(text) >= n), ("maxlength", lambda n: len(text) <= n)):
         limit = field.constraint(name)
         if limit and limit.isdigit() and not check(int(limit)):
             raise InvalidData(f"{label}: panjang harus {'minimal' if name == 'minlength' else 'maksimal'} "
-                              f"{limit} karakter", field.id)
+                              f"{limit} karakter", field.id, "too_short" if name == "minlength" else "too_long",
+                              {name[:3]: int(limit)})
     return text
 
 
@@ -64,7 +67,8 @@ def _bounds(field: FormField, number: int, label: str) -> None:
     for name, ok in (("min", lambda n: number >= n), ("max", lambda n: number <= n)):
         limit = field.constraint(name)
         if limit and limit.lstrip("-").isdigit() and not ok(int(limit)):
-            raise InvalidData(f"{label} harus {'≥' if name == 'min' else '≤'} {limit}", field.id)
+            raise InvalidData(f"{label} harus {'≥' if name == 'min' else '≤'} {limit}", field.id,
+                              "too_small" if name == "min" else "too_big", {name: int(limit)})
 
 
 def _empty(value: Any) -> bool:
@@ -77,7 +81,8 @@ def validate(fields: Iterable[FormField], submitted: Mapping[str, Any], partial:
     known = {f.id for f in fields}
     unknown = sorted(set(submitted) - known)
     if unknown:
-        raise InvalidData(f"field tidak dikenal: {', '.join(unknown)}", unknown[0])
+        raise InvalidData(f"field tidak dikenal: {', '.join(unknown)}", unknown[0], "unknown_field",
+                          {"fields": unknown})
     values: dict[str, Any] = {}
     for field in fields:
         raw = submitted.get(field.id)
@@ -88,7 +93,8 @@ def validate(fields: Iterable[FormField], submitted: Mapping[str, Any], partial:
         if values[field.id] is not None:
             continue
         if field.required:
-            raise InvalidData(f"'{field.label}' wajib diisi", field.id)
+            raise InvalidData(f"'{field.label}' wajib diisi", field.id, "required")
         if field.required_when and conditions.evaluate(field.required_when, values):
-            raise InvalidData(f"'{field.label}' wajib diisi bila {field.required_when}", field.id)
+            raise InvalidData(f"'{field.label}' wajib diisi bila {field.required_when}", field.id, "required_when",
+                                  {"condition": field.required_when})
     return values

@@ -1,8 +1,8 @@
 """The outgoing-letter register (buku agenda surat keluar): gap-free, unique per year.
 
-The counter row of the year is locked for the rest of the transaction (FOR UPDATE on
-PostgreSQL; the writer's BEGIN IMMEDIATE on SQLite), so concurrent requests queue and a
-rolled-back completion gives its number back.
+The counter row of the year is locked for the rest of the transaction (the unit of
+work's lock, engine/uow.py), so concurrent requests queue and a rolled-back completion
+gives its number back.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from engine.clock import local
 from engine.models import Instance, LetterCounter, LetterRegisterEntry
 from engine.settings import Settings
+from engine.uow import UnitOfWork
 
 # Form fields the register reads (see docs/diagram-conventions.md).
 SUBJECT_FIELD = "perihal"
@@ -28,19 +26,18 @@ def format_number(settings: Settings, sequence: int, year: int) -> str:
         kode_klasifikasi=settings.kode_klasifikasi, nomor=sequence, kode_unit=settings.kode_unit, tahun=year)
 
 
-def draw_number(session: Session, settings: Settings, instance: Instance, now: datetime, actor: str,
+def draw_number(uow: UnitOfWork, settings: Settings, instance: Instance, now: datetime, actor: str,
                 recipient: str | None, subject: str | None) -> LetterRegisterEntry:
     today = local(now, settings.timezone).date()
     year = today.year
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(LetterCounter).values(year=year, last_number=0).on_conflict_do_nothing())
-    counter = session.scalars(
-        select(LetterCounter).where(LetterCounter.year == year).with_for_update()).one()
+    uow.insert_ignore(LetterCounter, year=year, last_number=0)
+    counter = uow.session.scalars(
+        uow.for_update(select(LetterCounter).where(LetterCounter.year == year), LetterCounter)).one()
     counter.last_number += 1
     entry = LetterRegisterEntry(
         year=year, sequence=counter.last_number, number=format_number(settings, counter.last_number, year),
         letter_date=today.isoformat(), instance_id=instance.id, recipient=recipient, subject=subject,
         created_by=actor, created_at=now)
-    session.add(entry)
+    uow.session.add(entry)
     instance.letter_number = entry.number
     return entry

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from engine.actors import Actor
 from engine.clock import utcnow
+from engine.db import Database
 from engine.errors import Forbidden, InvalidData, NotFound
 from engine.models import CalendarDay, TaskRecord
 from engine.settings import Settings
+from engine.uow import unit_of_work
 from engine.worktime import OfficeCalendar, national_holidays, parse_office_hours
 
 LIBUR, MASUK = "libur", "masuk"
@@ -134,3 +137,70 @@ def due_at(ready_at: datetime, standard_minutes: int | None, calendar: OfficeCal
     if standard_minutes is None:
         return None
     return calendar.add_working(ready_at, standard_minutes * 60)
+
+
+def backfill_waiting(session: Session, calendar: OfficeCalendar, batch: int = 2000) -> int:
+    """Working waiting time for finished activations recorded before it existed; one batch, returns its size."""
+    rows = session.execute(select(TaskRecord.id, TaskRecord.ready_at, TaskRecord.completed_at).where(
+        TaskRecord.completed_at.is_not(None), TaskRecord.waited_working_seconds.is_(None)).limit(batch)).all()
+    if rows:
+        session.execute(update(TaskRecord), [
+            {"id": r.id, "waited_working_seconds": calendar.working_seconds(r.ready_at, r.completed_at)}
+            for r in rows])
+    return len(rows)
+
+
+class Office:
+    """The office calendar for the other services: the cached calendar and the admin's changes to it."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.cache = CalendarCache(settings)
+
+    @property
+    def hours(self) -> dict[int, tuple[time, time]]:
+        return self.cache.hours
+
+    def calendar(self, session: Session | None = None) -> OfficeCalendar:
+        """In the caller's transaction when given (commands), else in a read of its own."""
+        if session is not None:
+            return self.cache.get(session)
+        with unit_of_work(self.db, write=False) as uow:
+            return self.cache.get(uow.session)
+
+    def days(self, year: int) -> list[DayEntry]:
+        with unit_of_work(self.db, write=False) as uow:
+            return year_days(uow.session, year)
+
+    def add_holiday(self, day: date, name: str, actor: Actor) -> None:
+        """An extra day off (cuti bersama, a local holiday); due times already computed stay as they are."""
+        check_admin(actor.is_admin)
+        with unit_of_work(self.db) as uow:
+            row = add_holiday(uow.session, day, name, actor.username)
+            uow.audit(actor.username, "calendar_holiday_added", utcnow(), day=day.isoformat(), name=row.name)
+        self.cache.invalidate()
+
+    def work_on_holiday(self, day: date, actor: Actor) -> None:
+        check_admin(actor.is_admin)
+        with unit_of_work(self.db) as uow:
+            row = work_on_holiday(uow.session, day, actor.username)
+            uow.audit(actor.username, "calendar_working_day", utcnow(), day=day.isoformat(), name=row.name)
+        self.cache.invalidate()
+
+    def remove_change(self, day: date, actor: Actor) -> None:
+        check_admin(actor.is_admin)
+        with unit_of_work(self.db) as uow:
+            row = remove_change(uow.session, day)
+            uow.audit(actor.username, "calendar_change_removed", utcnow(), day=day.isoformat(), jenis=row.kind,
+                      name=row.name)
+        self.cache.invalidate()
+
+    def backfill(self) -> int:
+        """Working waiting time of activations finished before it was recorded; returns how many were filled."""
+        total = 0
+        while True:
+            with unit_of_work(self.db) as uow:
+                done = backfill_waiting(uow.session, self.cache.get(uow.session))
+            total += done
+            if not done:
+                return total

@@ -26,6 +26,7 @@ from sqlalchemy import Select, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engine import decisions
 from engine.clock import local, utcnow
 from engine.diagram import BPMN, SopModel, safe_parse
 from engine.errors import Forbidden, InvalidData, NotFound
@@ -35,7 +36,7 @@ from engine.worktime import OfficeCalendar
 if TYPE_CHECKING:
     from engine.services import Alur
 
-RETURN = "tidak_setuju"  # the decision that sends a request back (see handlers.base.StepContext.is_return)
+RETURN = decisions.RETURN
 
 # (first second of the range, width of a class in it), ascending
 _CLASSES = ((0, 60), (3600, 300), (8 * 3600, 1800), (3 * 86400, 6 * 3600), (60 * 86400, 86400))
@@ -123,10 +124,16 @@ def count_completion(session: Session, instance: Instance, record: TaskRecord, e
              "completed_by": record.completed_by, "month": _month(record.completed_at, calendar.timezone),
              "bucket": bucket(seconds)},
             {"n": 1, "within": within, "returned": returned, "sum_seconds": seconds}, seconds, lane=record.lane)
-    if ended and instance.ended_at is not None:
-        ever = returned or session.scalar(select(func.count()).select_from(TaskRecord).where(
-            TaskRecord.instance_id == instance.id, TaskRecord.keputusan == RETURN)) or 0
-        _count_case(session, instance.definition_id, instance.started_at, instance.ended_at, bool(ever), calendar)
+    if ended:
+        count_end(session, instance, calendar, returned=bool(returned))
+
+
+def count_end(session: Session, instance: Instance, calendar: OfficeCalendar, returned: bool = False) -> None:
+    """Count a request that has just ended (`returned`: its last step, not yet flushed, returned it)."""
+    assert instance.ended_at is not None
+    ever = returned or bool(session.scalar(select(func.count()).select_from(TaskRecord).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.keputusan == RETURN)))
+    _count_case(session, instance.definition_id, instance.started_at, instance.ended_at, ever, calendar)
 
 
 def _count_case(session: Session, definition_id: int, started: datetime, ended: datetime, returned: bool,

@@ -9,10 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _instance_path() -> Path:
+    return Path(os.environ.get("ALUR_INSTANCE_PATH", ROOT / "instance"))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=lambda: os.environ.get(
-        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'alur.sqlite'}"))
+        "DATABASE_URL", f"sqlite:///{_instance_path() / 'alur.sqlite'}"))
     bpmn_dir: Path = field(default_factory=lambda: Path(os.environ.get("ALUR_BPMN_DIR", ROOT / "bpmn")))
     letter_format: str = field(default_factory=lambda: os.environ.get(
         "ALUR_LETTER_FORMAT", "{kode_klasifikasi}/{nomor:03d}/{kode_unit}/{tahun}"))
@@ -21,6 +25,10 @@ class Settings:
     timezone: str = field(default_factory=lambda: os.environ.get("ALUR_TIMEZONE", "Asia/Pontianak"))
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("ALUR_MAX_UPLOAD_MB", "20"))
                                   * 1024 * 1024)
+    # The web app: where it keeps its files (the generated session key), the key itself, HTTPS-only cookies.
+    instance_path: Path = field(default_factory=_instance_path)
+    secret_key: str | None = field(default_factory=lambda: os.environ.get("ALUR_SECRET_KEY") or None)
+    https: bool = field(default_factory=lambda: os.environ.get("ALUR_HTTPS", "") == "1")
     # Working time (issue 11): office hours per weekday in `timezone`, e.g. "Mon-Thu 07:30-16:00, Fri 07:30-16:30".
     office_hours: str = field(default_factory=lambda: os.environ.get(
         "ALUR_OFFICE_HOURS", "Mon-Thu 07:30-16:00, Fri 07:30-16:30"))

@@ -7,18 +7,19 @@ The diagram's XML is deferred on `ProcessDefinition` (reading an instance must n
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from sqlalchemy import select
 
 from engine.db import Database
 from engine.diagram import ParsedDiagram, parse_diagram
 from engine.models import ProcessDefinition
-from handlers import REGISTRY
 
 
 class SpecCache:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, handler_names: Iterable[str]) -> None:
         self.db = db
+        self.handler_names = frozenset(handler_names)
         self._parsed: dict[int, ParsedDiagram] = {}
         self._xml: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -42,6 +43,6 @@ class SpecCache:
                 parsed = self._parsed.get(definition.id)
                 if parsed is None:
                     xml = self.xml(definition).encode()
-                    parsed = parse_diagram(xml, REGISTRY, f"{definition.key}.bpmn")
+                    parsed = parse_diagram(xml, self.handler_names, f"{definition.key}.bpmn")
                     self._parsed[definition.id] = parsed
         return parsed

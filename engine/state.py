@@ -115,3 +115,8 @@ def load(blob: bytes, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkfl
     dct.pop("serializer_version", None)
     dct["spec"], dct["subprocess_specs"] = spec, subprocess_specs
     return SERIALIZER.from_dict(dct)
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """READY manual tasks, read from the flat task map (never the depth-limited iterator)."""
+    return [t for t in workflow.tasks.values() if t.state == TaskState.READY and t.task_spec.manual]

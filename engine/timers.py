@@ -20,7 +20,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import state
+from engine import reports, state
+from engine.actors import TIMER_ACTOR
 from engine.clock import utcnow
 from engine.diagram import ParsedDiagram
 from engine.models import Instance, ProcessDefinition, Timer
@@ -100,6 +101,9 @@ def claim(alur: Alur, owner: str, now: datetime | None = None, limit: int = 20) 
     until = now + timedelta(seconds=alur.settings.scheduler_lease_seconds)
     free = (Timer.fired_at.is_(None), Timer.due_at <= now,
             or_(Timer.claimed_until.is_(None), Timer.claimed_until < now))
+    with alur.unit_of_work(write=False) as uow:  # most rounds find nothing: no write lock for them
+        if uow.session.scalar(select(Timer.id).where(*free).limit(1)) is None:
+            return []
     with alur.unit_of_work() as uow:
         stmt = select(Timer.id).where(*free).order_by(Timer.due_at, Timer.id).limit(limit)
         if alur.db.engine.dialect.name == "postgresql":
@@ -128,8 +132,6 @@ def _reschedule(row: Timer, now: datetime, calendar: OfficeCalendar, timezone: s
 
 def fire(alur: Alur, timer_id: int, owner: str) -> bool:
     """Fire one claimed timer in its own transaction; False when it was no longer ours or no longer waiting."""
-    from engine.services import TIMER_ACTOR
-
     now = utcnow()
     postgres = alur.db.engine.dialect.name == "postgresql"
     with alur.unit_of_work() as uow:
@@ -144,7 +146,7 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
         timezone = alur.settings.timezone
         if row.kind == "start":
             definition = session.get_one(ProcessDefinition, row.definition_id)
-            started, _, _ = alur._start_in(uow, definition, TIMER_ACTOR, {}, now)
+            started, _, _ = alur.commands._start_in(uow, definition, TIMER_ACTOR, {}, now)
             uow.audit(TIMER_ACTOR.username, "timer", now, started.id, spec=row.spec_id, jenis=row.kind,
                       due_at=row.due_at.isoformat())
             _reschedule(row, now, calendar, timezone)
@@ -169,16 +171,19 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
             uow.audit(TIMER_ACTOR.username, "end", now, instance.id)
+            reports.count_end(uow.session, instance, calendar)
         instance.state = state.dump(workflow)
-        alur._sync_tasks(uow, instance, parsed, workflow, now)
+        alur.commands._sync_tasks(uow, instance, parsed, workflow, now)
         return True
 
 
-def pending(alur: Alur, limit: int = 200) -> list[Timer]:
-    """Timers still to fire, soonest first (for the admin's view)."""
+def pending(alur: Alur, instance_id: int | None = None, limit: int = 200) -> list[Timer]:
+    """Timers still to fire, soonest first: of one request, or all (for the admin's view)."""
     with alur.unit_of_work(write=False) as uow:
-        return list(uow.session.scalars(select(Timer).where(Timer.fired_at.is_(None))
-                                        .order_by(Timer.due_at, Timer.id).limit(limit)))
+        stmt = select(Timer).where(Timer.fired_at.is_(None))
+        if instance_id is not None:
+            stmt = stmt.where(Timer.instance_id == instance_id)
+        return list(uow.session.scalars(stmt.order_by(Timer.due_at, Timer.id).limit(limit)))
 
 
 def drop(session: Session, instance_id: int) -> None:

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine.actors import Actor
 from engine.clock import utcnow
 from engine.errors import Forbidden, InvalidData, NotFound, Throttled
 from engine.models import ApiToken, LoginThrottle, User, UserLane
-from engine.services import Actor, Alur
+from engine.services import Alur
 
 TOKEN_LIFETIME = timedelta(hours=12)
 DEMO_PASSWORD = "alur-demo"
@@ -31,7 +32,8 @@ def slug(text: str) -> str:
 
 
 def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] = (), full_name: str = "",
-                agency: str | None = None, process_owner: bool = False, admin: bool = False) -> User:
+                agency: str | None = None, process_owner: bool = False, admin: bool = False,
+                email: str | None = None) -> User:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,79}", username):
         raise InvalidData("nama pengguna: huruf kecil, angka, titik, garis; 2-80 karakter", "username")
     if not 8 <= len(password) <= 200:
@@ -40,6 +42,8 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
         raise InvalidData("nama lengkap paling banyak 200 karakter", "full_name")
     if agency is not None and not (agency.strip() and len(agency) <= 200):
         raise InvalidData("instansi harus diisi (paling banyak 200 karakter) atau tidak ada", "agency")
+    if email is not None and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}", email):
+        raise InvalidData("alamat e-mail tidak valid", "email")
     lanes = [lane.strip() for lane in lanes]
     if len(lanes) > 50 or not all(0 < len(lane) <= 200 for lane in lanes):
         raise InvalidData("lane: paling banyak 50 nama, masing-masing 1 sampai 200 karakter", "lanes")
@@ -48,7 +52,7 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
         if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise InvalidData(f"pengguna '{username}' sudah ada", "username")
         user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
-                    agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now,
+                    agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now, email=email,
                     lanes=[UserLane(lane=lane) for lane in sorted(set(lanes))])
         uow.session.add(user)
         uow.audit("system", "user_created", now, username=username, lanes=sorted(set(lanes)))
@@ -68,10 +72,10 @@ def list_users(alur: Alur, actor: Actor) -> list[User]:
 
 def add_user(alur: Alur, actor: Actor, username: str, password: str, lanes: Iterable[str] = (),
              full_name: str = "", agency: str | None = None, process_owner: bool = False,
-             admin: bool = False) -> User:
+             admin: bool = False, email: str | None = None) -> User:
     """An administrator adds an account (the CLI's `user-add` is the operator's equivalent)."""
     _require_admin(actor)
-    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin)
+    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin, email=email)
 
 
 def get_user(alur: Alur, username: str) -> User:

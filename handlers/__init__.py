@@ -1,7 +1,8 @@
 """Task handlers, named in a diagram's task properties (`handlers`).
 
 A process owner reuses a handler by naming it in the diagram; the registry below is
-the only list of names, and an unknown name is a deploy error.
+the only list of names, and an unknown name is a deploy error. engine/bootstrap.py
+hands it to the engine (the engine never imports this package).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""`dokumen_wajib`: a step cannot be completed until the documents it must produce are attached."""
+"""`dokumen_wajib`: kept so that existing diagrams naming it still deploy.
+
+The engine itself refuses to complete a step whose `unggah_wajib` documents are not
+attached (a rule of the step, see engine/commands.py); this handler adds nothing.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from engine.errors import MissingDocument
-from engine.models import Document, DocumentVersion
 from handlers.base import StepContext
 
 
@@ -13,15 +13,7 @@ class DokumenWajib:
     name = "dokumen_wajib"
 
     def check(self, ctx: StepContext) -> None:
-        if ctx.is_return:
-            return  # a returned step produces nothing
-        for doc_type in ctx.step.required_uploads:
-            attached = ctx.session.scalar(
-                select(DocumentVersion.id).join(Document)
-                .where(Document.instance_id == ctx.instance.id, Document.doc_type == doc_type,
-                       DocumentVersion.task_id == ctx.task_id).limit(1))
-            if attached is None:
-                raise MissingDocument(f"dokumen '{doc_type}' wajib diunggah pada langkah ini", doc_type)
+        return None
 
     def apply(self, ctx: StepContext) -> None:
         return None

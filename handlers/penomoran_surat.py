@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.letters import AGENCY_FIELD, SUBJECT_FIELD, draw_number
+from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
 from handlers.base import StepContext
 
 
@@ -13,11 +13,9 @@ class PenomoranSurat:
         return None
 
     def apply(self, ctx: StepContext) -> None:
-        if ctx.is_return or ctx.instance.letter_number:
+        if ctx.is_return or ctx.letter_number:
             return
         data = {**ctx.task_data, **ctx.values}
-        entry = draw_number(
-            ctx.session, ctx.settings, ctx.instance, ctx.now, ctx.actor,
-            recipient=data.get(AGENCY_FIELD), subject=data.get(SUBJECT_FIELD))
-        ctx.values["nomor_surat"] = entry.number
-        ctx.values["tanggal_surat"] = entry.letter_date
+        letter = ctx.draw_number(data.get(AGENCY_FIELD), data.get(SUBJECT_FIELD))
+        ctx.values["nomor_surat"] = letter.number
+        ctx.values["tanggal_surat"] = letter.letter_date

@@ -8,31 +8,38 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from api import create_app
-from engine.bootstrap import build, init
+from engine.actors import SYSTEM
 from engine.demo import SAMPLE_PDF
-from engine.services import SYSTEM, Alur
-from engine.settings import ROOT, Settings
+from engine.services import Alur
+from engine.testing import PROCESS, SOP_FILE, make_alur, pg_database
 
-PROCESS = "fasilitasi_narasumber"
-SOP_FILE = ROOT / "bpmn" / "fasilitasi_narasumber.bpmn"
+__all__ = ["PDF", "PROCESS", "SOP_FILE", "make_alur", "ready"]
+
 PDF = SAMPLE_PDF
 
+# Markers by what a test uses (see pyproject.toml); `make test-fast` leaves these out.
+SLOW_FILES = {"test_reliability.py", "test_fuzz.py", "test_bench.py", "test_bpmnlint.py"}
+SLOW_FIXTURES = {"server"}  # a live gunicorn server
+BROWSER_FILES = {"test_ui_browser.py"}  # Playwright and Chromium
 
-def make_alur(url: str, demo: bool = True) -> Alur:
-    alur = build(Settings(database_url=url))
-    init(alur, demo)
-    return alur
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if any(f.startswith("pg_") for f in fixtures):
+            item.add_marker(pytest.mark.postgres)
+        if item.path.name in BROWSER_FILES:
+            item.add_marker(pytest.mark.browser)
+        if item.path.name in SLOW_FILES or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -65,15 +72,8 @@ def pg_server_url() -> str:
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:
     """A brand-new PostgreSQL database for one test, dropped afterwards."""
-    name = f"alur_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database(pg_server_url, "alur_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.actors import SYSTEM, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.models import TaskRecord
-from engine.services import SYSTEM, Alur, Upload
-
-PROCESS = "fasilitasi_narasumber"
+from engine.services import Alur
+from engine.testing import PROCESS
 
 
 def current(alur: Alur, instance_id: int) -> TaskRecord:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,10 @@ from typing import Any
 
 import requests
 
-from engine.diagram import SopModel, parse_diagram
 from engine.settings import ROOT
-from handlers import REGISTRY
-from tests.conftest import SOP_FILE
+from engine.testing import SECRET_KEY, free_port
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -40,7 +31,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LiveServer:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": "uji-rahasia"}
+        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": SECRET_KEY}
         self.process = subprocess.Popen(
             [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
              "--timeout", "60", "api.wsgi:app"],
@@ -77,7 +68,3 @@ class Client:
 
     def post(self, path: str, **kw: Any) -> requests.Response:
         return self.http.post(self.base + path, timeout=60, **kw)
-
-
-def sop_model() -> SopModel:
-    return parse_diagram(SOP_FILE.read_bytes(), REGISTRY).model

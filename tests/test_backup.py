@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.actors import SYSTEM
 from engine.backup import BackupError, backup, restore
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.conftest import make_alur
 from tests.helpers import current, drive_to, start, step
 

@@ -23,7 +23,7 @@ from api import create_app
 from engine.bootstrap import build
 from engine.demo import SAMPLE_PDF
 from engine.services import Alur
-from engine.settings import Settings
+from engine.testing import settings_for
 from tests.conftest import PROCESS, SOP_FILE
 from tests.test_api import STEP_1, Api
 
@@ -290,7 +290,7 @@ def _upload(api: Api, task_id: str, content: bytes, filename: str, as_user: str 
 @pytest.fixture
 def small_upload_limit(db_url: str) -> Iterator[Api]:
     """The app as ALUR_MAX_UPLOAD_MB would make it with a 1 KB limit, on the test's database."""
-    settings = Settings(database_url=db_url, max_upload_bytes=1024)
+    settings = settings_for(db_url, max_upload_bytes=1024)
     small = build(settings)
     yield Api(create_app(settings, small, TESTING=True, WTF_CSRF_ENABLED=False).test_client())
     small.db.engine.dispose()

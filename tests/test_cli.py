@@ -53,6 +53,10 @@ def test_init_start_tasks_complete_show(run, tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "surat_pd" in missing.output
     wrong = run("complete", task_id, "--as", "sekda", "--data", data, "--attach", f"surat_pd={pdf}")
     assert wrong.exit_code == 1 and "lane" in wrong.output
+    refused = run("complete", task_id, "--as", "pemohon", "--data", data.replace('"Pelatihan"', '""'),
+                  "--attach", f"surat_pd={pdf}")
+    assert refused.exit_code == 1 and "Nama kegiatan" in refused.output
+    assert "surat.pdf" not in run("show", "1").output  # attach and complete are one transaction
     done = run("complete", task_id, "--as", "pemohon", "--data", data, "--attach", f"surat_pd={pdf}")
     assert done.exit_code == 0, done.output
     assert "Catat dan cek" in done.output

@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
+from engine.actors import SYSTEM
 from engine.demo import actor_for_lane, fill
 from engine.errors import NotReady
 from engine.models import LetterRegisterEntry
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.conftest import make_alur
 from tests.helpers import current, drive_to, start, step
 

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import conditions
+from engine.actors import SYSTEM
 from engine.demo import actor_for_lane
 from engine.errors import Forbidden, InvalidData, InvalidDiagram
 from engine.models import ProcessDefinition
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.conftest import SOP_FILE
 from tests.helpers import current, drive_to, start, step
 

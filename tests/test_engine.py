@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import state
+from engine.actors import SYSTEM, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.errors import Forbidden, InvalidData, MissingDocument, NotReady
 from engine.models import AuditEvent, Instance, LetterRegisterEntry, TaskRecord
-from engine.services import SYSTEM, Alur, Upload
+from engine.services import Alur
 from tests.helpers import PROCESS, current, drive_to, start, step
 
 # The SOP's decision table: where "tidak setuju" at a step sends the request.
@@ -64,6 +65,7 @@ def test_return_at_each_decision_goes_one_level_down(alur: Alur, at_step: int) -
     assert alur.instance(iid, SYSTEM).instance.status == "completed"
 
 
+@pytest.mark.slow  # 800 steps: about 20 s
 def test_four_hundred_returns_stay_correct_and_state_stays_small(alur: Alur) -> None:
     iid = start(alur)
     drive_to(alur, iid, 7)

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from engine import eventlog
+from engine.actors import Actor
 from engine.errors import Forbidden, NotFound
 from engine.models import Instance, TaskRecord
-from engine.services import Actor, Alur
+from engine.services import Alur
 from tests.helpers import PROCESS
 from tests.test_reports import OWNER, History, make_history
 

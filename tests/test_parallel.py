@@ -6,9 +6,10 @@ from pathlib import Path
 from uuid import UUID
 
 from engine import state
+from engine.actors import SYSTEM
 from engine.demo import actor_for_lane
 from engine.models import Instance
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
 from tests.test_concurrency import run_together
 
 DIAGRAM = Path(__file__).parent / "diagrams" / "paralel.bpmn"

@@ -6,8 +6,9 @@ import io
 
 from flask.testing import FlaskClient
 
+from engine.actors import SYSTEM, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane
-from engine.services import SYSTEM, Alur, Upload
+from engine.services import Alur
 from engine.users import DEMO_PASSWORD, create_user
 from tests.conftest import SOP_FILE
 from tests.helpers import drive_to, start

@@ -13,11 +13,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from engine.actors import SYSTEM
 from engine.demo import SAMPLE_PDF, fill
 from engine.models import Document, DocumentContent, DocumentVersion, Instance, LetterRegisterEntry, TaskRecord
-from engine.services import SYSTEM
+from engine.testing import sop_model
 from tests.conftest import make_alur
-from tests.livesrv import Client, LiveServer, sop_model
+from tests.livesrv import Client, LiveServer
 from tests.test_concurrency import run_together
 
 MODEL = sop_model()

@@ -16,8 +16,9 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from engine import clock, reports
+from engine.actors import SYSTEM, Actor
 from engine.reports import Period
-from engine.services import SYSTEM, Actor, Alur
+from engine.services import Alur
 from tests.conftest import make_alur
 from tests.helpers import current, start, step
 

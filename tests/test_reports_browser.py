@@ -22,6 +22,7 @@ from tests.test_reports import make_history
 from tests.test_ui_browser import browser  # noqa: F401  (the chromium fixture)
 
 SCREENSHOTS = Path("/tmp")
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
 from engine.services import Alur
+from engine.settings import Settings
 from engine.users import DEMO_PASSWORD, MAX_FAILURES
 
 
@@ -27,7 +30,8 @@ def test_session_cookie_is_httponly_and_samesite(client: FlaskClient) -> None:
 
 def test_session_cookie_is_secure_behind_https(alur: Alur, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALUR_HTTPS", "1")
-    app = create_app(alur.settings, alur, TESTING=True, WTF_CSRF_ENABLED=False)
+    settings = replace(alur.settings, https=Settings().https)  # read from the environment, as in production
+    app = create_app(settings, alur, TESTING=True, WTF_CSRF_ENABLED=False)
     cookie = session_cookie(login(app.test_client(), "sekda"))
     assert "Secure" in cookie and "HttpOnly" in cookie
 

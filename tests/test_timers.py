@@ -9,15 +9,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine import timers
+from engine.actors import SYSTEM
 from engine.clock import fixed_clock
 from engine.demo import actor_for_lane
 from engine.errors import InvalidDiagram
 from engine.models import AuditEvent, Instance, Timer
 from engine.scheduler import Scheduler
-from engine.services import SYSTEM, Alur
+from engine.services import Alur
+from tests.test_ui import login
 
 DIAGRAMS = Path(__file__).parent / "diagrams"
 ESKALASI = (DIAGRAMS / "eskalasi.bpmn").read_text()
@@ -188,3 +191,12 @@ def test_deploy_refuses_events_that_do_not_run(alur: Alur, element: str, message
     with alur.unit_of_work(write=False) as uow:
         assert uow.session.scalars(select(AuditEvent).where(AuditEvent.kind == "deploy")
                                    .order_by(AuditEvent.id.desc())).first().payload["key"] != "uji_eskalasi"
+
+
+def test_the_request_page_shows_its_waiting_timers(alur: Alur, client: FlaskClient) -> None:
+    iid = start_eskalasi(alur, "2026-11-30T09:00")
+    run_at(alur, "2026-11-30T10:00:20")
+    login(client, "admin")
+    page = client.get(f"/permohonan/{iid}").text
+    assert 'id="timers"' in page and "Dua jam kerja lewat" in page and "PT2H jam kerja" in page
+    assert "30 Nov 2026 12:00" in page and "Tiap 30 menit" in page

@@ -10,10 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
+from engine.actors import SYSTEM, Filters, Upload
 from engine.clock import utcnow
 from engine.demo import fill, run_instance
 from engine.models import TaskRecord
-from engine.services import SYSTEM, Alur, Filters, Upload
+from engine.services import Alur
 from engine.users import DEMO_PASSWORD, create_user, get_user
 from engine.users import actor_of as _actor_of
 from tests.conftest import PDF, PROCESS, ready

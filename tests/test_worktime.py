@@ -8,12 +8,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from engine.actors import SYSTEM, Filters
 from engine.clock import fixed_clock
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.models import AuditEvent
-from engine.services import SYSTEM, Alur, Filters, overdue
+from engine.models import AuditEvent, TaskRecord
+from engine.queries import overdue
+from engine.services import Alur
 from engine.users import actor_of, create_user
 from engine.worktime import OfficeCalendar, parse_office_hours
 from tests.helpers import current, start, step
@@ -153,3 +155,15 @@ def test_holidays_added_and_removed_by_the_admin_change_due_times(alur: Alur) ->
         alur.remove_calendar_change(date(2026, 11, 30), admin)
     with pytest.raises(Forbidden):
         alur.add_holiday(date(2026, 11, 30), "x", SYSTEM.__class__("orang"))
+
+
+def test_init_backfills_working_time_of_activations_recorded_before_it(alur: Alur) -> None:
+    with fixed_clock(utc("2026-11-26T15:55")):
+        iid = start(alur)
+    with fixed_clock(utc("2026-11-27T07:40")):
+        step(alur, iid)
+    with alur.unit_of_work() as uow:  # as a database from before migration 0007 would have it
+        uow.session.execute(update(TaskRecord).values(waited_working_seconds=None))
+    assert alur.backfill_working_time() == 1
+    assert alur.instance(iid, SYSTEM).history[0].waited_working_seconds == 15 * 60
+    assert alur.backfill_working_time() == 0

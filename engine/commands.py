@@ -1,0 +1,314 @@
+"""Commands: start, complete (with its uploads), attach, cancel, deploy; each one unit of work.
+
+A command locks the instance it changes, checks everything first (READY, lane, form,
+required uploads, handlers), then runs SpiffWorkflow and the handlers and persists the
+workflow state, task rows, audit events and documents together, or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
+
+from engine import decisions, forms, letters, office, reports, state, timers
+from engine.actors import Actor, Upload
+from engine.clock import utcnow
+from engine.conditions import ConditionError
+from engine.db import Database
+from engine.diagram import ParsedDiagram, Step, parse_diagram
+from engine.documents import TooLarge, safe_filename, sniff
+from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, MissingDocument, NotReady
+from engine.hooks import Letter, Registry, StepContext
+from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
+from engine.models import Document, DocumentContent, DocumentVersion, Instance, ProcessDefinition, TaskRecord
+from engine.office import Office
+from engine.queries import check_can_read, find_definition
+from engine.settings import Settings
+from engine.specs import SpecCache
+from engine.uow import UnitOfWork, unit_of_work
+
+
+@dataclass
+class DeployResult:
+    definition: ProcessDefinition
+    created: bool
+
+
+class Commands:
+    """Writes: each method one transaction that changes everything or nothing."""
+
+    def __init__(self, db: Database, settings: Settings, specs: SpecCache, handlers: Registry,
+                 office: Office | None = None) -> None:
+        self.db, self.settings, self.specs, self.handlers = db, settings, specs, handlers
+        self.office = office or Office(db, settings)  # the calendar due times and waiting times count in
+
+    def deploy(self, xml: bytes, actor: Actor, filename: str = "diagram.bpmn") -> DeployResult:
+        """Validate and store a diagram as the next version of its process; identical content is a no-op."""
+        if not (actor.is_process_owner or actor.is_admin):
+            raise Forbidden("hanya pemilik proses yang boleh men-deploy diagram")
+        parsed = parse_diagram(xml, self.handlers, filename)
+        try:
+            text = xml.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidDiagram([DiagramProblem("diagram harus disimpan dalam UTF-8")]) from None
+        digest = hashlib.sha256(xml).hexdigest()
+        now = utcnow()
+        with unit_of_work(self.db) as uow:
+            latest = uow.session.scalars(
+                select(ProcessDefinition).where(ProcessDefinition.key == parsed.model.key)
+                .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+            if latest is not None and latest.sha256 == digest:
+                return DeployResult(latest, created=False)
+            definition = ProcessDefinition(
+                key=parsed.model.key, version=(latest.version + 1) if latest else 1, name=parsed.model.name,
+                bpmn_xml=text, sha256=digest, deployed_by=actor.username, deployed_at=now)
+            uow.session.add(definition)
+            uow.session.flush()
+            timers.schedule_start_timers(uow.session, definition, parsed, now, self.office.calendar(uow.session),
+                                         self.settings.timezone)
+            uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
+                      sha256=digest)
+        return DeployResult(definition, created=True)
+
+    def start(self, process_key: str, actor: Actor, data: Mapping[str, Any] | None = None,
+              uploads: Sequence[Upload] = (), complete_first: bool = False,
+              first_data: Mapping[str, Any] | None = None) -> int:
+        """Start an instance on the newest version; optionally complete its first step (with uploads)."""
+        now = utcnow()
+        with unit_of_work(self.db) as uow:
+            definition = find_definition(uow.session, process_key, None)
+            instance, parsed, workflow = self._start_in(uow, definition, actor, data, now)
+            if complete_first:
+                first = uow.ready_records(instance.id)
+                if len(first) != 1:
+                    raise NotReady("langkah pertama tidak tunggal; selesaikan dari kotak tugas")
+                self._complete(uow, instance, parsed, first[0], actor, dict(first_data or {}), uploads, now,
+                               workflow)
+            elif uploads:
+                raise InvalidData("dokumen hanya dapat dilampirkan bila langkah pertama diselesaikan",
+                                  "file", reason="not_allowed")
+            return instance.id
+
+    def _start_in(self, uow: UnitOfWork, definition: ProcessDefinition, actor: Actor,
+                  data: Mapping[str, Any] | None, now: datetime) -> tuple[Instance, ParsedDiagram, Any]:
+        """Create an instance in the caller's transaction (a user's start, or a timer start event firing)."""
+        parsed = self.specs.get(definition)
+        initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
+                                 dict(data or {}), partial=True)
+        if actor.agency:
+            initial[AGENCY_FIELD] = actor.agency
+        workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
+        workflow.task_tree.data.update(initial)
+        workflow.do_engine_steps()
+        timers.fire_start_events(workflow)
+        lanes = {parsed.model.steps[t.task_spec.name].lane for t in state.ready_user_tasks(workflow)
+                 if t.task_spec.name in parsed.model.steps}
+        if not actor.is_admin and not (lanes & actor.lanes):
+            raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
+        instance = Instance(
+            definition=definition, status="running", state=state.dump(workflow), data=dict(initial),
+            task_count=0, perihal=initial.get(SUBJECT_FIELD), agency=initial.get(AGENCY_FIELD),
+            started_by=actor.username, started_at=now)
+        uow.session.add(instance)
+        uow.session.flush()
+        uow.audit(actor.username, "start", now, instance.id, process=definition.key,
+                  version=definition.version)
+        self._sync_tasks(uow, instance, parsed, workflow, now)
+        return instance, parsed, workflow
+
+    def complete(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload] = ()) -> int:
+        """Attach `uploads` and complete a READY task of the actor's lane, together or not at all.
+
+        Returns the instance id. A refused completion stores none of the files."""
+        now = utcnow()
+        with unit_of_work(self.db) as uow:
+            record, instance = self._task_for_update(uow, task_id, actor)
+            parsed = self.specs.get(instance.definition)
+            self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, None)
+            return instance.id
+
+    def attach(self, task_id: str, actor: Actor, upload: Upload) -> DocumentVersion:
+        """Attach one document to a READY task without completing it (the API's separate upload)."""
+        now = utcnow()
+        with unit_of_work(self.db) as uow:
+            record, instance = self._task_for_update(uow, task_id, actor)
+            step = self.specs.get(instance.definition).model.steps[record.spec_id]
+            return self._attach(uow, instance, step, record, actor, upload, now)
+
+    def cancel(self, instance_id: int, actor: Actor, reason: str = "") -> None:
+        if not (actor.is_admin or actor.is_process_owner):
+            raise Forbidden("hanya admin atau pemilik proses yang boleh membatalkan permohonan")
+        now = utcnow()
+        with unit_of_work(self.db) as uow:
+            instance = uow.lock_instance(instance_id)
+            if instance.status != "running":
+                raise NotReady(f"permohonan {instance_id} sudah {instance.status}")
+            parsed = self.specs.get(instance.definition)
+            workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+            workflow.cancel()
+            calendar = self.office.calendar(uow.session)
+            for record in uow.ready_records(instance.id):
+                office.close_task(record, "cancelled", now, calendar)
+            instance.status, instance.ended_at = "cancelled", now
+            instance.state = state.dump(workflow)
+            timers.drop(uow.session, instance.id)
+            uow.audit(actor.username, "cancel", now, instance.id, reason=reason)
+
+    def optimize(self) -> None:
+        with unit_of_work(self.db) as uow:
+            uow.optimize()
+
+    # ---- internals of a step -----------------------------------------------------------
+
+    def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor) -> tuple[TaskRecord, Instance]:
+        record, instance = uow.lock_task(task_id)
+        check_can_read(instance, actor)
+        if record.lane not in actor.lanes:
+            raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
+        if record.state != "ready" or instance.status != "running":
+            raise NotReady(f"tugas '{record.name}' tidak siap lagi (status: {record.state})")
+        return record, instance
+
+    def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
+                actor: Actor, upload: Upload, now: datetime) -> DocumentVersion:
+        where = {"doc_type": upload.doc_type}
+        if upload.doc_type not in step.upload_types:
+            raise InvalidData(f"dokumen '{upload.doc_type}' tidak dihasilkan di langkah '{step.name}' "
+                              f"(boleh: {', '.join(sorted(step.upload_types)) or '-'})", "type",
+                              reason="not_in_options", params={**where, "options": sorted(step.upload_types)})
+        if not upload.content:
+            raise InvalidData("berkas kosong", "file", reason="empty", params=where)
+        limit = self.settings.max_upload_bytes
+        if len(upload.content) > limit:
+            raise TooLarge(f"berkas {len(upload.content)} byte melebihi batas {limit} byte", "file",
+                           reason="too_large", params={**where, "size": len(upload.content), "limit": limit})
+        try:
+            media_type = sniff(upload.content)
+            filename = safe_filename(upload.filename, media_type)
+        except InvalidData as exc:
+            exc.params.setdefault("doc_type", upload.doc_type)
+            raise
+        document = uow.session.scalars(select(Document).where(
+            Document.instance_id == instance.id, Document.doc_type == upload.doc_type)).first()
+        if document is None:
+            document = Document(instance_id=instance.id, doc_type=upload.doc_type, created_at=now)
+            uow.session.add(document)
+            uow.session.flush()
+        number = (uow.session.scalar(select(func.max(DocumentVersion.version))
+                                     .where(DocumentVersion.document_id == document.id)) or 0) + 1
+        version = DocumentVersion(
+            document_id=document.id, version=number, filename=filename, media_type=media_type,
+            size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
+            uploaded_by=actor.username, uploaded_at=now)
+        uow.session.add(version)
+        uow.session.flush()
+        uow.session.add(DocumentContent(version_id=version.id, content=upload.content))
+        uow.audit(actor.username, "document_added", now, instance.id, record.id, doc_type=upload.doc_type,
+                  version=number, sha256=version.sha256, size=version.size, filename=filename)
+        return version
+
+    def _has_upload(self, uow: UnitOfWork, instance: Instance, record: TaskRecord, doc_type: str) -> bool:
+        return uow.session.scalar(
+            select(DocumentVersion.id).join(Document)
+            .where(Document.instance_id == instance.id, Document.doc_type == doc_type,
+                   DocumentVersion.task_id == record.id).limit(1)) is not None
+
+    def _complete(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
+                  actor: Actor, data: dict[str, Any], uploads: Sequence[Upload], now: datetime,
+                  workflow: Any) -> None:
+        if record.lane not in actor.lanes:
+            raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
+        if workflow is None:
+            workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+        task = workflow.tasks.get(UUID(record.id))
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise NotReady(f"tugas '{record.name}' tidak siap lagi")
+        step = parsed.model.steps[record.spec_id]
+        for upload in uploads:
+            self._attach(uow, instance, step, record, actor, upload, now)
+        values = forms.validate(step.fields, data)
+        if actor.agency and step.field(AGENCY_FIELD):
+            values[AGENCY_FIELD] = actor.agency  # an applicant speaks only for their own agency
+        returned = decisions.is_return(values)
+        if not returned:  # a returned step produces nothing; otherwise its required documents must be there
+            for doc_type in step.required_uploads:
+                if not self._has_upload(uow, instance, record, doc_type):
+                    raise MissingDocument(f"dokumen '{doc_type}' wajib diunggah pada langkah ini", doc_type)
+
+        def draw(recipient: str | None, subject: str | None) -> Letter:
+            entry = letters.draw_number(uow, self.settings, instance, now, actor.username, recipient, subject)
+            return Letter(entry.number, entry.letter_date)
+
+        ctx = StepContext(step=step, values=values, task_data=dict(task.data), letter_number=instance.letter_number,
+                          _has_upload=lambda doc_type: self._has_upload(uow, instance, record, doc_type),
+                          _draw_number=draw)
+        handlers = [self.handlers[name] for name in step.handlers]
+        for handler in handlers:
+            handler.check(ctx)
+        for handler in handlers:
+            handler.apply(ctx)
+        task.set_data(**ctx.values)
+        try:
+            task.run()
+            workflow.do_engine_steps()
+        except (SpiffWorkflowException, ConditionError) as exc:
+            # e.g. no outgoing condition of a gateway holds for this data: a diagram problem, said plainly
+            raise InvalidData(f"alur kerja tidak dapat dilanjutkan setelah '{step.name}': {exc}",
+                              reason="workflow_stuck") from None
+        office.close_task(record, "completed", now, self.office.calendar(uow.session))
+        record.completed_by = actor.username
+        record.keputusan, record.catatan = ctx.values.get(decisions.FIELD), ctx.values.get(decisions.NOTE)
+        uow.audit(actor.username, "return" if ctx.is_return else "complete", now, instance.id, record.id,
+                  step=step.name, step_no=step.step_no, keputusan=record.keputusan, catatan=record.catatan)
+        instance.data = _json_safe({**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}})
+        instance.perihal = instance.data.get(SUBJECT_FIELD) or instance.perihal
+        instance.agency = instance.agency or instance.data.get(AGENCY_FIELD)
+        if state.ended(workflow):
+            instance.status, instance.ended_at = "completed", now
+            uow.audit(actor.username, "end", now, instance.id)
+        reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
+                                 self.office.calendar(uow.session))
+        instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
+        self._sync_tasks(uow, instance, parsed, workflow, now)
+
+    def _sync_tasks(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, workflow: Any,
+                    now: datetime) -> None:
+        """Make the task table agree with the workflow: new activations in, vanished ones cancelled."""
+        ready = {str(t.id): t for t in state.ready_user_tasks(workflow)}
+        known = {r.id: r for r in uow.ready_records(instance.id)}
+        calendar = self.office.calendar(uow.session)
+        for task_id, record in known.items():
+            if task_id not in ready:
+                office.close_task(record, "cancelled", now, calendar)
+        for task_id, task in ready.items():
+            if task_id in known:
+                continue
+            step = parsed.model.steps.get(task.task_spec.name)
+            minutes = step.standard_minutes if step else None
+            instance.task_count += 1
+            uow.session.add(TaskRecord(
+                id=task_id, instance_id=instance.id, seq=instance.task_count, spec_id=task.task_spec.name,
+                name=step.name if step else task.task_spec.bpmn_name or task.task_spec.name,
+                lane=step.lane if step else (task.task_spec.lane or ""), step_no=step.step_no if step else None,
+                standard_minutes=minutes, state="ready", ready_at=now,
+                due_at=office.due_at(now, minutes, calendar)))
+        timers.sync(uow.session, instance, parsed, workflow, now, calendar, self.settings.timezone)
+        uow.session.flush()
+
+
+def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    safe: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            safe[key] = value
+        else:
+            safe[key] = str(value)
+    return safe

@@ -1,0 +1,296 @@
+"""Read models shared by the UI, the API and the CLI: what may be read, done and shown.
+
+Every rule an entry point would otherwise compute itself lives here: who may read an
+instance (and download its documents), whether an actor can complete a task, which
+uploads are still missing, the newest version of each process and its first step, the
+inbox, the instance detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, contains_eager, undefer
+
+from engine import decisions, state
+from engine.actors import Actor, Filters
+from engine.clock import utcnow
+from engine.db import Database
+from engine.diagram import ParsedDiagram, Step
+from engine.errors import Forbidden, NotFound
+from engine.models import (
+    AuditEvent,
+    Document,
+    DocumentContent,
+    DocumentVersion,
+    Instance,
+    LetterRegisterEntry,
+    ProcessDefinition,
+    TaskRecord,
+)
+from engine.office import Office
+from engine.settings import Settings
+from engine.specs import SpecCache
+from engine.uow import unit_of_work
+
+
+def check_can_read(instance: Instance, actor: Actor) -> None:
+    """An applicant sees only their own agency's requests (and their documents); others look absent."""
+    if actor.agency and instance.agency != actor.agency:
+        raise NotFound(f"permohonan {instance.id} tidak ditemukan")
+
+
+def can_complete(record: TaskRecord, instance: Instance, actor: Actor) -> bool:
+    """The task waits, its request runs, and it is in one of the actor's lanes."""
+    return record.state == "ready" and instance.status == "running" and record.lane in actor.lanes
+
+
+def overdue(record: TaskRecord, now: datetime | None = None) -> bool:
+    return record.state == "ready" and record.due_at is not None and record.due_at < (now or utcnow())
+
+
+@dataclass
+class InstanceDetail:
+    instance: Instance
+    history: list[TaskRecord]
+    documents: list[Document]
+    parsed: ParsedDiagram
+    lead_seconds: float = 0.0  # started -> ended (or now), wall clock
+    lead_working_seconds: int = 0  # the same in office working time
+
+    @property
+    def path_standard_minutes(self) -> int:
+        """The standard of the path this request took: the standards of its completed activations."""
+        return sum(r.standard_minutes or 0 for r in self.history if r.state == "completed")
+
+    @property
+    def ready(self) -> list[TaskRecord]:
+        return [r for r in self.history if r.state == "ready"]
+
+    @property
+    def returns(self) -> int:
+        return sum(1 for r in self.history if r.keputusan == decisions.RETURN)
+
+    def can_complete(self, record: TaskRecord, actor: Actor) -> bool:
+        return can_complete(record, self.instance, actor)
+
+    @property
+    def current_steps(self) -> list[str]:
+        """Spec ids of the steps waiting now."""
+        return [r.spec_id for r in self.ready]
+
+    @property
+    def completed_steps(self) -> list[str]:
+        """Spec ids of steps done at least once and not waiting now."""
+        return sorted({r.spec_id for r in self.history if r.state == "completed"} - set(self.current_steps))
+
+    @property
+    def returned_steps(self) -> list[str]:
+        return sorted({r.spec_id for r in self.history if r.keputusan == decisions.RETURN})
+
+
+@dataclass
+class TaskDetail:
+    record: TaskRecord
+    instance: Instance
+    step: Step
+    documents: list[Document]
+
+    @property
+    def inputs(self) -> list[Document]:
+        """The step's input documents (kelengkapan) that exist; `versions[-1]` is the current one."""
+        return [d for d in self.documents if d.doc_type in self.step.inputs]
+
+    @property
+    def attached(self) -> list[DocumentVersion]:
+        """Versions uploaded during this activation."""
+        return [v for d in self.documents for v in d.versions if v.task_id == self.record.id]
+
+    def attached_by_type(self) -> dict[str, list[DocumentVersion]]:
+        found: dict[str, list[DocumentVersion]] = {}
+        for document in self.documents:
+            for version in document.versions:
+                if version.task_id == self.record.id:
+                    found.setdefault(document.doc_type, []).append(version)
+        return found
+
+    @property
+    def missing_uploads(self) -> list[str]:
+        have = self.attached_by_type()
+        return [t for t in self.step.required_uploads if t not in have]
+
+    def can_complete(self, actor: Actor) -> bool:
+        return can_complete(self.record, self.instance, actor)
+
+
+class Queries:
+    """Reads: each one short read-only transaction."""
+
+    def __init__(self, db: Database, settings: Settings, specs: SpecCache, office: Office | None = None) -> None:
+        self.db, self.settings, self.specs = db, settings, specs
+        self.office = office or Office(db, settings)
+
+    # ---- process definitions -------------------------------------------------------------
+
+    def definitions(self) -> list[ProcessDefinition]:
+        with unit_of_work(self.db, write=False) as uow:
+            return list(uow.session.scalars(
+                select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)))
+
+    def latest_definitions(self) -> list[ProcessDefinition]:
+        """The newest version of each process, by name."""
+        latest: dict[str, ProcessDefinition] = {}
+        for definition in self.definitions():
+            if definition.key not in latest or definition.version > latest[definition.key].version:
+                latest[definition.key] = definition
+        return sorted(latest.values(), key=lambda d: d.name)
+
+    def definition(self, key: str, version: int | None = None) -> ProcessDefinition:
+        with unit_of_work(self.db, write=False) as uow:
+            return find_definition(uow.session, key, version)
+
+    def first_step(self, definition: ProcessDefinition) -> Step | None:
+        """The step a new request starts with (the lowest step number)."""
+        steps = self.specs.get(definition).model.ordered_steps()
+        return steps[0] if steps else None
+
+    def can_start(self, actor: Actor, definition: ProcessDefinition) -> bool:
+        first = self.first_step(definition)
+        return first is not None and (first.lane in actor.lanes or actor.is_admin)
+
+    def startable(self, actor: Actor) -> list[ProcessDefinition]:
+        """Newest versions of the processes whose first step is in one of the actor's lanes."""
+        return [d for d in self.latest_definitions() if self.can_start(actor, d)]
+
+    # ---- tasks and instances -------------------------------------------------------------
+
+    def ready_tasks(self, actor: Actor, lane: str | None = None, limit: int = 500) -> list[TaskRecord]:
+        """The inbox: ready tasks of the actor's lanes, oldest first, with `record.instance` loaded."""
+        lanes = actor.lanes & {lane} if lane else actor.lanes
+        if not lanes:
+            return []
+        with unit_of_work(self.db, write=False) as uow:
+            stmt = (select(TaskRecord).join(TaskRecord.instance).options(contains_eager(TaskRecord.instance))
+                    .where(TaskRecord.state == "ready", TaskRecord.lane.in_(sorted(lanes)))
+                    .order_by(TaskRecord.ready_at, TaskRecord.seq).limit(limit))
+            if actor.agency:
+                stmt = stmt.where(Instance.agency == actor.agency)
+            return list(uow.session.scalars(stmt))
+
+    def task(self, task_id: str, actor: Actor) -> TaskDetail:
+        """A task with its step, its input documents and what was attached in this activation."""
+        with unit_of_work(self.db, write=False) as uow:
+            record = uow.session.get(TaskRecord, task_id)
+            if record is None:
+                raise NotFound(f"tugas {task_id} tidak ditemukan")
+            instance = uow.session.get_one(Instance, record.instance_id)
+            check_can_read(instance, actor)
+            step = self.specs.get(instance.definition).model.steps[record.spec_id]
+            return TaskDetail(record, instance, step, _documents(uow.session, instance.id))
+
+    def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            check_can_read(instance, actor)
+            history = list(uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id)
+                                               .order_by(TaskRecord.seq)))
+            lead_end = instance.ended_at or utcnow()
+            return InstanceDetail(instance, history, _documents(uow.session, instance_id),
+                                  self.specs.get(instance.definition), (lead_end - instance.started_at).total_seconds(),
+                                  self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end))
+
+    def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
+        with unit_of_work(self.db, write=False) as uow:
+            stmt = select(Instance).order_by(Instance.id.desc())
+            if actor.agency:
+                stmt = stmt.where(Instance.agency == actor.agency)
+            if filters.status:
+                stmt = stmt.where(Instance.status == filters.status)
+            if filters.process:
+                stmt = stmt.join(ProcessDefinition).where(ProcessDefinition.key == filters.process)
+            if filters.started_from:
+                stmt = stmt.where(Instance.started_at >= filters.started_from)
+            if filters.started_to:
+                stmt = stmt.where(Instance.started_at < filters.started_to)
+            if filters.overdue is not None:
+                overdue_ids = select(TaskRecord.instance_id).where(
+                    TaskRecord.state == "ready", TaskRecord.due_at < utcnow())
+                stmt = stmt.where(Instance.id.in_(overdue_ids) if filters.overdue
+                                  else Instance.id.not_in(overdue_ids))
+            return list(uow.session.scalars(stmt.limit(filters.limit).offset(filters.offset)))
+
+    def ready_of(self, instance_ids: Sequence[int]) -> dict[int, list[TaskRecord]]:
+        with unit_of_work(self.db, write=False) as uow:
+            result: dict[int, list[TaskRecord]] = {i: [] for i in instance_ids}
+            for record in uow.session.scalars(select(TaskRecord).where(
+                    TaskRecord.instance_id.in_(list(instance_ids)), TaskRecord.state == "ready")
+                    .order_by(TaskRecord.seq)):
+                result[record.instance_id].append(record)
+            return result
+
+    def document(self, version_id: int, actor: Actor) -> tuple[DocumentVersion, bytes]:
+        """A document version and its bytes, for whoever may read its request."""
+        with unit_of_work(self.db, write=False) as uow:
+            version = uow.session.get(DocumentVersion, version_id)
+            if version is None:
+                raise NotFound(f"dokumen {version_id} tidak ditemukan")
+            check_can_read(uow.session.get_one(Instance, version.document.instance_id), actor)
+            content = uow.session.get_one(DocumentContent, version_id).content
+            return version, content
+
+    def register(self, actor: Actor, year: int | None = None) -> list[LetterRegisterEntry]:
+        if not actor.is_staff:
+            raise Forbidden("buku agenda surat keluar hanya untuk petugas")
+        with unit_of_work(self.db, write=False) as uow:
+            stmt = select(LetterRegisterEntry).order_by(LetterRegisterEntry.year.desc(),
+                                                        LetterRegisterEntry.sequence.desc())
+            if year:
+                stmt = stmt.where(LetterRegisterEntry.year == year)
+            return list(uow.session.scalars(stmt))
+
+    def verify(self, instance_id: int) -> list[str]:
+        """Problems where the stored workflow and the task table disagree (empty when consistent)."""
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id, options=[undefer(Instance.state)])
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            parsed = self.specs.get(instance.definition)
+            workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+            in_workflow = {str(t.id) for t in state.ready_user_tasks(workflow)}
+            in_table = {r.id for r in uow.ready_records(instance_id)}
+            problems = [f"tugas {t} siap di alur kerja tetapi tidak di tabel tugas" for t in in_workflow - in_table]
+            problems += [f"tugas {t} siap di tabel tugas tetapi tidak di alur kerja" for t in in_table - in_workflow]
+            if instance.status == "completed" and not state.ended(workflow):
+                problems.append("status selesai tetapi alur kerja belum mencapai end event")
+            if instance.status == "running" and state.ended(workflow):
+                problems.append("alur kerja sudah selesai tetapi status masih berjalan")
+            orphans = uow.session.scalars(select(DocumentVersion.id).join(Document).outerjoin(
+                DocumentContent, DocumentContent.version_id == DocumentVersion.id).where(
+                Document.instance_id == instance_id, DocumentContent.version_id.is_(None))).all()
+            problems += [f"versi dokumen {v} tanpa isi" for v in orphans]
+            return problems
+
+    def audit_log(self, instance_id: int) -> list[AuditEvent]:
+        with unit_of_work(self.db, write=False) as uow:
+            return list(uow.session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
+                                            .order_by(AuditEvent.id)))
+
+
+def find_definition(session: Session, key: str, version: int | None) -> ProcessDefinition:
+    """A version of a process, or its newest one."""
+    stmt = select(ProcessDefinition).where(ProcessDefinition.key == key)
+    stmt = stmt.where(ProcessDefinition.version == version) if version is not None else stmt.order_by(
+        ProcessDefinition.version.desc()).limit(1)
+    found = session.scalars(stmt).first()
+    if found is None:
+        raise NotFound(f"proses '{key}'{f' versi {version}' if version else ''} tidak ditemukan")
+    return found
+
+
+def _documents(session: Session, instance_id: int) -> list[Document]:
+    return list(session.scalars(select(Document).where(Document.instance_id == instance_id).order_by(Document.id)))
