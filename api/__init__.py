@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
 
         app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
 
-    from api import auth, reports_ui, rest, ui, ui_kalender  # noqa: F401 (ui_kalender adds its routes to ui)
+    from api import auth, reports_ui, rest, rest_reports, ui, ui_kalender  # noqa: F401 (they add routes to rest, ui)
 
     csrf.init_app(app)
     auth.init_app(app)
