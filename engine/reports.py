@@ -402,12 +402,15 @@ def build_report(session: Session, definitions: Sequence[ProcessDefinition], mod
 
     open_stmt = (select(TaskRecord.spec_id, TaskRecord.lane, func.count(),
                         func.sum(case((TaskRecord.due_at < now, 1), else_=0)))
-                 # `+ 0`: no index on tasks.instance_id may drive this join, so the planner reads the few
-                 # open tasks from ix_tasks_ready_step (covering) instead of every task of every request
-                 # of the process (which SQLite does without fresh statistics)
-                 .join(Instance, Instance.id == TaskRecord.instance_id + 0)
-                 .where(TaskRecord.state == "ready", Instance.definition_id.in_(ids))
-                 .group_by(TaskRecord.spec_id, TaskRecord.lane))
+                 .where(TaskRecord.state == "ready").group_by(TaskRecord.spec_id, TaskRecord.lane))
+    if set(session.scalars(select(ProcessDefinition.id))) - set(ids):
+        # Other processes are stored too: keep the open tasks of these versions' running requests.
+        # On SQLite `+ 0` keeps an index on tasks.instance_id from driving the join (without fresh
+        # statistics it would read every task of every request of the process).
+        task_instance = TaskRecord.instance_id + 0 if session.get_bind().dialect.name == "sqlite" \
+            else TaskRecord.instance_id
+        open_stmt = open_stmt.join(Instance, Instance.id == task_instance).where(
+            Instance.status == "running", Instance.definition_id.in_(ids))
     for spec_id, lane, n, late in session.execute(open_stmt):
         row = steps.get(spec_id) or steps.setdefault(spec_id, StepRow(spec_id, None, spec_id, lane, None, False))
         row.backlog += int(n)

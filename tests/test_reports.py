@@ -263,3 +263,31 @@ def test_cli_rebuild_and_init_fill_empty_rollups(tmp_path, monkeypatch: pytest.M
             assert uow.session.scalar(select(func.sum(CaseStat.returned))) == 1
     finally:
         alur.db.engine.dispose()
+
+
+def test_backlog_of_one_version_counts_only_its_requests(alur: Alur, history: History) -> None:
+    check_versions(alur, history)
+
+
+def test_backlog_of_one_version_on_postgresql(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    alur = make_alur(pg_url)
+    try:
+        check_versions(alur, make_history(alur, monkeypatch))
+    finally:
+        alur.db.engine.dispose()
+
+
+def check_versions(alur: Alur, history: History) -> None:
+    from engine.testing import SOP_FILE
+
+    xml = SOP_FILE.read_bytes().replace(b'name="Fasilitasi Narasumber"', b'name="Fasilitasi Narasumber v2"', 1)
+    assert alur.deploy(xml, SYSTEM, "v2.bpmn").definition.version == 2
+    newer = start(alur)  # on version 2, waiting at step 1
+    assert current(alur, newer).step_no == 1
+    everything = reports.report(alur, OWNER, "fasilitasi_narasumber", now=history.now)
+    first = reports.report(alur, OWNER, "fasilitasi_narasumber", 1, now=history.now)
+    second = reports.report(alur, OWNER, "fasilitasi_narasumber", 2, now=history.now)
+    assert sum(s.backlog for s in everything.steps) == 2
+    assert sum(s.backlog for s in first.steps) == 1 and first.step(current(alur, newer).spec_id).backlog == 0
+    assert sum(s.backlog for s in second.steps) == 1 and second.step(current(alur, newer).spec_id).backlog == 1
+    assert sum(s.done.n for s in second.steps) == 0 and sum(s.done.n for s in first.steps) == len(history.done)
