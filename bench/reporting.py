@@ -7,7 +7,8 @@ would: each finished activation's working-time wait is drawn between a fifth of 
 standard and six times it (at least 30 s), its finisher is one of three people of the lane,
 and one decision in ten returns the request. The rollups are then made from the 1.2 million
 rows by `engine.reports.rebuild` (timed) and the report is asked for, in process and over
-HTTP once the API has it: whole history, one month, one version.
+HTTP (GET /api/v1/reports/{key} through the benchmark's gunicorn): whole history, one month,
+one version.
 The event log is measured as XES streamed from the same database: time to the first chunk,
 throughput over its first `eventlog_mb` megabytes.
 """
@@ -21,6 +22,8 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bench.common import PROCESS, ms, percentile
+from bench.load import Http, issue_tokens
+from bench.server import Server
 from engine import reports
 from engine.actors import SYSTEM
 from engine.clock import local, utcnow
@@ -66,7 +69,8 @@ class ReportingResult:
     activations: int
     requests: int
     rollup_rows: int
-    report: dict[str, Timing]
+    report: dict[str, Timing]  # in process: engine.reports.report
+    http: dict[str, Timing]  # GET /api/v1/reports/{key} through the server
     eventlog_first_chunk_ms: float
     eventlog_mb: float
     eventlog_mb_per_s: float
@@ -84,7 +88,7 @@ def _time(call: object, requests: int, budget: float) -> Timing:
     return Timing(len(times), ms(percentile(times, 50)), ms(percentile(times, 95)))
 
 
-def run(alur: Alur, requests: int, budget: float, eventlog_mb: float) -> ReportingResult:
+def run(alur: Alur, server: Server, requests: int, budget: float, eventlog_mb: float) -> ReportingResult:
     changed = spread(alur)
     started = time.monotonic()
     with alur.unit_of_work() as uow:
@@ -101,8 +105,25 @@ def run(alur: Alur, requests: int, budget: float, eventlog_mb: float) -> Reporti
         "version 1": lambda: reports.report(alur, SYSTEM, PROCESS, 1),
     }
     timings = {name: _time(call, requests, budget) for name, call in calls.items()}
+    token = issue_tokens(server.database_url, ["admin"])["admin"]
+    client = Http(server.port)
+    paths = {"whole history": f"/reports/{PROCESS}",  # Http puts /api/v1 in front
+             "one month": f"/reports/{PROCESS}?from={month:%Y-%m}&to={month:%Y-%m}",
+             "version 1": f"/reports/{PROCESS}?version=1"}
+    try:
+        http = {name: _time(lambda path=path: _get(client, path, token), requests, budget)
+                for name, path in paths.items()}
+    finally:
+        client.close()
     first_ms, mb, rate = _eventlog(alur, eventlog_mb)
-    return ReportingResult(changed, rebuild_seconds, activations, finished, rollup_rows, timings, first_ms, mb, rate)
+    return ReportingResult(changed, rebuild_seconds, activations, finished, rollup_rows, timings, http, first_ms, mb,
+                           rate)
+
+
+def _get(client: Http, path: str, token: str) -> None:
+    status, body = client.call("GET", path, token)
+    if status != 200:
+        raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
 
 
 def _eventlog(alur: Alur, limit_mb: float) -> tuple[float, float, float]:
