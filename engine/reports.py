@@ -2,7 +2,8 @@
 
 Reports read two small rollups, never the task table: `report_steps` counts finished
 activations per (process version, step, who, office month, duration class) and
-`report_cases` counts finished requests per (process version, office day, duration class).
+`report_cases` counts finished requests per (process version, office month and week, duration
+class).
 Both are kept at each completion by `count_completion` (same transaction as the step) and can
 be made again from the task table by `rebuild`. A duration class is one minute wide under an
 hour, then 5 minutes to 8 hours, 30 minutes to 3 days, 6 hours to 60 days, then a day: so
