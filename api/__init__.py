@@ -58,13 +58,14 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
 
         app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
 
-    from api import auth, reports_ui, rest, rest_reports, ui, ui_kalender  # noqa: F401 (they add routes to rest, ui)
+    from api import auth, desk, reports_ui, rest, rest_reports, ui, ui_kalender  # noqa: F401 (routes of rest, ui)
 
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(rest.bp)
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(desk.bp)
     app.register_blueprint(reports_ui.bp)
 
     @app.errorhandler(404)

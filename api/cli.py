@@ -14,6 +14,7 @@ import click
 from engine import timeline
 from engine.actors import SYSTEM, Actor, Upload
 from engine.bootstrap import build, init
+from engine.clock import local
 from engine.errors import AlurError, InvalidDiagram
 from engine.services import Alur
 from engine.settings import load
@@ -90,6 +91,98 @@ def deploy(file: Path, username: str | None) -> None:
     result = _alur().deploy(file.read_bytes(), _actor(username), file.name)
     d = result.definition
     click.echo(f"Proses {d.key}: versi {d.version} {'di-deploy' if result.created else 'tidak berubah'}")
+    _print_warnings(result.warnings)
+
+
+def _print_warnings(warnings: list[Any]) -> None:
+    for warning in warnings:
+        click.echo(f"Peringatan: {warning}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_errors
+def check(file: Path) -> None:
+    """Periksa diagram tanpa menyimpannya: kesalahan dan peringatan, dengan baris dan id elemen."""
+    result = _alur().validate(file.read_bytes(), file.name)
+    for problem in result.errors:
+        click.echo(f"Kesalahan: {problem}", err=True)
+    _print_warnings(result.warnings)
+    if result.errors:
+        sys.exit(2)
+    click.echo(f"Diagram {result.key} siap di-deploy" + (" (dengan peringatan)." if result.warnings else "."))
+
+
+@main.command()
+@click.argument("process")
+@_errors
+def versions(process: str) -> None:
+    """Semua versi proses: siapa men-deploy, kapan, hash, jumlah permohonan."""
+    alur = _alur()
+    for v in alur.versions(process):
+        click.echo(f"v{v.version:<3} {local(v.deployed_at, alur.settings.timezone):%Y-%m-%d %H:%M} "
+                   f"{v.deployed_by:<20} {v.sha256[:12]}  berjalan {v.running}, selesai {v.completed}, "
+                   f"batal {v.cancelled}")
+
+
+@main.command()
+@click.argument("process")
+@click.argument("from_version", type=int)
+@click.argument("to_version", type=int)
+@_errors
+def diff(process: str, from_version: int, to_version: int) -> None:
+    """Perbedaan dua versi proses dalam istilah SOP."""
+    result = _alur().diff(process, from_version, to_version)
+    if not result.changes:
+        click.echo("Tidak ada perbedaan.")
+    for change in result.changes:
+        click.echo(f"[{change.kind}] {change.element_id}: {change.message}")
+
+
+def _mapping(items: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not (sep and old and new):
+            raise ValueError(f"--map {item}: tulis sebagai id_langkah_lama=id_langkah_baru")
+        mapping[old] = new
+    return mapping
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--to", "to_version", type=int, required=True, help="Versi tujuan.")
+@click.option("--map", "maps", multiple=True, metavar="LAMA=BARU", help="Petakan langkah siap ke langkah lain.")
+@click.option("--as", "username", help="Pemilik proses yang memindahkan.")
+@_errors
+def migrate(instance_id: int, to_version: int, maps: tuple[str, ...], username: str | None) -> None:
+    """Pindahkan satu permohonan berjalan ke versi lain prosesnya."""
+    result = _alur().migrate(instance_id, to_version, _actor(username), _mapping(maps))
+    click.echo(f"Permohonan {instance_id} dipindah dari versi {result.from_version} ke versi {result.to_version}.")
+
+
+@main.command("migrate-all")
+@click.argument("process")
+@click.argument("from_version", type=int)
+@click.argument("to_version", type=int)
+@click.option("--map", "maps", multiple=True, metavar="LAMA=BARU", help="Petakan langkah siap ke langkah lain.")
+@click.option("--dry-run", is_flag=True, help="Hanya periksa, jangan pindahkan.")
+@click.option("--as", "username", help="Pemilik proses yang memindahkan.")
+@_errors
+def migrate_all(process: str, from_version: int, to_version: int, maps: tuple[str, ...], dry_run: bool,
+                username: str | None) -> None:
+    """Pindahkan semua permohonan berjalan dari satu versi ke versi lain (yang bisa)."""
+    alur, mapping = _alur(), _mapping(maps)
+    if dry_run:
+        for c in alur.plan_migration(process, from_version, to_version, mapping):
+            click.echo(f"Permohonan {c.instance_id}: " + ("bisa dipindah" if c.can_move else
+                                                          "tidak bisa: " + "; ".join(c.reasons)))
+        return
+    result = alur.migrate_all(process, from_version, to_version, _actor(username), mapping)
+    for m in result.moved:
+        click.echo(f"Permohonan {m.instance_id}: dipindah ke versi {m.to_version}")
+    for c in result.refused:
+        click.echo(f"Permohonan {c.instance_id}: tidak dipindah: {'; '.join(c.reasons)}")
 
 
 @main.command()

@@ -20,6 +20,7 @@ from engine.errors import (
     NotReady,
     Throttled,
 )
+from engine.owner import CannotMigrate
 
 STATUS: list[tuple[type[AlurError], int]] = [
     (TooLarge, 413),
@@ -45,6 +46,8 @@ def body_of(exc: AlurError) -> dict[str, Any]:
         body["field"] = exc.field
     if isinstance(exc, MissingDocument):
         body["document_type"] = exc.document_type
+    if isinstance(exc, CannotMigrate):
+        body["steps"] = exc.steps
     return body
 
 

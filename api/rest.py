@@ -28,12 +28,15 @@ from api import schemas as s
 from api import services
 from api.auth import bearer_user
 from api.errors import BadRequest, body_of, refusal, status_of
+from engine import timers
 from engine.actors import Actor, Filters, Upload
-from engine.clock import days_utc, utcnow
-from engine.errors import AlurError, DiagramProblem, InvalidDiagram, Throttled
+from engine.clock import days_utc, local, utcnow
+from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
+from engine.office import parse_day
 from engine.queries import InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
+from engine.worktime import HARI
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
 
@@ -216,6 +219,8 @@ def instance_of(detail: InstanceDetail, now: datetime | None = None) -> s.Instan
     now = now or utcnow()
     return s.Instance(**summary_of(detail.instance, detail.ready, now), data=dict(detail.instance.data or {}),
                       history=[history_of(r) for r in detail.history], returns=detail.returns,
+                      lead_seconds=max(0, int(detail.lead_seconds)), lead_working_seconds=detail.lead_working_seconds,
+                      path_standard_minutes=detail.path_standard_minutes,
                       documents=[group_of(d) for d in detail.documents])
 
 
@@ -326,7 +331,8 @@ def deploy(form: s.DeployForm) -> Any:
         result = services().deploy(upload.read(), actor(), (upload.filename or "diagram.bpmn")[:200])
     except UnicodeDecodeError:  # a well-formed diagram in another encoding: the service stores UTF-8 text only
         raise InvalidDiagram([DiagramProblem("diagram harus berupa teks UTF-8")]) from None
-    return s.DeployResult(**version_of(result.definition), created=result.created), 201 if result.created else 200
+    return s.DeployResult(**version_of(result.definition), created=result.created,
+                          warnings=[problem_of(p) for p in result.warnings]), 201 if result.created else 200
 
 
 # ---- instances --------------------------------------------------------------------------
@@ -474,8 +480,75 @@ def users() -> Any:
 def create_user(json: s.NewUser) -> Any:
     """Add an account (admin only)."""
     user = add_user(services(), actor(), json.username, json.password, json.lanes, json.full_name, json.agency,
-                    json.is_process_owner, json.is_admin)
+                    json.is_process_owner, json.is_admin, email=json.email)
     return user_of(user), 201
+
+
+# ---- working time and timers (issue 11) ---------------------------------------------------
+
+
+def calendar_of(year: int) -> s.Calendar:
+    alur = services()
+    hours = alur.office.hours
+    office_hours = [s.OfficeHours(weekday=d, day=HARI[d], opens=f"{hours[d][0]:%H:%M}" if d in hours else None,
+                                  closes=f"{hours[d][1]:%H:%M}" if d in hours else None) for d in range(7)]
+    return s.Calendar(year=year, timezone=alur.settings.timezone, office_hours=office_hours,
+                      days=[s.CalendarDay(date=d.day, name=d.name, source=d.source, kind=d.kind)
+                            for d in alur.calendar_days(year)])
+
+
+@bp.get("/calendar")
+@authenticated
+@spec.validate(query=s.CalendarQuery, resp=answers(400, HTTP_200=(s.Calendar, "Office hours and holidays of a year")),
+               tags=["calendar"], operation_id="getCalendar")
+def get_calendar(query: s.CalendarQuery) -> Any:
+    """The office calendar of a year (default: this year): hours, national holidays, the admin's changes."""
+    return calendar_of(query.year or local(utcnow(), services().settings.timezone).year)
+
+
+@bp.post("/calendar/holidays")
+@authenticated
+@spec.validate(resp=answers(400, 403, 422, HTTP_201=(s.Calendar, "Added; the calendar of that year")),
+               tags=["calendar"], operation_id="addHoliday")
+def add_holiday(json: s.NewHoliday) -> Any:
+    """Add a day off (cuti bersama, a local holiday); admins only."""
+    day = parse_day(json.date, "date")
+    services().add_holiday(day, json.name, actor())
+    return calendar_of(day.year), 201
+
+
+@bp.post("/calendar/working-days")
+@authenticated
+@spec.validate(resp=answers(400, 403, 422, HTTP_201=(s.Calendar, "The holiday is a working day; the calendar")),
+               tags=["calendar"], operation_id="addWorkingDay")
+def add_working_day(json: s.NewWorkingDay) -> Any:
+    """Make a national holiday a working day of the office; admins only."""
+    day = parse_day(json.date, "date")
+    services().work_on_holiday(day, actor())
+    return calendar_of(day.year), 201
+
+
+@bp.delete("/calendar/changes/<day>")
+@authenticated
+@spec.validate(resp=answers(403, 404, 422, HTTP_204=None), tags=["calendar"], operation_id="removeCalendarChange",
+               path_parameter_descriptions={"day": "TTTT-BB-HH"})
+def remove_calendar_change(day: str) -> Any:
+    """Undo the admin's change of a day (an added holiday goes, a national one comes back); admins only."""
+    services().remove_calendar_change(parse_day(day[:20], "day"), actor())
+    return Response(status=204)
+
+
+@bp.get("/timers")
+@authenticated
+@spec.validate(resp=answers(403, HTTP_200=(s.TimerList, "Timers still to fire, soonest first")),
+               tags=["timers"], operation_id="listTimers")
+def list_timers() -> Any:
+    """BPMN timers waiting to fire (process owners and admins)."""
+    who = actor()
+    if not (who.is_admin or who.is_process_owner):
+        raise Forbidden("hanya pemilik proses atau admin yang melihat daftar timer")
+    return s.TimerList(timers=[s.TimerEntry.model_validate(t, from_attributes=True)
+                               for t in timers.pending(services())])
 
 
 # ---- the API's own description ----------------------------------------------------------
@@ -532,3 +605,95 @@ def openapi() -> Any:
     if "alur.openapi" not in current_app.extensions:
         current_app.extensions["alur.openapi"] = document()
     return jsonify(current_app.extensions["alur.openapi"])
+
+
+# ---- the process owner's desk: check, versions, differences, migration --------------------
+
+
+def _process_key(key: str) -> str:
+    """A key no process can have is simply not found (no database sees a NUL or a novel)."""
+    if "\x00" in key or len(key) > 200:
+        raise NotFound(f"proses '{key[:60]}' tidak ditemukan")
+    return key
+
+
+def problem_of(p: DiagramProblem) -> s.DiagramProblem:
+    return s.DiagramProblem(message=p.message, line=p.line, element_id=p.element_id)
+
+
+def _diagram_upload(form: Any) -> tuple[bytes, str]:
+    if form is None:  # not multipart at all
+        raise BadRequest("berkas diagram (multipart 'file') wajib ada", "file")
+    return form.file.read(), (form.file.filename or "diagram.bpmn")[:200]
+
+
+@bp.post("/processes/validate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 413, HTTP_200=(s.Validation, "Errors and warnings; nothing is stored")),
+               tags=["processes"], operation_id="validateProcess")
+def validate_process(form: s.DeployForm) -> Any:
+    """Check a diagram as deploy would, without storing it (process owners and admins)."""
+    xml, filename = _diagram_upload(form)
+    result = services().validate(xml, filename, actor())
+    return s.Validation(errors=[problem_of(p) for p in result.errors],
+                        warnings=[problem_of(p) for p in result.warnings], key=result.key, name=result.name)
+
+
+@bp.get("/processes/<key>/versions")
+@authenticated
+@spec.validate(resp=answers(403, 404, HTTP_200=(s.VersionList, "Every version, oldest first, with request counts")),
+               tags=["processes"], operation_id="listProcessVersions",
+               path_parameter_descriptions={"key": "process key"})
+def process_versions(key: str) -> Any:
+    """Every version of a process: who deployed it, when, its hash, requests running/completed/cancelled on it."""
+    summaries = services().versions(_process_key(key), actor())
+    definitions = {d.version: d for d in services().definitions() if d.key == key}
+    return s.VersionList(key=key, versions=[
+        s.VersionSummary(**version_of(definitions[v.version]), running=v.running, completed=v.completed,
+                         cancelled=v.cancelled) for v in summaries])
+
+
+@bp.get("/processes/<key>/diff")
+@authenticated
+@spec.validate(query=s.DiffQuery, resp=answers(400, 403, 404, HTTP_200=(s.VersionDiff, "The changes, in SOP terms")),
+               tags=["processes"], operation_id="diffProcessVersions",
+               path_parameter_descriptions={"key": "process key"})
+def process_diff(key: str, query: s.DiffQuery) -> Any:
+    """What changed between two versions: steps, lanes, standard times, fields, documents, decisions, flows."""
+    result = services().diff(_process_key(key), query.from_, query.to, actor())
+    return s.VersionDiff(key=result.key, from_version=result.from_version, to_version=result.to_version,
+                         changes=[s.Change.model_validate(c, from_attributes=True) for c in result.changes],
+                         element_status=result.element_status)
+
+
+def migration_of(result: Any) -> s.Migration:
+    return s.Migration.model_validate(result, from_attributes=True)
+
+
+@bp.post(f"/instances/<{ID}:instance_id>/migrate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 409, 422, HTTP_200=(s.Migration, "Moved; it continues on the target")),
+               tags=["instances"], operation_id="migrateInstance",
+               path_parameter_descriptions={"instance_id": "request id"})
+def migrate_instance(instance_id: int, json: s.MigrateRequest) -> Any:
+    """Move a running request to another version of its process (409 naming the steps in the way)."""
+    return migration_of(services().migrate(instance_id, json.version, actor(), json.mapping))
+
+
+@bp.post(f"/processes/<key>/versions/<{ID}:version>/migrate")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 422, HTTP_200=(s.BulkMigration, "Who moved, who could not and why")),
+               tags=["processes"], operation_id="migrateVersion",
+               path_parameter_descriptions={"key": "process key", "version": "the version requests run on now"})
+def migrate_version(key: str, version: int, json: s.BulkMigrateRequest) -> Any:
+    """Move every running request of a version that can move; `dry_run` only reports."""
+    checks = services().plan_migration(_process_key(key), version, json.to, json.mapping, actor())
+    plain = [s.MigrationCheck.model_validate(c, from_attributes=True) for c in checks]
+    if json.dry_run:
+        return s.BulkMigration(from_version=version, to_version=json.to, dry_run=True, moved=[],
+                               refused=[c for c in plain if not c.can_move], checks=plain)
+    result = services().migrate_all(key, version, json.to, actor(), json.mapping)
+    return s.BulkMigration(from_version=version, to_version=json.to, dry_run=False,
+                           moved=[migration_of(m) for m in result.moved],
+                           refused=[s.MigrationCheck.model_validate(c, from_attributes=True) for c in result.refused],
+                           checks=plain)

@@ -176,6 +176,7 @@ class NewUser(Request):
     agency: Annotated[Text | None, Field(**_json_schema(minLength=1, maxLength=200))] = None
     is_process_owner: bool = False
     is_admin: bool = False
+    email: Annotated[Text | None, Field(description="for overdue reminders", **_json_schema(maxLength=254))] = None
 
 
 class DeployForm(BaseModel):
@@ -225,6 +226,7 @@ class Error(Reply):
     field: str | None = Field(None, description="the offending form field or request key")
     document_type: str | None = Field(None, description="the missing document's type")
     errors: list[DiagramProblem] | None = Field(None, description="every problem of a refused diagram")
+    steps: list[str] | None = Field(None, description="the steps (or flows) in the way of a migration")
 
 
 class User(Reply):
@@ -266,6 +268,8 @@ class ProcessList(Reply):
 
 class DeployResult(ProcessVersion):
     created: bool = Field(description="false when the same diagram was already the latest version")
+    warnings: list[DiagramProblem] = Field(default_factory=list, description="what would go wrong at run time, "
+                                           "e.g. a lane nobody belongs to (the diagram is deployed all the same)")
 
 
 class ReadyTask(Reply):
@@ -305,6 +309,8 @@ class HistoryEntry(Reply):
     completed_at: UtcTime | None
     completed_by: str | None
     duration_seconds: float | None = Field(description="completed_at - ready_at; null while open")
+    waited_working_seconds: int | None = Field(
+        None, description="the same in office working time (what the standard is measured against); null while open")
     standard_minutes: int | None
     keputusan: str | None
     catatan: str | None
@@ -356,6 +362,10 @@ class Instance(InstanceSummary):
     data: dict[str, Any]
     history: list[HistoryEntry] = Field(description="one entry per task activation, in order")
     returns: int = Field(description="decisions 'tidak_setuju' so far")
+    lead_seconds: int = Field(ge=0, description="started_at to ended_at (or now), calendar time")
+    lead_working_seconds: int = Field(ge=0, description="the same in office working time")
+    path_standard_minutes: int = Field(
+        ge=0, description="the standard of the path taken: the standards of the completed activations")
     documents: list[DocumentGroup]
 
 
@@ -463,11 +473,11 @@ def _query_required_text(value: Any) -> Any:
 
 QueryMonth = Annotated[str | None, BeforeValidator(_query_month),
                        WithJsonSchema({"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"}), Field(None)]
-VersionNumber = query_int(1, MAX_ID)
+QueryVersion = query_int(1, MAX_ID)
 
 
 class ReportQuery(BaseModel):
-    version: VersionNumber = Field(None, description="one version of the process (default: all versions)")
+    version: QueryVersion = Field(None, description="one version of the process (default: all versions)")
     from_: QueryMonth = Field(None, alias="from", description="first month (TTTT-BB, office time) in which "
                                                                 "steps and requests finished")
     to: QueryMonth = Field(None, description="last month (TTTT-BB), included")
@@ -480,7 +490,7 @@ class EventLogQuery(BaseModel):
     format: Annotated[Literal["xes", "csv"], BeforeValidator(_query_format),
                       WithJsonSchema({"type": "string", "enum": ["xes", "csv"], "default": "xes"}),
                       Field("xes", description="IEEE 1849 XES or CSV (one event per line)")]
-    version: VersionNumber = Field(None, description="one version of the process (default: all versions)")
+    version: QueryVersion = Field(None, description="one version of the process (default: all versions)")
 
 
 Seconds = Annotated[int | None, Field(description="office working seconds (None: no finished activation)")]
@@ -537,3 +547,160 @@ class Report(Reply):
     users: list[ReportGroup]
     weeks: list[ReportWeek] = Field(description="lead time of finished requests per week")
     generated_at: UtcTime
+
+
+# ---- the process owner's desk ------------------------------------------------------------
+
+StepMapping = Annotated[dict[StrictStr, Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200))]],
+                        BeforeValidator(plain_text), Field(
+    description="ready step id on the old version -> step id on the target (for steps whose id changed)",
+    **_json_schema(propertyNames={"pattern": NO_NUL}))]
+def _whole(value: Any) -> Any:
+    """JSON Schema counts 2.0 as an integer; so do we (never true/false)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_ID, description="a version number of the same process"),
+                          BeforeValidator(_whole)]
+
+
+class MigrateRequest(Request):
+    version: VersionNumber
+    mapping: StepMapping = Field(default_factory=dict)
+
+
+class BulkMigrateRequest(Request):
+    to: VersionNumber
+    mapping: StepMapping = Field(default_factory=dict)
+    dry_run: StrictBool = Field(False, description="only report which requests can move and why the others cannot")
+
+
+def _query_version(value: Any) -> Any:
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value) and 1 <= int(value) <= MAX_ID):
+        raise PydanticCustomError("query", "harus nomor versi (bilangan bulat 1..{high})", {"high": MAX_ID})
+    return int(value)
+
+
+QueryVersion = Annotated[int, BeforeValidator(_query_version),
+                         WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})]
+
+
+class DiffQuery(BaseModel):
+    from_: QueryVersion = Field(alias="from", description="the older version")
+    to: QueryVersion = Field(description="the newer version")
+
+
+class Validation(Reply):
+    errors: list[DiagramProblem] = Field(description="what deploy would refuse (empty: the diagram can be deployed)")
+    warnings: list[DiagramProblem] = Field(description="what would go wrong at run time, e.g. a lane nobody belongs to")
+    key: str | None = Field(None, description="the process key of a diagram without errors")
+    name: str | None = None
+
+
+class VersionSummary(ProcessVersion):
+    running: int
+    completed: int
+    cancelled: int
+
+
+class VersionList(Reply):
+    key: str
+    versions: list[VersionSummary]
+
+
+class Change(Reply):
+    kind: Literal["added", "removed", "changed"]
+    element_id: str
+    element_type: Literal["step", "lane", "decision", "flow", "field", "document", "event"]
+    name: str
+    aspect: str = Field(description="what changed: nama, lane, waktu_menit, field:<id>, kelengkapan, kondisi, ...")
+    before: Any = None
+    after: Any = None
+    message: str = Field(description="the change as a plain Indonesian sentence")
+
+
+class VersionDiff(Reply):
+    key: str
+    from_version: int
+    to_version: int
+    changes: list[Change]
+    element_status: dict[str, Literal["added", "removed", "changed"]] = Field(
+        description="element id -> added/removed/changed, for colouring both diagrams")
+
+
+class Migration(Reply):
+    instance_id: int
+    from_version: int
+    to_version: int
+    tasks: dict[str, str] = Field(description="ready task id -> its step id on the target version")
+    mapping: dict[str, str]
+
+
+class MigrationCheck(Reply):
+    instance_id: int
+    can_move: bool
+    reasons: list[str]
+    steps: list[str] = Field(description="ids of the steps (or flows) in the way")
+
+
+class BulkMigration(Reply):
+    from_version: int
+    to_version: int
+    dry_run: bool
+    moved: list[Migration]
+    refused: list[MigrationCheck]
+    checks: list[MigrationCheck] = Field(description="the dry run: every running request of the version")
+
+
+# ---- working time and timers (issue 11) --------------------------------------------------
+
+IsoDay = Annotated[Text, Field(description="a day, TTTT-BB-HH", **_json_schema(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+
+
+class CalendarQuery(BaseModel):
+    year: Year
+
+
+class NewHoliday(Request):
+    date: IsoDay
+    name: Annotated[Text, Field(description="e.g. Cuti bersama Natal", **_json_schema(minLength=1, maxLength=200))]
+
+
+class NewWorkingDay(Request):
+    date: Annotated[IsoDay, Field(description="a national holiday the office works on")]
+
+
+class CalendarDay(Reply):
+    date: date
+    name: str
+    source: Literal["nasional", "admin"] = Field(description="national holiday, or added by the admin")
+    kind: Literal["libur", "masuk"] = Field(description="libur: a day off; masuk: the office works on it")
+
+
+class OfficeHours(Reply):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    day: str
+    opens: str | None = Field(description="HH:MM office time; null on a day off")
+    closes: str | None
+
+
+class Calendar(Reply):
+    year: int
+    timezone: str
+    office_hours: list[OfficeHours]
+    days: list[CalendarDay] = Field(description="national holidays and the admin's changes of the year, by date")
+
+
+class TimerEntry(Reply):
+    id: int
+    instance_id: int | None = Field(description="null for a timer start event (it starts new requests)")
+    spec_id: str = Field(description="the timer event's id in the diagram")
+    kind: Literal["date", "duration", "cycle", "start"]
+    expression: str = Field(description="the ISO 8601 timer text")
+    working_time: bool
+    cycles_left: int | None = Field(description="passes still to come after the next; -1: without end")
+    due_at: UtcTime
+
+
+class TimerList(Reply):
+    timers: list[TimerEntry]

@@ -249,8 +249,9 @@ def _instance_data(model: SopModel, instance: Instance) -> list[tuple[str, str]]
 
 
 def _waiting(record: TaskRecord) -> dict[str, Any]:
-    waited = (utcnow() - record.ready_at).total_seconds()
-    return {"text": timeline.duration_text(waited), "overdue": overdue(record),
+    """How long a step has waited in office working time (what its standard is measured against)."""
+    waited = services().calendar().working_seconds(record.ready_at, record.completed_at or utcnow())
+    return {"text": f"{timeline.duration_text(waited)} jam kerja", "overdue": overdue(record),
             "standard": f"{record.standard_minutes} mnt" if record.standard_minutes is not None else "-"}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -30,6 +30,7 @@ from engine.hooks import Letter, Registry, StepContext
 from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
 from engine.models import Document, DocumentContent, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import Office
+from engine.owner import lane_warnings
 from engine.queries import check_can_read, find_definition
 from engine.settings import Settings
 from engine.specs import SpecCache
@@ -40,6 +41,7 @@ from engine.uow import UnitOfWork, unit_of_work
 class DeployResult:
     definition: ProcessDefinition
     created: bool
+    warnings: list[DiagramProblem] = field(default_factory=list)  # e.g. a lane nobody belongs to
 
 
 class Commands:
@@ -62,11 +64,12 @@ class Commands:
         digest = hashlib.sha256(xml).hexdigest()
         now = utcnow()
         with unit_of_work(self.db) as uow:
+            warnings = lane_warnings(uow.session, xml)
             latest = uow.session.scalars(
                 select(ProcessDefinition).where(ProcessDefinition.key == parsed.model.key)
                 .order_by(ProcessDefinition.version.desc()).limit(1)).first()
             if latest is not None and latest.sha256 == digest:
-                return DeployResult(latest, created=False)
+                return DeployResult(latest, created=False, warnings=warnings)
             definition = ProcessDefinition(
                 key=parsed.model.key, version=(latest.version + 1) if latest else 1, name=parsed.model.name,
                 bpmn_xml=text, sha256=digest, deployed_by=actor.username, deployed_at=now)
@@ -76,7 +79,7 @@ class Commands:
                                          self.settings.timezone)
             uow.audit(actor.username, "deploy", now, key=definition.key, version=definition.version,
                       sha256=digest)
-        return DeployResult(definition, created=True)
+        return DeployResult(definition, created=True, warnings=warnings)
 
     def start(self, process_key: str, actor: Actor, data: Mapping[str, Any] | None = None,
               uploads: Sequence[Upload] = (), complete_first: bool = False,

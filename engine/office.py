@@ -84,7 +84,8 @@ def parse_day(text: str | None, field: str = "tanggal") -> date:
     try:
         return date.fromisoformat((text or "").strip())
     except ValueError:
-        raise InvalidData(f"{field} harus berformat YYYY-MM-DD, bukan '{text or ''}'", field) from None
+        raise InvalidData(f"{field} harus tanggal yang ada, berformat YYYY-MM-DD (bukan '{text or ''}')",
+                          field) from None
 
 
 def add_holiday(session: Session, day: date, name: str, actor: str) -> CalendarDay:

@@ -188,8 +188,22 @@ class Queries:
                 raise NotFound(f"tugas {task_id} tidak ditemukan")
             instance = uow.session.get_one(Instance, record.instance_id)
             check_can_read(instance, actor)
-            step = self.specs.get(instance.definition).model.steps[record.spec_id]
+            step = self._step(uow.session, instance.definition, record.spec_id)
             return TaskDetail(record, instance, step, _documents(uow.session, instance.id))
+
+    def _step(self, session: Session, definition: ProcessDefinition, spec_id: str) -> Step:
+        """The step of a task row: a request migrated to another version may have done steps it lacks."""
+        step = self.specs.get(definition).model.steps.get(spec_id)
+        if step is None:
+            for other in session.scalars(select(ProcessDefinition).where(
+                    ProcessDefinition.key == definition.key, ProcessDefinition.id != definition.id)
+                    .order_by(ProcessDefinition.version.desc())):
+                step = self.specs.get(other).model.steps.get(spec_id)
+                if step is not None:
+                    break
+        if step is None:
+            raise NotFound(f"langkah '{spec_id}' tidak ada di versi mana pun dari proses '{definition.key}'")
+        return step
 
     def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
         with unit_of_work(self.db, write=False) as uow:

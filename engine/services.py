@@ -14,13 +14,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine import owner
 from engine.actors import Actor, Filters, Upload
 from engine.commands import Commands, DeployResult
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step
+from engine.diff import VersionDiff
 from engine.hooks import Registry
 from engine.models import AuditEvent, DocumentVersion, Instance, LetterRegisterEntry, ProcessDefinition, TaskRecord
 from engine.office import DayEntry, Office
+from engine.owner import BulkMigration, MigrationCheck, MigrationResult, Validation, VersionSummary
 from engine.queries import InstanceDetail, Queries, TaskDetail
 from engine.settings import Settings
 from engine.specs import SpecCache
@@ -137,3 +140,27 @@ class Alur:
 
     def audit_log(self, instance_id: int) -> list[AuditEvent]:
         return self.queries.audit_log(instance_id)
+
+    # ---- the process owner's desk (engine/owner.py, engine/diff.py) ----------------------
+
+    def validate(self, xml: bytes, filename: str = "diagram.bpmn", actor: Actor | None = None) -> Validation:
+        """A dry run of deploy: errors and warnings, nothing stored."""
+        return owner.validate(self, xml, filename, actor)
+
+    def versions(self, key: str, actor: Actor | None = None) -> list[VersionSummary]:
+        return owner.versions(self, key, actor)
+
+    def diff(self, key: str, from_version: int, to_version: int, actor: Actor | None = None) -> VersionDiff:
+        return owner.diff(self, key, from_version, to_version, actor)
+
+    def migrate(self, instance_id: int, to_version: int, actor: Actor,
+                mapping: Mapping[str, str] | None = None) -> MigrationResult:
+        return owner.migrate(self, instance_id, to_version, actor, mapping)
+
+    def plan_migration(self, key: str, from_version: int, to_version: int,
+                       mapping: Mapping[str, str] | None = None, actor: Actor | None = None) -> list[MigrationCheck]:
+        return owner.plan_migration(self, key, from_version, to_version, mapping, actor)
+
+    def migrate_all(self, key: str, from_version: int, to_version: int, actor: Actor,
+                    mapping: Mapping[str, str] | None = None) -> BulkMigration:
+        return owner.migrate_all(self, key, from_version, to_version, actor, mapping)

@@ -53,6 +53,8 @@ def waiting_timers(workflow: Any, parsed: ParsedDiagram) -> dict[str, tuple[Any,
 def sync(session: Session, instance: Instance, parsed: ParsedDiagram, workflow: Any, now: datetime,
          calendar: OfficeCalendar, timezone: str) -> None:
     """Make the timers table agree with the workflow: new waiting timers in, vanished ones out."""
+    if not any(t.event != "start" for t in parsed.model.timers.values()):
+        return  # a diagram without such timers never has rows (the common case: no query)
     waiting = waiting_timers(workflow, parsed)
     rows = list(session.scalars(select(Timer).where(Timer.instance_id == instance.id)))
     known = {r.task_id for r in rows}

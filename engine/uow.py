@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, undefer
 
 from engine.db import Database
 from engine.errors import NotFound
-from engine.models import AuditEvent, Base, Instance, TaskRecord
+from engine.models import AuditEvent, Base, Instance, ProcessDefinition, TaskRecord
 
 
 class UnitOfWork:
@@ -43,6 +43,13 @@ class UnitOfWork:
         instance = self.session.scalars(self.for_update(stmt, Instance)).one_or_none()
         if instance is None:
             raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+        return self.current_definition(instance)
+
+    def current_definition(self, instance: Instance) -> Instance:
+        """After waiting for the lock, PostgreSQL re-reads the locked row but not the definition joined to
+        it: a request migrated meanwhile would carry the old (or no) version. Load the one it points to."""
+        if instance.definition is None or instance.definition.id != instance.definition_id:
+            instance.definition = self.session.get_one(ProcessDefinition, instance.definition_id)
         return instance
 
     def lock_task(self, task_id: str) -> tuple[TaskRecord, Instance]:
@@ -52,7 +59,7 @@ class UnitOfWork:
         row = self.session.execute(self.for_update(stmt, Instance, TaskRecord)).first()
         if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")
-        return row[0], row[1]
+        return row[0], self.current_definition(row[1])
 
     def ready_records(self, instance_id: int) -> list[TaskRecord]:
         """Ready rows, as this transaction sees them (no autoflush: pending changes are in the objects)."""

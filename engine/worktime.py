@@ -64,6 +64,9 @@ class OfficeCalendar:
     timezone: str
     extra_holidays: dict[date, str] = field(default_factory=dict)
     working_days: frozenset[date] = frozenset()
+    # Filled as days are asked for: each day's hours, and per year the working seconds before each day.
+    _spans: dict[date, tuple[datetime, datetime] | None] = field(default_factory=dict, compare=False, repr=False)
+    _prefix: dict[int, list[float]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -79,13 +82,37 @@ class OfficeCalendar:
 
     def open_hours(self, day: date) -> tuple[datetime, datetime] | None:
         """Opening and closing of a local day as naive UTC, or None on a day off."""
+        if day in self._spans:
+            return self._spans[day]
         span = self.hours.get(day.weekday())
-        if span is None or self.holiday(day) is not None:
-            return None
-        zone = self.zone
-        opens = datetime.combine(day, span[0], zone).astimezone(UTC).replace(tzinfo=None)
-        closes = datetime.combine(day, span[1], zone).astimezone(UTC).replace(tzinfo=None)
-        return opens, closes
+        found = None
+        if span is not None and self.holiday(day) is None:
+            zone = self.zone
+            found = (datetime.combine(day, span[0], zone).astimezone(UTC).replace(tzinfo=None),
+                     datetime.combine(day, span[1], zone).astimezone(UTC).replace(tzinfo=None))
+        self._spans[day] = found
+        return found
+
+    def _day_seconds(self, day: date) -> float:
+        span = self.open_hours(day)
+        return (span[1] - span[0]).total_seconds() if span else 0.0
+
+    def _whole_days(self, first: date, last: date) -> float:
+        """Working seconds of the whole days first..last (inclusive), from per-year running sums."""
+        total = 0.0
+        for year in range(first.year, last.year + 1):
+            prefix = self._prefix.get(year)
+            if prefix is None:
+                prefix, day, running = [0.0], date(year, 1, 1), 0.0
+                while day.year == year:
+                    running += self._day_seconds(day)
+                    prefix.append(running)
+                    day += timedelta(days=1)
+                self._prefix[year] = prefix
+            lo = (first - date(year, 1, 1)).days if year == first.year else 0
+            hi = (last - date(year, 1, 1)).days + 1 if year == last.year else len(prefix) - 1
+            total += prefix[hi] - prefix[lo]
+        return total
 
     def _local_date(self, moment: datetime) -> date:
         return moment.replace(tzinfo=UTC).astimezone(self.zone).date()
@@ -94,16 +121,16 @@ class OfficeCalendar:
         """Working seconds between two naive-UTC moments (0 when end is not after start)."""
         if end <= start:
             return 0
-        total, day, last = 0.0, self._local_date(start), self._local_date(end)
-        for _ in range(MAX_DAYS_SCANNED * 10):
-            if day > last:
-                break
+        first, last = self._local_date(start), self._local_date(end)
+        total = 0.0
+        for day in {first, last}:
             span = self.open_hours(day)
             if span is not None:
                 lo, hi = max(span[0], start), min(span[1], end)
                 if hi > lo:
                     total += (hi - lo).total_seconds()
-            day += timedelta(days=1)
+        if (last - first).days > 1:
+            total += self._whole_days(first + timedelta(days=1), last - timedelta(days=1))
         return int(total)
 
     def add_working(self, start: datetime, seconds: float) -> datetime:

@@ -53,6 +53,16 @@ def test_the_whole_permission_matrix(alur: Alur, client: FlaskClient) -> None:
             "file": (SOP_FILE.open("rb"), "fasilitasi_narasumber.bpmn")}).status_code)
         record("cancel", user, client.post(f"/api/v1/instances/{to_cancel[user]}/cancel", headers=h).status_code)
         record("administer", user, client.get("/api/v1/users", headers=h).status_code)
+        record("check diagram", user, client.post("/api/v1/processes/validate", headers=h, data={
+            "file": (SOP_FILE.open("rb"), "fasilitasi_narasumber.bpmn")}).status_code)
+        record("versions", user, client.get("/api/v1/processes/fasilitasi_narasumber/versions", headers=h).status_code)
+        record("diff", user, client.get("/api/v1/processes/fasilitasi_narasumber/diff?from=1&to=1",
+                                        headers=h).status_code)
+        # role first: a request already on version 1 cannot move there (409), but only owners learn that
+        record("migrate", user, client.post(f"/api/v1/instances/{ours}/migrate", headers=h,
+                                            json={"version": 1}).status_code)
+        record("migrate all", user, client.post("/api/v1/processes/fasilitasi_narasumber/versions/1/migrate",
+                                                headers=h, json={"to": 1, "dry_run": True}).status_code)
         record("add user", user, client.post("/api/v1/users", headers=h, json={
             "username": f"baru-{user}", "password": "kata-sandi-baru", "lanes": ["Sekda"]}).status_code)
         record("upload", user, client.post(f"/api/v1/tasks/{step1.id}/documents", headers=h, data={
@@ -73,6 +83,11 @@ def test_the_whole_permission_matrix(alur: Alur, client: FlaskClient) -> None:
         "deploy": expect(forbidden, **{"pemilik-proses": 200, "admin": 200}),
         "cancel": expect(forbidden, **{"pemilik-proses": 200, "admin": 200}),  # role first: reveals nothing
         "administer": expect(forbidden, admin=200),
+        "check diagram": expect(forbidden, **{"pemilik-proses": 200, "admin": 200}),
+        "versions": expect(forbidden, **{"pemilik-proses": 200, "admin": 200}),
+        "diff": expect(forbidden, **{"pemilik-proses": 200, "admin": 200}),
+        "migrate": expect(forbidden, **{"pemilik-proses": 409, "admin": 409}),
+        "migrate all": expect(forbidden, **{"pemilik-proses": 200, "admin": 200}),
         "add user": expect(forbidden, admin=201),
         "upload": expect(forbidden, pemohon=201, **{"pemohon-lain": 404}),
         "complete": expect(forbidden, **{"petugas-informasi-tu": 200, "pemohon-lain": 404}),

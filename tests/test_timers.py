@@ -20,6 +20,8 @@ from engine.errors import InvalidDiagram
 from engine.models import AuditEvent, Instance, Timer
 from engine.scheduler import Scheduler
 from engine.services import Alur
+from engine.timerspec import TimerError, parse_timer
+from tests.test_concurrency import run_together
 from tests.test_ui import login
 
 DIAGRAMS = Path(__file__).parent / "diagrams"
@@ -200,3 +202,35 @@ def test_the_request_page_shows_its_waiting_timers(alur: Alur, client: FlaskClie
     page = client.get(f"/permohonan/{iid}").text
     assert 'id="timers"' in page and "Dua jam kerja lewat" in page and "PT2H jam kerja" in page
     assert "30 Nov 2026 12:00" in page and "Tiap 30 menit" in page
+
+
+def test_schedulers_racing_on_sqlite_fire_each_timer_once(alur: Alur) -> None:
+    ids = [start_eskalasi(alur, "2026-11-30T09:00") for _ in range(12)]
+    with fixed_clock(utc("2026-11-30T10:05")):
+        results = run_together([lambda n=n: Scheduler(alur, f"s{n}").run_once() for n in range(3)])
+    assert sum(results) == 12, results  # type: ignore[arg-type]
+    for iid in ids:
+        assert fired_events(alur, iid) == ["tunggu"]
+        assert ready(alur, iid) == [("periksa", "Kepala Biro")]
+
+
+def test_iso_8601_timer_text_as_camunda_writes_it() -> None:
+    zone = "Asia/Pontianak"
+    now = utc("2026-11-30T09:00")
+    at = parse_timer("date", "2026-12-01T08:00:00", zone)
+    assert at.first_due(now, None) == utc("2026-12-01T08:00")  # no offset: office time
+    assert parse_timer("date", "2026-12-01T08:00:00Z", zone).at == datetime(2026, 12, 1, 8, 0)
+    assert parse_timer("date", "2026-12-01T08:00:00+08:00", zone).at == datetime(2026, 12, 1, 0, 0)
+    assert parse_timer("duration", "PT2H", zone).first_due(now, None) == utc("2026-11-30T11:00")
+    assert parse_timer("duration", "P1DT1H30M", zone).first_due(now, None) == utc("2026-12-01T10:30")
+    assert parse_timer("duration", "P1M", zone).first_due(utc("2026-01-31T09:00"), None) == utc("2026-02-28T09:00")
+    assert parse_timer("duration", "PT0.5S", zone).duration.seconds == 0.5  # type: ignore[union-attr]
+    cycle = parse_timer("cycle", "R3/PT1H", zone)
+    assert (cycle.repeats, cycle.first_due(now, None)) == (3, utc("2026-11-30T10:00"))
+    weekly = parse_timer("cycle", "R/2026-11-02T08:00:00/P7D", zone)
+    assert weekly.repeats == -1 and weekly.first_due(now, None) == utc("2026-12-07T08:00")  # the next Monday
+    for kind, text in (("duration", "P"), ("duration", "PT"), ("duration", "1H"), ("duration", "PT0S"),
+                       ("date", "besok"), ("cycle", "R0/PT1H"), ("cycle", "PT1H"), ("cycle", "R/PT1H/PT2H"),
+                       ("duration", "x" * 201), ("duration", "#{jeda}")):
+        with pytest.raises(TimerError):
+            parse_timer(kind, text, zone)

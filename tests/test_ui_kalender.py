@@ -33,7 +33,7 @@ def test_admin_adds_and_removes_days_and_the_due_times_follow(alur: Alur, client
     assert alur.calendar().holiday(date(2026, 12, 25))
     # bad input: a clear message, nothing stored
     page = client.post("/kalender/libur", data={"tanggal": "24-12-2026", "nama": "x"}, follow_redirects=True).text
-    assert "Tanggal harus berformat YYYY-MM-DD" in page
+    assert "Tanggal harus tanggal yang ada, berformat YYYY-MM-DD" in page
     page = client.post("/kalender/libur", data={"tanggal": "2026-12-26", "nama": ""}, follow_redirects=True).text
     assert "Nama hari libur harus diisi" in page
     assert [d.day for d in alur.calendar_days(2026) if d.source == "admin"] == [date(2026, 12, 24)]
@@ -47,3 +47,13 @@ def test_only_the_admin_changes_the_calendar(alur: Alur, client: FlaskClient) ->
     assert "Hanya admin" in page
     assert not any(d.source == "admin" for d in alur.calendar_days(2026))
     logout(client)
+
+
+def test_inbox_and_task_page_count_the_wait_in_working_time(alur: Alur, client: FlaskClient) -> None:
+    with fixed_clock(datetime(2026, 11, 26, 15, 55) - timedelta(hours=7)):  # Thursday
+        iid = start(alur)
+    record = alur.instance(iid, SYSTEM).ready[0]
+    login(client, "pemohon")
+    with fixed_clock(datetime(2026, 11, 27, 7, 40) - timedelta(hours=7)):  # Friday: 15 working minutes
+        assert "Menunggu 15 mnt 0 dtk jam kerja" in client.get("/").text
+        assert "Menunggu 15 mnt 0 dtk jam kerja" in client.get(f"/tugas/{record.id}").text

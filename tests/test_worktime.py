@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from engine.actors import SYSTEM, Filters
@@ -167,3 +169,26 @@ def test_init_backfills_working_time_of_activations_recorded_before_it(alur: Alu
     assert alur.backfill_working_time() == 1
     assert alur.instance(iid, SYSTEM).history[0].waited_working_seconds == 15 * 60
     assert alur.backfill_working_time() == 0
+
+
+def _naive_working_seconds(cal: OfficeCalendar, start: datetime, end: datetime) -> int:
+    """The definition, day by day: the overlap of [start, end) with each day's office hours."""
+    total, day = 0.0, (start + WIB7).date() - timedelta(days=1)
+    while day <= (end + WIB7).date() + timedelta(days=1):
+        span = cal.open_hours(day)
+        if span is not None:
+            lo, hi = max(span[0], start), min(span[1], end)
+            total += max(0.0, (hi - lo).total_seconds())
+        day += timedelta(days=1)
+    return int(total)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(datetime(2025, 12, 1), datetime(2027, 2, 1)), st.integers(0, 400 * 24 * 3600))
+def test_working_seconds_agree_with_the_day_by_day_definition(start: datetime, span: int) -> None:
+    cal = calendar(extra_holidays={date(2026, 12, 24): "Cuti bersama"}, working_days=frozenset({date(2026, 8, 17)}))
+    start = start.replace(microsecond=0)  # whole seconds: both sides sum the same floats
+    end = start + timedelta(seconds=span)
+    assert cal.working_seconds(start, end) == _naive_working_seconds(cal, start, end)
+    moment = cal.add_working(start, span % (300 * 3600))
+    assert cal.working_seconds(start, moment) == span % (300 * 3600)
