@@ -473,11 +473,11 @@ def _query_required_text(value: Any) -> Any:
 
 QueryMonth = Annotated[str | None, BeforeValidator(_query_month),
                        WithJsonSchema({"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"}), Field(None)]
-QueryVersion = query_int(1, MAX_ID)
+OneVersion = query_int(1, MAX_ID)  # reports and the event log: one version, or all
 
 
 class ReportQuery(BaseModel):
-    version: QueryVersion = Field(None, description="one version of the process (default: all versions)")
+    version: OneVersion = Field(None, description="one version of the process (default: all versions)")
     from_: QueryMonth = Field(None, alias="from", description="first month (TTTT-BB, office time) in which "
                                                                 "steps and requests finished")
     to: QueryMonth = Field(None, description="last month (TTTT-BB), included")
@@ -490,7 +490,7 @@ class EventLogQuery(BaseModel):
     format: Annotated[Literal["xes", "csv"], BeforeValidator(_query_format),
                       WithJsonSchema({"type": "string", "enum": ["xes", "csv"], "default": "xes"}),
                       Field("xes", description="IEEE 1849 XES or CSV (one event per line)")]
-    version: QueryVersion = Field(None, description="one version of the process (default: all versions)")
+    version: OneVersion = Field(None, description="one version of the process (default: all versions)")
 
 
 Seconds = Annotated[int | None, Field(description="office working seconds (None: no finished activation)")]
