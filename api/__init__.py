@@ -20,6 +20,7 @@ from engine.services import Alur
 from engine.settings import Settings, load
 
 csrf = CSRFProtect()
+MAX_JSON_BYTES = 64 * 1024
 
 
 def _secret_key(settings: Settings) -> str:
@@ -85,6 +86,14 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
             return response, code
         message = "Halaman tidak ditemukan." if code == 404 else "Metode tidak diizinkan untuk halaman ini."
         return render_template("error.html", message=message, code=code), code
+
+    @app.before_request
+    def cap_api_bodies() -> None:
+        """API bodies other than uploads are small JSON: cap them (413) before anything reads them."""
+        from flask import request
+
+        if request.path.startswith("/api/") and request.mimetype != "multipart/form-data":
+            request.max_content_length = MAX_JSON_BYTES
 
     @app.after_request
     def security_headers(response: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Flask, g, request
 from flask_login import LoginManager, UserMixin
 
@@ -19,7 +21,7 @@ class SessionUser(UserMixin):
 
     def __init__(self, user: User) -> None:
         self.user = user
-        self.id = str(user.id)
+        self.id = f"{user.id}:{user.session_version}"  # the cookie ends when the user's version moves on
 
     @property
     def actor(self) -> Actor:
@@ -30,11 +32,58 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> SessionUser | None:
+    def load_user(session_id: str) -> SessionUser | None:
+        """Checked on every request: the account is active and the session's version is current."""
         from api import services
 
-        user = user_by_id(services(), int(user_id)) if user_id.isdigit() else None
-        return SessionUser(user) if user is not None and user.active else None
+        user_id, _, version = session_id.partition(":")
+        if not (user_id.isdigit() and version.isdigit() and len(user_id) < 12 and len(version) < 12):
+            return None
+        user = user_by_id(services(), int(user_id))
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return SessionUser(user)
+
+
+def _networks(entries: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue
+    return networks
+
+
+def _within(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address() -> str:
+    """The client's address: the connection's peer, or X-Forwarded-For only when that peer is a trusted proxy.
+
+    The forwarded chain is read from the right, skipping trusted proxies; what a client writes
+    into the header itself is never believed.
+    """
+    from api import services
+
+    peer = request.remote_addr or ""
+    trusted = _networks(services().settings.trusted_proxies)
+    if not trusted or not _within(peer, trusted):
+        return peer
+    chain = [a.strip() for h in request.headers.getlist("X-Forwarded-For") for a in h.split(",") if a.strip()]
+    for address in reversed(chain):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return peer
+        if not _within(address, trusted):
+            return address
+    return peer
 
 
 def bearer_user() -> User | None:

@@ -18,7 +18,7 @@ from engine.clock import local
 from engine.errors import AlurError, InvalidDiagram
 from engine.services import Alur
 from engine.settings import load
-from engine.users import DEMO_PASSWORD, actor_of, create_user, get_user
+from engine.users import DEMO_PASSWORD, actor_of, change_password, create_user, get_user, set_active
 
 
 def _alur() -> Alur:
@@ -331,6 +331,26 @@ def user_add(username: str, password: str, lanes: tuple[str, ...], full_name: st
     """Tambah pengguna."""
     create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin, email=email)
     click.echo(f"Pengguna {username} dibuat.")
+
+
+@main.command("user-password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@_errors
+def user_password(username: str, password: str) -> None:
+    """Ganti kata sandi pengguna (semua sesi dan token pengguna itu berakhir)."""
+    change_password(_alur(), username, password)
+    click.echo(f"Kata sandi {username} diganti; semua sesi dan tokennya berakhir.")
+
+
+@main.command("user-disable")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="Aktifkan kembali.")
+@_errors
+def user_disable(username: str, enable: bool) -> None:
+    """Nonaktifkan pengguna (semua sesi dan tokennya berakhir), atau aktifkan kembali dengan --enable."""
+    set_active(_alur(), SYSTEM, username, enable)
+    click.echo(f"Pengguna {username} {'diaktifkan' if enable else 'dinonaktifkan; semua sesi dan tokennya berakhir'}.")
 
 
 @main.command("scheduler")

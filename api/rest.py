@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import schemas as s
 from api import services
-from api.auth import bearer_user
+from api.auth import bearer_user, client_address
 from api.errors import BadRequest, body_of, refusal, status_of
 from engine import timers
 from engine.actors import Actor, Filters, Upload
@@ -89,7 +89,7 @@ ERRORS = {
     403: "The caller may not do this (wrong lane or role)",
     404: "Not found (or not visible to the caller)",
     409: "The task or request is not in a state that allows this any more",
-    413: "The upload is too large",
+    413: "The upload is too large, or a JSON body is over 64 KB",
     422: "The data breaks the form, a required document is missing, or the diagram is refused",
     429: "Too many failed logins for this name; see Retry-After",
     500: "Unexpected server error (no details are exposed)",
@@ -210,7 +210,7 @@ def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> di
     return dict(id=instance.id, process=instance.definition.key, process_name=instance.definition.name,
                 version=instance.definition.version, status=instance.status, perihal=instance.perihal,
                 agency=instance.agency, started_at=instance.started_at, started_by=instance.started_by,
-                ended_at=instance.ended_at, letter_number=instance.letter_number,
+                ended_at=instance.ended_at, end_event=instance.end_event, letter_number=instance.letter_number,
                 url=url_for("rest.get_instance", instance_id=instance.id),
                 overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now) for r in ready])
 
@@ -268,7 +268,7 @@ def _location(endpoint: str, **values: Any) -> dict[str, str]:
                tags=["auth"], security={}, operation_id="issueToken")
 def token(json: s.TokenRequest) -> Any:
     """Exchange a username and password for a bearer token."""
-    user = authenticate(services(), json.username, json.password)
+    user = authenticate(services(), json.username, json.password, client_address())
     if user is None:
         return _error(401, "nama pengguna atau kata sandi salah", "invalid_credentials")
     return s.Token(token=issue_token(services(), user), expires_in=int(TOKEN_LIFETIME.total_seconds()),
@@ -314,7 +314,11 @@ def process_bpmn(key: str, version: int) -> Any:
     if "\x00" in key or len(key) > 200:
         return _error(404, f"proses '{key[:60]}' tidak ditemukan", "not_found")
     definition = services().definition(key, version)
-    return Response(services().diagram_xml(definition), mimetype="application/xml")
+    response = Response(services().diagram_xml(definition), mimetype="application/xml")
+    # a download, never a page: the documentation inside is the process owner's text
+    safe_key = re.sub(r"[^A-Za-z0-9_.-]", "_", definition.key)[:100]
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe_key}-v{definition.version}.bpmn"'
+    return response
 
 
 @bp.post("/processes")
@@ -434,9 +438,6 @@ def complete_task(task_id: Any, json: s.CompleteRequest) -> Any:
     return _instance(services().complete(str(task_id), actor(), json.data))
 
 
-_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._\- ()]+")
-
-
 @bp.get(f"/documents/<{ID}:version_id>")
 @authenticated
 @spec.validate(resp=answers(404, HTTP_200=None), tags=["documents"], operation_id="downloadDocument",
@@ -444,9 +445,10 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._\- ()]+")
 def download(version_id: int) -> Any:
     """The bytes of a document version, as an attachment."""
     version, content = services().document(version_id, actor())
-    filename = _UNSAFE_FILENAME.sub("_", version.filename).strip(" ._") or "dokumen"
+    # the stored name is already safe (engine.documents.safe_filename); send_file adds filename*
+    # (RFC 5987) for a name beyond ASCII, as the UI does
     response = send_file(io.BytesIO(content), mimetype=version.media_type, as_attachment=True,
-                               download_name=filename, etag=version.sha256, max_age=0)
+                         download_name=version.filename, etag=version.sha256, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.direct_passthrough = False  # spectree reads the answer's bytes once more
     return response

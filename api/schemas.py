@@ -335,6 +335,14 @@ class DocumentGroup(Reply):
     versions: list[DocumentVersion]
 
 
+class EndEvent(Reply):
+    """The end event a finished request reached: how it ended."""
+
+    id: str
+    name: str
+    kind: Literal["biasa", "error", "terminate"]
+
+
 class InstanceSummary(Reply):
     id: int
     process: str
@@ -346,6 +354,7 @@ class InstanceSummary(Reply):
     started_at: UtcTime
     started_by: str
     ended_at: UtcTime | None
+    end_event: EndEvent | None = Field(description="the end event reached (null while running or cancelled)")
     letter_number: str | None
     url: str
     overdue: bool

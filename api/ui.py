@@ -32,10 +32,10 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from api import services
-from api.auth import SessionUser
+from api.auth import SessionUser, client_address
 from api.errors import status_of
 from engine import decisions, timeline, timers
 from engine.actors import Actor, Filters, Upload
@@ -45,7 +45,7 @@ from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, No
 from engine.models import Instance, ProcessDefinition, TaskRecord
 from engine.queries import overdue
 from engine.settings import ROOT
-from engine.users import authenticate
+from engine.users import authenticate, end_sessions
 
 bp = Blueprint("ui", __name__)
 
@@ -58,6 +58,7 @@ DOC_LABELS = {
     "surat_ditandatangani": "Surat yang telah ditandatangani",
 }
 STATUS_LABELS = {"running": "Berjalan", "completed": "Selesai", "cancelled": "Dibatalkan"}
+END_KINDS = {"error": "berakhir dengan error", "terminate": "dihentikan (terminate)"}
 TASK_STATES = {"ready": "Menunggu", "completed": "Selesai", "cancelled": "Dibatalkan"}
 SOP_IDENTITY = [
     ("sop_nomor", "Nomor SOP"),
@@ -73,6 +74,8 @@ SOP_IDENTITY = [
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
 UPLOAD_ACCEPT = ".pdf,.docx,.odt,.jpg,.jpeg,.png"
 _SIMPLE_CONDITION = re.compile(r"^\s*(\w+)\s*==\s*'([^']*)'\s*$")
+MAX_ID = 2**31 - 1      # ids are 32-bit integers in every database Alur supports
+MAX_PAGE = 1_000_000
 
 
 # ---- helpers -----------------------------------------------------------------------------
@@ -139,8 +142,18 @@ def _first_step(definition: ProcessDefinition) -> Step:
     return step
 
 
+def _query_int(name: str, low: int, high: int) -> int | None:
+    """An integer query parameter within bounds, None when absent; 400 naming it otherwise."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and low <= int(raw) <= high):
+        raise BadRequest(f"Parameter '{name}' harus bilangan bulat {low} sampai {high}.")
+    return int(raw)
+
+
 def _safe_next(target: str | None) -> str | None:
-    if not target:
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -302,6 +315,11 @@ def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
     return render_template("error.html", message=message, code=413), 413
 
 
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest) -> tuple[str, int]:
+    return render_template("error.html", message=exc.description, code=400), 400
+
+
 @bp.errorhandler(CSRFError)
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:
     message = "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi."
@@ -318,7 +336,7 @@ def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         try:
-            user = authenticate(services(), username, request.form.get("password", ""))
+            user = authenticate(services(), username, request.form.get("password", ""), client_address())
         except Throttled as exc:
             return render_template("login.html", error=exc.message, username=username), 429
         if user is not None:
@@ -330,6 +348,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated:
+        end_sessions(services(), current_user.user.id)  # a copied cookie stops working too
     logout_user()
     flash("Anda telah keluar.", "ok")
     return redirect(url_for("ui.login"))
@@ -473,7 +493,7 @@ def instances() -> str:
     status = status if status in STATUS_LABELS else ""
     day_from, day_to = _parse_day("dari", problems), _parse_day("sampai", problems)
     late = request.args.get("terlambat", "")
-    page = max(request.args.get("halaman", 1, type=int) or 1, 1)
+    page = _query_int("halaman", 1, MAX_PAGE) or 1
     started_from, started_to = days_utc(day_from, day_to, _tz())
     filters = Filters(
         status=status or None, process=request.args.get("proses") or None,
@@ -489,7 +509,7 @@ def instances() -> str:
                            day_to=day_to.isoformat() if day_to else "", overdue=overdue)
 
 
-@bp.get("/permohonan/<int:instance_id>")
+@bp.get("/permohonan/<int(max=2147483647):instance_id>")
 @login_required
 def instance(instance_id: int) -> str:
     who = actor()
@@ -501,17 +521,17 @@ def instance(instance_id: int) -> str:
         overdue=overdue, current=detail.current_steps, completed=detail.completed_steps,
         returned=detail.returned_steps, request_data=_instance_data(model, detail.instance),
         timers=[(t, model.timers.get(t.spec_id)) for t in timers.pending(services(), instance_id)],
-        total_minutes=model.total_standard_minutes, task_state=TASK_STATES)
+        total_minutes=model.total_standard_minutes, task_state=TASK_STATES, end_kinds=END_KINDS)
 
 
-@bp.get("/permohonan/<int:instance_id>/diagram.xml")
+@bp.get("/permohonan/<int(max=2147483647):instance_id>/diagram.xml")
 @login_required
 def instance_diagram(instance_id: int) -> Response:
     detail = services().instance(instance_id, actor())
-    return Response(services().diagram_xml(detail.instance.definition), mimetype="application/xml")
+    return _diagram_download(detail.instance.definition)
 
 
-@bp.get("/dokumen/<int:version_id>")
+@bp.get("/dokumen/<int(max=2147483647):version_id>")
 @login_required
 def document(version_id: int) -> Response:
     version, content = services().document(version_id, actor())
@@ -524,7 +544,7 @@ def document(version_id: int) -> Response:
 @bp.get("/buku-agenda")
 @login_required
 def register() -> str:
-    year = request.args.get("tahun", type=int)
+    year = _query_int("tahun", 1, 9999)
     entries = services().register(actor(), year)
     return render_template("register.html", entries=entries, year=year)
 
@@ -541,7 +561,7 @@ def processes() -> Any:
 @bp.get("/proses/<key>")
 @login_required
 def process(key: str) -> str:
-    definition = services().definition(key, request.args.get("versi", type=int))
+    definition = services().definition(key, _query_int("versi", 1, MAX_ID))
     model = _model(definition)
     steps = model.ordered_steps()
     return render_template("process.html", definition=definition, model=model, steps=steps,
@@ -553,8 +573,16 @@ def process(key: str) -> str:
 @bp.get("/proses/<key>/diagram.xml")
 @login_required
 def process_diagram(key: str) -> Response:
-    definition = services().definition(key, request.args.get("versi", type=int))
-    return Response(services().diagram_xml(definition), mimetype="application/xml")
+    definition = services().definition(key, _query_int("versi", 1, MAX_ID))
+    return _diagram_download(definition)
+
+
+def _diagram_download(definition: ProcessDefinition) -> Response:
+    """The XML as a download: a browser never renders it as a page (documentation is user input)."""
+    response = Response(services().diagram_xml(definition), mimetype="application/xml")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{re.sub(r"[^A-Za-z0-9_.-]", "_", definition.key)[:100]}-v{definition.version}.bpmn"')
+    return response
 
 
 @bp.get("/vendor/bpmn-js/<path:filename>")

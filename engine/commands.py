@@ -104,16 +104,20 @@ class Commands:
                   data: Mapping[str, Any] | None, now: datetime) -> tuple[Instance, ParsedDiagram, Any]:
         """Create an instance in the caller's transaction (a user's start, or a timer start event firing)."""
         parsed = self.specs.get(definition)
-        initial = forms.validate([f for s in parsed.model.steps.values() for f in s.fields],
-                                 dict(data or {}), partial=True)
-        if actor.agency:
-            initial[AGENCY_FIELD] = actor.agency
         workflow = state.new_workflow(parsed.spec, parsed.subprocess_specs)
-        workflow.task_tree.data.update(initial)
         workflow.do_engine_steps()
         timers.fire_start_events(workflow)
-        lanes = {parsed.model.steps[t.task_spec.name].lane for t in state.ready_user_tasks(workflow)
-                 if t.task_spec.name in parsed.model.steps}
+        ready = state.ready_user_tasks(workflow)
+        first_steps = [parsed.model.steps[t.task_spec.name] for t in ready if t.task_spec.name in
+                       parsed.model.steps]
+        # Only the first step's fields: later steps' fields belong to the staff who do them.
+        initial = forms.validate([f for s in first_steps for f in s.fields], dict(data or {}), partial=True)
+        if actor.agency:
+            initial[AGENCY_FIELD] = actor.agency
+        workflow.task_tree.data.update(initial)
+        for task in ready:
+            task.set_data(**initial)
+        lanes = {s.lane for s in first_steps}
         if not actor.is_admin and not (lanes & actor.lanes):
             raise Forbidden("anda tidak berada di lane langkah pertama proses ini")
         instance = Instance(
@@ -173,7 +177,7 @@ class Commands:
 
     def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor) -> tuple[TaskRecord, Instance]:
         record, instance = uow.lock_task(task_id)
-        check_can_read(instance, actor)
+        check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if record.state != "ready" or instance.status != "running":
@@ -271,12 +275,17 @@ class Commands:
         record.keputusan, record.catatan = ctx.values.get(decisions.FIELD), ctx.values.get(decisions.NOTE)
         uow.audit(actor.username, "return" if ctx.is_return else "complete", now, instance.id, record.id,
                   step=step.name, step_no=step.step_no, keputusan=record.keputusan, catatan=record.catatan)
-        instance.data = _json_safe({**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}})
+        data = {**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}}
+        for form_field in step.fields:  # a field this step left empty no longer holds an older value
+            if ctx.values.get(form_field.id) is None:
+                data.pop(form_field.id, None)
+        instance.data = _json_safe(data)
         instance.perihal = instance.data.get(SUBJECT_FIELD) or instance.perihal
         instance.agency = instance.agency or instance.data.get(AGENCY_FIELD)
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
-            uow.audit(actor.username, "end", now, instance.id)
+            instance.end_event = state.end_event(workflow)
+            uow.audit(actor.username, "end", now, instance.id, end_event=instance.end_event)
         reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
                                  self.office.calendar(uow.session))
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance

@@ -33,6 +33,10 @@ MAX_DIAGRAM_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 40
 FIELD_TYPES = {"string", "long", "boolean", "date", "enum"}
 DOCUMENT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_FLOW_NODES = 300  # SpiffWorkflow's parser recurses along the flow and fails near 490 nodes in a row
+MAX_ELEMENTS = 20_000  # XML elements in the whole file (shapes, forms and all)
+MAX_FORM_FIELDS = 1_000  # form fields in all steps together
+STEP_TASKS = ("userTask", "manualTask", "task")  # each runs as a person's step in its lane
 FLOW_NODES = {
     "startEvent", "endEvent", "userTask", "manualTask", "task", "exclusiveGateway",
     "parallelGateway", "intermediateThrowEvent", "boundaryEvent", "intermediateCatchEvent",
@@ -51,12 +55,77 @@ UNSUPPORTED = {
     "inclusiveGateway": "inclusiveGateway tidak didukung",
     "eventBasedGateway": "eventBasedGateway tidak didukung",
 }
-# Catch events run only with a timer (the scheduler fires it); nothing delivers messages, signals etc.
-TIMER_ONLY = {
-    "startEvent": "start event hanya boleh kosong atau timer",
-    "intermediateCatchEvent": "intermediateCatchEvent hanya didukung dengan timer",
-    "boundaryEvent": "boundaryEvent hanya didukung dengan timer pada tugas pengguna",
+LOOPS = {"standardLoopCharacteristics", "multiInstanceLoopCharacteristics"}
+EVENTS = {"startEvent", "endEvent", "intermediateThrowEvent", "intermediateCatchEvent", "boundaryEvent"}
+EVENT_KINDS = {
+    "messageEventDefinition": "pesan", "timerEventDefinition": "timer", "signalEventDefinition": "sinyal",
+    "conditionalEventDefinition": "kondisi", "errorEventDefinition": "error",
+    "escalationEventDefinition": "eskalasi", "compensateEventDefinition": "kompensasi",
+    "terminateEventDefinition": "terminate", "linkEventDefinition": "link", "cancelEventDefinition": "batal",
 }
+EVENT_LABELS = {
+    "startEvent": "start event", "endEvent": "end event", "intermediateThrowEvent": "intermediate throw event",
+    "intermediateCatchEvent": "intermediate catch event", "boundaryEvent": "boundary event",
+}
+# The events Alur runs: (element, event definition or None). Everything else is refused at deploy.
+EVENTS_RUN = {
+    ("startEvent", None), ("endEvent", None), ("endEvent", "errorEventDefinition"),
+    ("endEvent", "terminateEventDefinition"), ("intermediateThrowEvent", None),
+    # timers: fired by the scheduler (engine/timers.py); their text is checked by `_read_timers`
+    ("startEvent", "timerEventDefinition"), ("intermediateCatchEvent", "timerEventDefinition"),
+    ("boundaryEvent", "timerEventDefinition"),
+}
+EVENT_REASONS = {
+    "timerEventDefinition": "timer hanya didukung pada start event, intermediate catch event dan boundary event",
+    "messageEventDefinition": "Alur tidak mengirim atau menerima pesan BPMN",
+    "signalEventDefinition": "Alur tidak mengirim atau menerima sinyal BPMN",
+    "conditionalEventDefinition": "Alur tidak menunggu kondisi; pakai gateway eksklusif",
+    "escalationEventDefinition": "Alur tidak menjalankan eskalasi",
+    "compensateEventDefinition": "Alur tidak menjalankan kompensasi",
+    "linkEventDefinition": "Alur tidak menjalankan link event; sambungkan dengan alur (sequence flow)",
+    "errorEventDefinition": "error hanya didukung pada end event",
+    "terminateEventDefinition": "terminate hanya didukung pada end event",
+    "cancelEventDefinition": "Alur tidak menjalankan transaksi",
+}
+
+
+def _event_definition(el: etree._Element) -> str | None:
+    """The one event definition of an event ("multiple" if several or a reference)."""
+    found = [_local(c.tag) for c in el if _local(c.tag).endswith("EventDefinition")
+             or _local(c.tag) == "eventDefinitionRef"]
+    if not found:
+        return None
+    return found[0] if len(found) == 1 and found[0] != "eventDefinitionRef" else "multiple"
+
+
+def refusal(el: etree._Element) -> str | None:
+    """Why Alur does not run this element, naming it; None when it runs.
+
+    The one place that decides which BPMN shapes run. When a new kind runs, add its
+    (element, definition) pair to EVENTS_RUN and the element to FLOW_NODES (timers: their
+    text is checked by `_read_timers`; a boundary event's host is its predecessor in
+    `_check_flow`'s reachability).
+    """
+    tag = _local(el.tag)
+    label = f"'{el.get('name') or el.get('id', '')}'"
+    if tag in EVENTS:
+        kind = _event_definition(el)
+        if (tag, kind) in EVENTS_RUN:
+            return None
+        what = EVENT_LABELS[tag] + (f" {EVENT_KINDS[kind]}" if kind in EVENT_KINDS else "")
+        if kind == "multiple":
+            return f"{what} {label} dengan beberapa definisi event tidak didukung"
+        if kind is None:
+            return f"{what} {label} tidak didukung: Alur hanya menjalankan start, end dan throw event biasa"
+        return f"{what} {label} tidak didukung: {EVENT_REASONS[kind]}"
+    if tag in UNSUPPORTED:
+        return f"{label}: {UNSUPPORTED[tag]}"
+    if tag in STEP_TASKS:
+        if any(_local(c.tag) in LOOPS for c in el):
+            return f"{label}: pengulangan (loop/multi-instance) pada tugas tidak didukung"
+        if el.get("isForCompensation") == "true":
+            return f"{label}: tugas kompensasi tidak didukung"
+    return None
 
 
 @dataclass(frozen=True)
@@ -167,9 +236,14 @@ def safe_parse(xml: bytes) -> etree._ElementTree:
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise InvalidDiagram([DiagramProblem("DOCTYPE/entitas tidak diizinkan dalam diagram", 1)])
     root = tree.getroot()
+    elements = 0
     for el in root.iter():
         if isinstance(el, etree._Entity) or el.tag is etree.Entity:
             raise InvalidDiagram([DiagramProblem("entitas tidak diizinkan dalam diagram", el.sourceline)])
+        elements += 1
+        if elements > MAX_ELEMENTS:
+            raise InvalidDiagram([DiagramProblem(f"diagram memuat lebih dari {MAX_ELEMENTS} elemen XML, "
+                                                 f"melebihi batas")])
     depth = _max_depth(root)
     if depth > MAX_DEPTH:
         raise InvalidDiagram([DiagramProblem(f"struktur XML terlalu dalam (lebih dari {MAX_DEPTH} tingkat)")])
@@ -189,9 +263,17 @@ def _max_depth(root: etree._Element) -> int:
     return deepest
 
 
-def parse_diagram(xml: bytes, known_handlers: Iterable[str], filename: str = "diagram.bpmn") -> ParsedDiagram:
-    """Check a diagram completely; return the SOP model and the SpiffWorkflow spec."""
+def parse_diagram(xml: bytes, known_handlers: Iterable[str], filename: str = "diagram.bpmn",
+                  deployed: bool = False) -> ParsedDiagram:
+    """Check a diagram completely; return the SOP model and the SpiffWorkflow spec.
+
+    `deployed`: a version stored earlier is read again. It passed the rules of its day, so
+    rules added since (caps, refused shapes, plain-text documentation) do not lock its
+    requests out; the XML safety checks and the schema still apply.
+    """
     tree = safe_parse(xml)
+    if not deployed:
+        _check_size(tree.getroot())
     try:
         _validator().validate(tree, filename)
     except ValidationException as exc:
@@ -200,23 +282,74 @@ def parse_diagram(xml: bytes, known_handlers: Iterable[str], filename: str = "di
     process = _single_process(tree.getroot(), check)
     if process is None:
         raise InvalidDiagram(check.problems)
-    model = _read_model(process, check)
+    lane_of = _lane_of(process)
+    model = _read_model(process, lane_of, check)
     _check_references(tree.getroot(), process, check)
-    _check_flow(process, model, check)
+    _check_documentation(tree.getroot(), check)
+    _check_flow(process, model, lane_of, check)
     _check_steps(process, model, set(known_handlers), check)
     model = replace(model, timers=_read_timers(process, check))
-    if check.problems:
+    if check.problems and not deployed:
         raise InvalidDiagram(check.problems)
+    _drop_data_associations(tree.getroot())
     try:
         parser = AlurParser()
         parser.add_bpmn_xml(tree, filename)
         spec = parser.get_spec(model.key)
         subprocess_specs = parser.get_subprocess_specs(model.key)
+    except RecursionError:
+        raise InvalidDiagram([DiagramProblem(TOO_LONG)]) from None
     except ValidationException as exc:
+        if _recursed(exc):
+            raise InvalidDiagram([DiagramProblem(TOO_LONG)]) from None
         raise InvalidDiagram([DiagramProblem(str(exc), exc.line_number or None, exc.id or None)]) from None
     except SpiffWorkflowException as exc:
-        raise InvalidDiagram([DiagramProblem(str(exc))]) from None
+        raise InvalidDiagram([DiagramProblem(TOO_LONG if _recursed(exc) else str(exc))]) from None
     return ParsedDiagram(model, spec, subprocess_specs)
+
+
+TOO_LONG = ("diagram terlalu panjang untuk dibaca: rangkaian langkah berurutan terlalu panjang; "
+            "bagi proses menjadi beberapa proses yang lebih pendek")
+
+
+def _recursed(exc: BaseException) -> bool:
+    """SpiffWorkflow's parser wraps a RecursionError (a very long chain of nodes) in its own error."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RecursionError) or "RecursionError" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _drop_data_associations(root: etree._Element) -> None:
+    """Data objects and stores are drawings for the reader: SpiffWorkflow would copy task data into them
+    (and stop the request when a step has no such variable), so their associations are not run."""
+    for assoc in list(root.iter(f"{{{BPMN}}}dataInputAssociation", f"{{{BPMN}}}dataOutputAssociation")):
+        assoc.getparent().remove(assoc)
+
+
+def _check_size(root: etree._Element) -> None:
+    """Refuse a diagram with more flow nodes than anyone draws, before any costly check runs."""
+    tags = [f"{{{BPMN}}}{t}" for t in FLOW_NODES | set(UNSUPPORTED) | EVENTS]
+    count = sum(1 for _ in root.iter(*tags))
+    if count > MAX_FLOW_NODES:
+        raise InvalidDiagram([DiagramProblem(
+            f"diagram memuat {count} elemen alur (tugas, event, gateway), melebihi batas {MAX_FLOW_NODES}")])
+    fields = sum(1 for _ in root.iter(f"{{{CAMUNDA}}}formField"))
+    if fields > MAX_FORM_FIELDS:
+        raise InvalidDiagram([DiagramProblem(
+            f"diagram memuat {fields} field formulir, melebihi batas {MAX_FORM_FIELDS}")])
+
+
+def _check_documentation(root: etree._Element, check: _Checker) -> None:
+    """Documentation is plain text: XHTML in it would be markup in every page that shows the XML."""
+    for doc in root.iter(f"{{{BPMN}}}documentation", f"{{{BPMN}}}text"):
+        child = next((c for c in doc if isinstance(c.tag, str)), None)
+        if child is not None:
+            owner = doc.getparent()
+            check.add(f"dokumentasi '{owner.get('name') or owner.get('id', '')}' hanya boleh berisi teks, "
+                      f"bukan elemen <{etree.QName(child).localname}>", child, owner.get("id"))
 
 
 def _single_process(root: etree._Element, check: _Checker) -> etree._Element | None:
@@ -246,8 +379,7 @@ def _lane_of(process: etree._Element) -> dict[str, str]:
     return lanes
 
 
-def _read_model(process: etree._Element, check: _Checker) -> SopModel:
-    lane_of = _lane_of(process)
+def _read_model(process: etree._Element, lane_of: dict[str, str], check: _Checker) -> SopModel:
     lane_names: list[str] = []
     for lane in process.iter(f"{{{BPMN}}}lane"):
         name = (lane.get("name") or "").strip()
@@ -258,8 +390,9 @@ def _read_model(process: etree._Element, check: _Checker) -> SopModel:
         else:
             lane_names.append(name)
     steps: dict[str, Step] = {}
-    for task in process.findall("bpmn:userTask", NS):
-        steps[task.get("id", "")] = _read_step(task, lane_of.get(task.get("id", ""), ""), check)
+    for task in process:
+        if _local(task.tag) in STEP_TASKS:
+            steps[task.get("id", "")] = _read_step(task, lane_of.get(task.get("id", ""), ""), check)
     return SopModel(
         key=process.get("id", ""), name=process.get("name") or process.get("id", ""),
         documentation=_doc(process), properties=_properties(process), lanes=tuple(lane_names), steps=steps,
@@ -328,17 +461,21 @@ def _check_references(root: etree._Element, process: etree._Element, check: _Che
             check.add(f"participant merujuk ke proses '{ref}' yang tidak ada", participant)
 
 
-def _check_flow(process: etree._Element, model: SopModel, check: _Checker) -> None:
+def _check_flow(process: etree._Element, model: SopModel, lane_of: dict[str, str], check: _Checker) -> None:
+    """Refused elements, then reachability: a refused element passes the search on (its cause said once)."""
     nodes: dict[str, etree._Element] = {}
+    refused: list[str] = []
     for el in process:
-        name = _local(el.tag)
-        if name in UNSUPPORTED:
-            check.add(UNSUPPORTED[name], el)
-        elif name in FLOW_NODES:
+        reason = refusal(el)
+        if reason:
+            check.add(reason, el)
+            refused.append(el.get("id", ""))
+            nodes[el.get("id", "")] = el
+        elif _local(el.tag) in FLOW_NODES:
             nodes[el.get("id", "")] = el
     for el in process.iter(f"{{{BPMN}}}scriptTask"):
         if el.getparent() is not process:
-            check.add(UNSUPPORTED["scriptTask"], el)
+            check.add(refusal(el) or UNSUPPORTED["scriptTask"], el)
     out_flows: dict[str, list[etree._Element]] = {n: [] for n in nodes}
     in_flows: dict[str, list[str]] = {n: [] for n in nodes}
     for flow in process.findall("bpmn:sequenceFlow", NS):
@@ -353,15 +490,17 @@ def _check_flow(process: etree._Element, model: SopModel, check: _Checker) -> No
     if not ends:
         check.add("proses tidak punya end event", process)
     host = {n: el.get("attachedToRef", "") for n, el in nodes.items() if _local(el.tag) == "boundaryEvent"}
-    forward = _reach(starts, lambda n: [f.get("targetRef", "") for f in out_flows.get(n, [])]
+    forward = _reach(starts + refused, lambda n: [f.get("targetRef", "") for f in out_flows.get(n, [])]
                      + [b for b, h in host.items() if h == n])
-    backward = _reach(ends, lambda n: in_flows.get(n, []) + ([host[n]] if n in host else []))
+    backward = _reach(ends + refused, lambda n: in_flows.get(n, []) + ([host[n]] if n in host else []))
     for node_id, el in nodes.items():
+        if node_id in refused:
+            continue
         if node_id not in forward:
             check.add(f"'{el.get('name') or node_id}' tidak dapat dicapai dari start event", el)
         elif node_id not in backward:
             check.add(f"dari '{el.get('name') or node_id}' tidak ada jalan ke end event", el)
-        if _local(el.tag) in {"userTask", "manualTask"} and model.lanes and node_id not in _lane_of(process):
+        if _local(el.tag) in STEP_TASKS and model.lanes and node_id not in lane_of:
             check.add("tugas pengguna harus berada di sebuah lane (pelaksana)", el)
     if model.steps and not model.lanes:
         check.add("proses dengan tugas pengguna harus memiliki lane per pelaksana", process)
@@ -380,43 +519,38 @@ def _check_flow(process: etree._Element, model: SopModel, check: _Checker) -> No
 
 
 def _read_timers(process: etree._Element, check: _Checker) -> dict[str, TimerEvent]:
-    """Timer events, checked; any other event definition on a catch event is refused."""
+    """Timer events with their text checked (other event kinds are `refusal`'s business)."""
     timers: dict[str, TimerEvent] = {}
     starts = process.findall("bpmn:startEvent", NS)
-    user_tasks = {t.get("id") for t in process.findall("bpmn:userTask", NS)}
+    hosts = {t.get("id") for tag in STEP_TASKS for t in process.findall(f"bpmn:{tag}", NS)}
     for el in process:
         tag = _local(el.tag)
-        if tag not in TIMER_ONLY:
+        if tag not in {"startEvent", "intermediateCatchEvent", "boundaryEvent"} \
+                or _event_definition(el) != "timerEventDefinition":
             continue
-        definitions = [d for d in el if _local(d.tag).endswith("EventDefinition")]
-        kinds = [_local(d.tag).removesuffix("EventDefinition") for d in definitions]
-        if kinds != ["timer"]:
-            if tag == "startEvent" and not kinds:
-                continue
-            what = ", ".join(kinds) or "tanpa definisi event"
-            check.add(f"{TIMER_ONLY[tag]} ({what} tidak dijalankan Alur)", el)
-            continue
-        if tag == "boundaryEvent" and el.get("attachedToRef") not in user_tasks:
-            check.add(TIMER_ONLY[tag], el)
+        label = f"timer '{el.get('name') or el.get('id', '')}'"
+        if tag == "boundaryEvent" and el.get("attachedToRef") not in hosts:
+            check.add(f"{label}: boundary event timer hanya didukung pada tugas (langkah) sebuah lane", el)
             continue
         if tag == "startEvent" and len(starts) > 1:
-            check.add("proses dengan start event timer hanya boleh punya satu start event", el)
+            check.add(f"{label}: proses dengan start event timer hanya boleh punya satu start event", el)
             continue
+        definition = next(d for d in el if _local(d.tag) == "timerEventDefinition")
         texts = [(k, d) for k, name in (("date", "timeDate"), ("duration", "timeDuration"), ("cycle", "timeCycle"))
-                 for d in definitions[0].findall(f"bpmn:{name}", NS)]
+                 for d in definition.findall(f"bpmn:{name}", NS)]
         if len(texts) != 1:
-            check.add("timer harus punya tepat satu timeDate, timeDuration atau timeCycle", el)
+            check.add(f"{label}: harus punya tepat satu timeDate, timeDuration atau timeCycle", el)
             continue
         kind, node = texts[0]
-        working = _properties(el).get(WORKING_TIME_PROPERTY, "").strip().lower() in {"true", "1", "ya"}
         if tag == "startEvent" and kind == "duration":
-            check.add("start event timer memakai timeDate atau timeCycle, bukan timeDuration", el)
+            check.add(f"{label}: start event timer memakai timeDate atau timeCycle, bukan timeDuration", el)
             continue
+        working = _properties(el).get(WORKING_TIME_PROPERTY, "").strip().lower() in {"true", "1", "ya"}
         expression = (node.text or "").strip()
         try:
             parse_timer(kind, expression, "UTC", working)
         except TimerError as exc:
-            check.add(f"timer: {exc}", el)
+            check.add(f"{label}: {exc}", el)
             continue
         event = {"startEvent": "start", "boundaryEvent": "boundary"}.get(tag, "catch")
         timers[el.get("id", "")] = TimerEvent(
@@ -424,7 +558,6 @@ def _read_timers(process: etree._Element, check: _Checker) -> dict[str, TimerEve
             expression=expression, working_time=working, attached_to=el.get("attachedToRef"),
             interrupting=el.get("cancelActivity", "true") != "false")
     return timers
-
 
 def _check_expression(text: str, field_ids: set[str], node: etree._Element, check: _Checker) -> None:
     try:
@@ -447,7 +580,7 @@ def _reach(starts: list[str], nexts: Any) -> set[str]:
 
 
 def _check_steps(process: etree._Element, model: SopModel, handlers: set[str], check: _Checker) -> None:
-    by_id = {el.get("id"): el for el in process.findall("bpmn:userTask", NS)}
+    by_id = {el.get("id"): el for el in process if _local(el.tag) in STEP_TASKS}
     field_ids = {f.id for s in model.steps.values() for f in s.fields}
     for step in model.steps.values():
         el = by_id[step.id]

@@ -15,6 +15,7 @@ from engine.diagram import FormField
 from engine.errors import InvalidData
 
 MAX_STRING = 10_000
+MAX_LISTED = 5  # unknown names named in a refusal; the rest are counted
 
 
 def _convert(field: FormField, value: Any) -> Any:
@@ -81,8 +82,10 @@ def validate(fields: Iterable[FormField], submitted: Mapping[str, Any], partial:
     known = {f.id for f in fields}
     unknown = sorted(set(submitted) - known)
     if unknown:
-        raise InvalidData(f"field tidak dikenal: {', '.join(unknown)}", unknown[0], "unknown_field",
-                          {"fields": unknown})
+        more = f" (dan {len(unknown) - MAX_LISTED} lagi)" if len(unknown) > MAX_LISTED else ""
+        raise InvalidData(f"field tidak dikenal: {', '.join(k[:80] for k in unknown[:MAX_LISTED])}{more}",
+                          unknown[0][:80], "unknown_field",
+                          {"fields": [k[:80] for k in unknown[:MAX_LISTED]], "count": len(unknown)})
     values: dict[str, Any] = {}
     for field in fields:
         raw = submitted.get(field.id)

@@ -40,6 +40,9 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))  # for reminders; optional
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # Carried in the session cookie and checked on every request: logout, a password change
+    # or disabling the account bump it, and every older session stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lanes: Mapped[list[UserLane]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
@@ -57,13 +60,19 @@ class UserLane(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per user name (existing or not), to slow down password guessing."""
+    """Login attempts per user name (existing or not) and client address together.
+
+    Keyed by both, so guessing from one place slows that place down without locking the
+    real user out at their own desk.
+    """
 
     __tablename__ = "login_throttle"
 
     username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     failures: Mapped[int] = mapped_column(default=0)
     first_failure_at: Mapped[datetime]
+    last_failure_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
 
 
@@ -114,6 +123,7 @@ class Instance(Base):
     ended_at: Mapped[datetime | None]
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     task_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # activations so far
+    end_event: Mapped[dict[str, Any] | None]  # how it ended: {"id", "name", "kind"} of the end event reached
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}

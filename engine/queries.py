@@ -37,10 +37,11 @@ from engine.specs import SpecCache
 from engine.uow import unit_of_work
 
 
-def check_can_read(instance: Instance, actor: Actor) -> None:
-    """An applicant sees only their own agency's requests (and their documents); others look absent."""
+def check_can_read(instance: Instance, actor: Actor, not_found: str | None = None) -> None:
+    """An applicant sees only their own agency's requests (and their documents); others look absent,
+    with the same message as a missing id (`not_found`: the one for the task or document asked for)."""
     if actor.agency and instance.agency != actor.agency:
-        raise NotFound(f"permohonan {instance.id} tidak ditemukan")
+        raise NotFound(not_found or f"permohonan {instance.id} tidak ditemukan")
 
 
 def can_complete(record: TaskRecord, instance: Instance, actor: Actor) -> bool:
@@ -187,7 +188,7 @@ class Queries:
             if record is None:
                 raise NotFound(f"tugas {task_id} tidak ditemukan")
             instance = uow.session.get_one(Instance, record.instance_id)
-            check_can_read(instance, actor)
+            check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
             step = self._step(uow.session, instance.definition, record.spec_id)
             return TaskDetail(record, instance, step, _documents(uow.session, instance.id))
 
@@ -253,7 +254,8 @@ class Queries:
             version = uow.session.get(DocumentVersion, version_id)
             if version is None:
                 raise NotFound(f"dokumen {version_id} tidak ditemukan")
-            check_can_read(uow.session.get_one(Instance, version.document.instance_id), actor)
+            check_can_read(uow.session.get_one(Instance, version.document.instance_id), actor,
+                           f"dokumen {version_id} tidak ditemukan")
             content = uow.session.get_one(DocumentContent, version_id).content
             return version, content
 

@@ -45,6 +45,11 @@ class Settings:
     smtp_from: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_FROM", "alur@localhost"))
     base_url: str = field(default_factory=lambda: os.environ.get("ALUR_BASE_URL", "http://localhost:5000"))
 
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; none by default,
+    # so a client cannot pick the address its login attempts are counted under.
+    trusted_proxies: tuple[str, ...] = field(default_factory=lambda: tuple(
+        p.strip() for p in os.environ.get("ALUR_TRUSTED_PROXIES", "").split(",") if p.strip()))
+
 
 def load() -> Settings:
     return Settings()

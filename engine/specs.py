@@ -43,6 +43,6 @@ class SpecCache:
                 parsed = self._parsed.get(definition.id)
                 if parsed is None:
                     xml = self.xml(definition).encode()
-                    parsed = parse_diagram(xml, self.handler_names, f"{definition.key}.bpmn")
+                    parsed = parse_diagram(xml, self.handler_names, f"{definition.key}.bpmn", deployed=True)
                     self._parsed[definition.id] = parsed
         return parsed

@@ -102,6 +102,22 @@ def ended(workflow: BpmnWorkflow) -> bool:
     return end_done and not open_left
 
 
+END_KINDS = {"ErrorEventDefinition": "error", "TerminateEventDefinition": "terminate"}
+
+
+def end_event(workflow: BpmnWorkflow) -> dict[str, str] | None:
+    """The end event a finished workflow reached (a terminate one wins): id, name and kind."""
+    reached = [t for t in workflow.tasks.values()
+               if isinstance(t.task_spec, EndEvent) and t.state == TaskState.COMPLETED]
+    if not reached:
+        return None
+    kind_of = {t.id: END_KINDS.get(type(t.task_spec.event_definition).__name__, "biasa") for t in reached}
+    last = max(reached, key=lambda t: (kind_of[t.id] == "terminate", t.last_state_change))
+    spec = last.task_spec
+    return {"id": spec.bpmn_id or spec.name, "name": spec.bpmn_name or spec.bpmn_id or spec.name,
+            "kind": kind_of[last.id]}
+
+
 def dump(workflow: BpmnWorkflow) -> bytes:
     """Prune, then serialize without the spec and compress."""
     prune(workflow)

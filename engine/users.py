@@ -7,8 +7,11 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -91,50 +94,108 @@ def user_by_id(alur: Alur, user_id: int) -> User | None:
         return uow.session.get(User, user_id)
 
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=15)
+MAX_FAILURES = 5                      # attempts per user name and client before the first delay
+FIRST_DELAY = timedelta(minutes=1)    # then 2, 4, 8 ... minutes for each further failure
+LOCKOUT = timedelta(minutes=15)       # the longest delay
+FAILURE_MEMORY = timedelta(hours=1)   # failures older than this (since the last one) are forgotten
 
 
-def authenticate(alur: Alur, username: str, password: str) -> User | None:
-    """The user if the password is right; None if not; Throttled after repeated failures."""
-    key = username.strip().lower()[:80]
+def delay_after(failures: int) -> timedelta | None:
+    """How long a user name and client wait after `failures` attempts without success."""
+    if failures < MAX_FAILURES:
+        return None
+    return min(FIRST_DELAY * 2 ** min(failures - MAX_FAILURES, 20), LOCKOUT)
+
+
+def authenticate(alur: Alur, username: str, password: str, client: str = "") -> User | None:
+    """The user if the password is right; None if not; Throttled after repeated failures.
+
+    The attempt is counted (atomically, under a row lock) *before* the password is checked,
+    so parallel guesses cannot slip past the limit. Counting is per user name and client
+    address together: guesses from elsewhere never lock the real user out at their desk.
+    """
+    key, client = username.strip().lower()[:80], client[:64]
     now = utcnow()
+    _count_attempt(alur, key, client, now)
     with alur.unit_of_work(write=False) as uow:
-        throttle = uow.session.get(LoginThrottle, key)
-        if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-            wait = int((throttle.locked_until - now).total_seconds()) + 1
-            raise Throttled(f"terlalu banyak percobaan masuk yang gagal; coba lagi dalam {wait // 60 + 1} menit",
-                            wait)
         user = uow.session.scalars(select(User).where(User.username == key, User.active.is_(True))).first()
     if user is None:
         check_password_hash(_DUMMY_HASH, password)  # same work either way
     ok = user is not None and check_password_hash(user.password_hash, password)
-    if not ok or throttle is not None:  # a clean success writes nothing
-        _record_attempt(alur, key, ok, now)
+    if ok:
+        with alur.unit_of_work() as uow:
+            uow.session.execute(delete(LoginThrottle).where(LoginThrottle.username == key,
+                                                            LoginThrottle.client == client))
     return user if ok else None
 
 
 _DUMMY_HASH = generate_password_hash("alur-dummy-password")
 
 
-def _record_attempt(alur: Alur, key: str, ok: bool, now: datetime) -> None:
+def _count_attempt(alur: Alur, key: str, client: str, now: datetime) -> None:
+    """Record one more attempt of this name from this client, or raise Throttled while it must wait."""
     with alur.unit_of_work() as uow:
-        throttle = uow.session.get(LoginThrottle, key)
-        if ok:
-            if throttle is not None:
-                uow.session.delete(throttle)
-            return
-        if throttle is None or now - throttle.first_failure_at > FAILURE_WINDOW:
-            if throttle is not None:
-                uow.session.delete(throttle)
-                uow.session.flush()
-            throttle = LoginThrottle(username=key, failures=0, first_failure_at=now)
-            uow.session.add(throttle)
+        dialect = alur.db.engine.dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        uow.session.execute(insert(LoginThrottle).values(
+            username=key, client=client, failures=0, first_failure_at=now, last_failure_at=now,
+        ).on_conflict_do_nothing())
+        stmt = select(LoginThrottle).where(LoginThrottle.username == key, LoginThrottle.client == client)
+        throttle = uow.session.scalars(stmt.with_for_update() if dialect == "postgresql" else stmt).one()
+        if throttle.locked_until is not None and throttle.locked_until > now:
+            wait = int((throttle.locked_until - now).total_seconds()) + 1
+            raise Throttled(f"terlalu banyak percobaan masuk yang gagal; coba lagi dalam {wait // 60 + 1} menit",
+                            wait)
+        if now - throttle.last_failure_at > FAILURE_MEMORY:
+            throttle.failures, throttle.first_failure_at = 0, now
         throttle.failures += 1
-        if throttle.failures >= MAX_FAILURES:
-            throttle.locked_until = now + LOCKOUT
-            uow.audit(key, "login_locked", now, failures=throttle.failures)
+        throttle.last_failure_at = now
+        delay = delay_after(throttle.failures)
+        if delay is not None:
+            throttle.locked_until = now + delay
+            uow.audit(key, "login_locked", now, failures=throttle.failures, client=client,
+                      seconds=int(delay.total_seconds()))
+
+
+def end_sessions(alur: Alur, user_id: int) -> None:
+    """Every session cookie of this user stops working (logout ends the session for real)."""
+    with alur.unit_of_work() as uow:
+        uow.session.execute(update(User).where(User.id == user_id)
+                            .values(session_version=User.session_version + 1))
+
+
+def _end_access(uow: Any, user: User, now: datetime) -> None:
+    user.session_version += 1
+    uow.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
+
+
+def change_password(alur: Alur, username: str, new_password: str) -> None:
+    """A new password ends every session and token of the user."""
+    if not 8 <= len(new_password) <= 200:
+        raise InvalidData("kata sandi 8 sampai 200 karakter", "password")
+    now = utcnow()
+    with alur.unit_of_work() as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"pengguna '{username}' tidak ditemukan")
+        user.password_hash = generate_password_hash(new_password)
+        _end_access(uow, user, now)
+        uow.audit(username, "password_changed", now, username=username)
+
+
+def set_active(alur: Alur, actor: Actor, username: str, active: bool) -> None:
+    """An administrator disables (or enables) an account; disabling ends its sessions and tokens."""
+    _require_admin(actor)
+    now = utcnow()
+    with alur.unit_of_work() as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"pengguna '{username}' tidak ditemukan")
+        user.active = active
+        if not active:
+            _end_access(uow, user, now)
+        uow.audit(actor.username, "user_enabled" if active else "user_disabled", now, username=username)
 
 
 def _hash(token: str) -> str:

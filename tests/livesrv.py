@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,17 +26,20 @@ class LiveServer:
     workers: int = 3
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="alur-server-", suffix=".log")[1]))
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LiveServer:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": SECRET_KEY}
-        self.process = subprocess.Popen(
-            [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--timeout", "60", "api.wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": SECRET_KEY, **self.env}
+        with open(self.log, "ab") as out:  # the server keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+                 "--timeout", "60", "api.wsgi:app"],
+                cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -45,6 +49,11 @@ class LiveServer:
                 time.sleep(0.2)
         self.kill()
         raise RuntimeError("server did not start within 60 s")
+
+    def tracebacks(self) -> str:
+        """The server's log when it holds a Python traceback (an unexpected error), else ''."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text[-5000:] if "Traceback" in text else ""
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:

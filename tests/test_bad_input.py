@@ -207,7 +207,9 @@ COMPLETE_REFUSALS: dict[str, tuple[Any, int, tuple[str, ...], str | None]] = {
                               "keputusan"),
     "unknown_form_field": ({"data": {"keputusan": "setuju", "nilai_rahasia": "1"}}, 422, ("tidak dikenal",),
                            "nilai_rahasia"),
-    "catatan_of_1_mb": ({"data": {"keputusan": "tidak_setuju", "catatan": "x" * MB}}, 422, ("10000",), "catatan"),
+    "catatan_of_20_kb": ({"data": {"keputusan": "tidak_setuju", "catatan": "x" * 20_000}}, 422, ("10000",),
+                         "catatan"),
+    "catatan_of_1_mb": ({"data": {"keputusan": "tidak_setuju", "catatan": "x" * MB}}, 413, ("batas ukuran",), None),
     "catatan_with_nul": ({"data": {"keputusan": "tidak_setuju", "catatan": "a\x00b"}}, 400, ("NUL",), "data"),
 }
 
@@ -238,7 +240,9 @@ START_REFUSALS: dict[str, tuple[Any, int, tuple[str, ...], str | None]] = {
     "unknown_top_level_key": ({"process": PROCESS, "prioritas": "tinggi"}, 400, ("tidak dikenal",), "prioritas"),
     "unknown_form_field": ({"process": PROCESS, "data": {"perihal": "x", "gaji": "1"}}, 422, ("tidak dikenal",),
                            "gaji"),
-    "perihal_of_100_kb": ({"process": PROCESS, "data": {"perihal": "x" * 100 * 1024}}, 422, ("10000",), "perihal"),
+    "perihal_of_20_kb": ({"process": PROCESS, "data": {"perihal": "x" * 20_000}}, 422, ("10000",), "perihal"),
+    # API bodies other than uploads are capped at 64 KB
+    "perihal_of_100_kb": ({"process": PROCESS, "data": {"perihal": "x" * 100 * 1024}}, 413, ("batas ukuran",), None),
     "date_of_the_wrong_type": ({"process": PROCESS, "data": {"tanggal_kegiatan": 20260817}}, 422, ("teks",),
                                "tanggal_kegiatan"),
 }

@@ -75,3 +75,25 @@ def test_deploy_of_a_broken_diagram_names_line_and_element(run, tmp_path: Path) 
     assert result.exit_code == 2
     assert re.search(r"baris \d+, elemen flow_02_setuju: targetRef 'tidak_ada'", result.output)
     assert "tidak berubah" in run("deploy", str(SOP_FILE)).output
+
+
+def test_password_change_and_disable_from_the_command_line(run) -> None:
+    from engine.bootstrap import build
+    from engine.settings import load
+    from engine.users import DEMO_PASSWORD, authenticate, get_user, issue_token, user_for_token
+
+    run("init", "--demo")
+    alur = build(load())
+    token = issue_token(alur, get_user(alur, "sekda"))
+    result = run("user-password", "sekda", "--password", "kata-sandi-baru-1")
+    assert result.exit_code == 0 and "berakhir" in result.output
+    assert user_for_token(alur, token) is None
+    assert authenticate(alur, "sekda", DEMO_PASSWORD) is None
+    assert authenticate(alur, "sekda", "kata-sandi-baru-1") is not None
+    assert run("user-disable", "sekda").exit_code == 0
+    assert authenticate(alur, "sekda", "kata-sandi-baru-1") is None
+    assert run("user-disable", "sekda", "--enable").exit_code == 0
+    assert authenticate(alur, "sekda", "kata-sandi-baru-1") is not None
+    missing = CliRunner().invoke(main, ["user-disable", "tidak-ada"])
+    assert missing.exit_code == 1 and "tidak ditemukan" in missing.output
+    alur.db.engine.dispose()

@@ -31,6 +31,7 @@ def server(db_url: str) -> Iterator[LiveServer]:
     live = LiveServer(db_url).start()
     yield live
     live.kill()
+    assert not live.tracebacks(), live.tracebacks()
 
 
 class Driver:

@@ -167,9 +167,9 @@ def test_cancel_drops_pending_timers(alur: Alur) -> None:
 
 @pytest.mark.parametrize(("element", "message"), [
     ('<bpmn:intermediateCatchEvent id="x"><bpmn:messageEventDefinition id="m"/></bpmn:intermediateCatchEvent>',
-     "hanya didukung dengan timer (message"),
+     "intermediate catch event pesan 'x' tidak didukung"),
     ('<bpmn:boundaryEvent id="x" attachedToRef="periksa"><bpmn:signalEventDefinition id="s"/></bpmn:boundaryEvent>',
-     "boundaryEvent hanya didukung dengan timer"),
+     "boundary event sinyal 'x' tidak didukung"),
     ('<bpmn:boundaryEvent id="x" attachedToRef="periksa"><bpmn:timerEventDefinition id="t"><bpmn:timeDuration>'
      'PT2X</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>', "bukan durasi ISO 8601"),
     ('<bpmn:boundaryEvent id="x" attachedToRef="periksa"><bpmn:timerEventDefinition id="t"><bpmn:timeCycle>'

@@ -1,7 +1,7 @@
 """working time and timers: calendar days, timers, task waiting time and reminders, user e-mail
 
 Revision ID: 0007_worktime
-Revises: 0003
+Revises: 0005_hardening
 Create Date: 2026-11-28 08:00:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007_worktime'
-down_revision = '0003'
+down_revision = '0005_hardening'
 branch_labels = None
 depends_on = None
 
