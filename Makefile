@@ -21,6 +21,10 @@ node_modules/.installed: package.json package-lock.json
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 
+# pdftotext and pdfinfo: the printed-SOP browser test reads the PDF Chromium makes
+/usr/bin/pdftotext:
+	apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null
+
 setup: $(BIN)/.installed node_modules/.installed
 
 ## make run: set up, create/upgrade the SQLite database with the bundled SOP and demo users, serve.
@@ -35,8 +39,8 @@ run: setup
 serve:
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - api.wsgi:app
 
-## make test: set up (Python, npm, Debian chromium for the browser test) and run the whole suite.
-test: setup /usr/bin/chromium
+## make test: set up (Python, npm, Debian chromium and poppler-utils for the browser tests) and run the whole suite.
+test: setup /usr/bin/chromium /usr/bin/pdftotext
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -59,7 +59,16 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
 
         app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
 
-    from api import auth, desk, reports_ui, rest, rest_reports, ui, ui_kalender  # noqa: F401 (routes of rest, ui)
+    from api import (  # noqa: F401 (ui_kalender adds its routes to ui, rest_reports to rest)
+        auth,
+        desk,
+        people_ui,
+        reports_ui,
+        rest,
+        rest_reports,
+        ui,
+        ui_kalender,
+    )
 
     csrf.init_app(app)
     auth.init_app(app)
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     csrf.exempt(rest.bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(people_ui.bp)
     app.register_blueprint(reports_ui.bp)
 
     @app.errorhandler(404)

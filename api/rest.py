@@ -34,8 +34,9 @@ from engine.clock import days_utc, local, utcnow
 from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
+from engine.people import UserChange, change_user, search_users
 from engine.queries import InstanceDetail, TaskDetail, overdue
-from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, list_users, revoke_token
+from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, revoke_token
 from engine.worktime import HARI
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
@@ -467,12 +468,29 @@ def register(query: s.RegisterQuery) -> Any:
     return s.Register(entries=[s.RegisterEntry.model_validate(e, from_attributes=True) for e in entries])
 
 
+def account_of(user: Any) -> s.Account:
+    return s.Account(**user_of(user).model_dump(), active=bool(user.active))
+
+
 @bp.get("/users")
 @authenticated
-@spec.validate(resp=answers(403, HTTP_200=(s.Users, "Accounts")), tags=["users"], operation_id="listUsers")
-def users() -> Any:
-    """All accounts (admin only)."""
-    return s.Users(users=[user_of(u) for u in list_users(services(), actor())])
+@spec.validate(resp=answers(400, 403, HTTP_200=(s.Users, "Accounts")), tags=["users"], operation_id="listUsers")
+def users(query: s.UserQuery) -> Any:
+    """Accounts, all or those matching `q` (admin only)."""
+    return s.Users(users=[account_of(u) for u in search_users(services(), actor(), query.q or "")])
+
+
+@bp.patch("/users/<username>")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 413, 422, HTTP_200=(s.Account, "The changed account")),
+               tags=["users"], operation_id="changeUser",
+               path_parameter_descriptions={"username": "the account's user name"})
+def change_user_view(username: str, json: s.UserChange) -> Any:
+    """Add or remove lanes, disable or enable, reset the password, set the process-owner flag (admin only)."""
+    user = change_user(services(), actor(), username, UserChange(
+        add_lanes=json.add_lanes, remove_lanes=json.remove_lanes, active=json.active,
+        is_process_owner=json.is_process_owner, password=json.password, confirm=json.confirm))
+    return account_of(user)
 
 
 @bp.post("/users")
@@ -482,7 +500,7 @@ def users() -> Any:
 def create_user(json: s.NewUser) -> Any:
     """Add an account (admin only)."""
     user = add_user(services(), actor(), json.username, json.password, json.lanes, json.full_name, json.agency,
-                    json.is_process_owner, json.is_admin, email=json.email)
+                    json.is_process_owner, json.is_admin, json.confirm, email=json.email)
     return user_of(user), 201
 
 

@@ -177,6 +177,31 @@ class NewUser(Request):
     is_process_owner: bool = False
     is_admin: bool = False
     email: Annotated[Text | None, Field(description="for overdue reminders", **_json_schema(maxLength=254))] = None
+    confirm: bool = Field(False, description="lanes that no deployed diagram has are meant (422 otherwise)")
+
+
+LaneName = Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200, pattern=NOT_BLANK))]
+
+
+class UserChange(Request):
+    """An administrator's change to an account; what is left out stays as it is.
+
+    Lane names are trimmed and compared exactly with the lanes of deployed diagrams; a name no
+    diagram has is refused (422, reason `unconfirmed_lane`) unless `confirm` is true. A new
+    password and `active: false` end the user's sessions and API tokens at once.
+    """
+
+    add_lanes: Annotated[list[LaneName], Field(**_json_schema(maxItems=50))] = []
+    remove_lanes: Annotated[list[LaneName], Field(**_json_schema(maxItems=50))] = []
+    active: bool | None = None
+    is_process_owner: bool | None = None
+    password: Annotated[Text | None, Field(description="a new password (a reset)",
+                                           **_json_schema(minLength=8, maxLength=200))] = None
+    confirm: bool = False
+
+
+class UserQuery(BaseModel):
+    q: Annotated[QueryText, Field(description="part of the user name, full name, agency or a lane")]
 
 
 class DeployForm(BaseModel):
@@ -453,8 +478,12 @@ class Register(Reply):
     entries: list[RegisterEntry]
 
 
+class Account(User):
+    active: bool
+
+
 class Users(Reply):
-    users: list[User]
+    users: list[Account]
 
 
 # ---- reports and the event log (issue 11) ---------------------------------------------------

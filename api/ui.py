@@ -31,13 +31,14 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from api import services
 from api.auth import SessionUser, client_address
 from api.errors import status_of
-from engine import decisions, timeline, timers
+from engine import decisions, flowchart, people, timeline, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
@@ -366,8 +367,9 @@ def inbox() -> str:
     mine: list[Instance] = []
     if who.agency:
         mine = services().instances(who, Filters(limit=20))
+    home = people.desk(services(), who) if who.is_admin or who.is_process_owner else None
     return render_template("inbox.html", tasks=tasks, startable=_startable(who), mine=mine,
-                           ready_of=services().ready_of([i.id for i in mine]) if mine else {})
+                           ready_of=services().ready_of([i.id for i in mine]) if mine else {}, home=home)
 
 
 # ---- tasks ------------------------------------------------------------------------------
@@ -521,7 +523,9 @@ def instance(instance_id: int) -> str:
         overdue=overdue, current=detail.current_steps, completed=detail.completed_steps,
         returned=detail.returned_steps, request_data=_instance_data(model, detail.instance),
         timers=[(t, model.timers.get(t.spec_id)) for t in timers.pending(services(), instance_id)],
-        total_minutes=model.total_standard_minutes, task_state=TASK_STATES, end_kinds=END_KINDS)
+        total_minutes=model.total_standard_minutes, task_state=TASK_STATES, end_kinds=END_KINDS,
+        cancelled=next((e for e in services().audit_log(instance_id) if e.kind == "cancel"), None)
+        if detail.instance.status == "cancelled" else None)
 
 
 @bp.get("/permohonan/<int(max=2147483647):instance_id>/diagram.xml")
@@ -563,8 +567,13 @@ def processes() -> Any:
 def process(key: str) -> str:
     definition = services().definition(key, _query_int("versi", 1, MAX_ID))
     model = _model(definition)
-    steps = model.ordered_steps()
-    return render_template("process.html", definition=definition, model=model, steps=steps,
+    xml = services().diagram_xml(definition)
+    steps = flowchart.flow_order(xml, model)
+    drawn = flowchart.chart(model, steps, flowchart.edges(xml, model, steps), DOC_LABELS)
+    sheets = [[row for row in drawn.rows if row.sheet == n] for n in range(drawn.sheets)]
+    versions = sorted((d for d in services().definitions() if d.key == definition.key), key=lambda d: -d.version)
+    return render_template("process.html", definition=definition, model=model, steps=steps, chart=drawn,
+                           sheets=sheets, versions=versions, markup=Markup,
                            identity=[(label, model.properties.get(name, "")) for name, label in SOP_IDENTITY],
                            total_minutes=model.total_standard_minutes,
                            startable=any(d.key == definition.key for d in _startable(actor())))

@@ -36,7 +36,7 @@ def slug(text: str) -> str:
 
 def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] = (), full_name: str = "",
                 agency: str | None = None, process_owner: bool = False, admin: bool = False,
-                email: str | None = None) -> User:
+                by: str = "system", email: str | None = None) -> User:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,79}", username):
         raise InvalidData("nama pengguna: huruf kecil, angka, titik, garis; 2-80 karakter", "username")
     if not 8 <= len(password) <= 200:
@@ -58,7 +58,8 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
                     agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now, email=email,
                     lanes=[UserLane(lane=lane) for lane in sorted(set(lanes))])
         uow.session.add(user)
-        uow.audit("system", "user_created", now, username=username, lanes=sorted(set(lanes)))
+        uow.audit(by, "user_created", now, username=username, lanes=sorted(set(lanes)), process_owner=process_owner,
+                  admin=admin)
         return user
 
 
@@ -75,10 +76,18 @@ def list_users(alur: Alur, actor: Actor) -> list[User]:
 
 def add_user(alur: Alur, actor: Actor, username: str, password: str, lanes: Iterable[str] = (),
              full_name: str = "", agency: str | None = None, process_owner: bool = False,
-             admin: bool = False, email: str | None = None) -> User:
-    """An administrator adds an account (the CLI's `user-add` is the operator's equivalent)."""
+             admin: bool = False, confirm: bool = False, email: str | None = None) -> User:
+    """An administrator adds an account (the CLI's `user-add` is the operator's equivalent).
+
+    Lanes must be lanes of a deployed diagram unless `confirm` (see `engine.people`).
+    """
+    from engine.people import require_known_lanes
+
     _require_admin(actor)
-    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin, email=email)
+    lanes = list(lanes)
+    require_known_lanes(alur, lanes, confirm, "lanes")
+    return create_user(alur, username, password, lanes, full_name, agency, process_owner, admin, actor.username,
+                       email=email)
 
 
 def get_user(alur: Alur, username: str) -> User:

@@ -28,7 +28,7 @@ PDF = SAMPLE_PDF
 # Markers by what a test uses (see pyproject.toml); `make test-fast` leaves these out.
 SLOW_FILES = {"test_reliability.py", "test_fuzz.py", "test_bench.py", "test_bpmnlint.py"}
 SLOW_FIXTURES = {"server"}  # a live gunicorn server
-BROWSER_FILES = {"test_ui_browser.py"}  # Playwright and Chromium
+BROWSER_FILES = {"test_ui_browser.py", "test_people_browser.py"}  # Playwright and Chromium
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -53,6 +53,8 @@ def test_the_whole_permission_matrix(alur: Alur, client: FlaskClient) -> None:
             "file": (SOP_FILE.open("rb"), "fasilitasi_narasumber.bpmn")}).status_code)
         record("cancel", user, client.post(f"/api/v1/instances/{to_cancel[user]}/cancel", headers=h).status_code)
         record("administer", user, client.get("/api/v1/users", headers=h).status_code)
+        record("change user", user, client.patch("/api/v1/users/pemohon-lain", headers=h, json={
+            "is_process_owner": False, "add_lanes": ["Pemohon"] if user == "admin" else ["Sekda"]}).status_code)
         record("check diagram", user, client.post("/api/v1/processes/validate", headers=h, data={
             "file": (SOP_FILE.open("rb"), "fasilitasi_narasumber.bpmn")}).status_code)
         record("versions", user, client.get("/api/v1/processes/fasilitasi_narasumber/versions", headers=h).status_code)
@@ -89,6 +91,7 @@ def test_the_whole_permission_matrix(alur: Alur, client: FlaskClient) -> None:
         "migrate": expect(forbidden, **{"pemilik-proses": 409, "admin": 409}),
         "migrate all": expect(forbidden, **{"pemilik-proses": 200, "admin": 200}),
         "add user": expect(forbidden, admin=201),
+        "change user": expect(forbidden, admin=200),
         "upload": expect(forbidden, pemohon=201, **{"pemohon-lain": 404}),
         "complete": expect(forbidden, **{"petugas-informasi-tu": 200, "pemohon-lain": 404}),
     }
@@ -115,3 +118,28 @@ def test_guessing_ids_reveals_nothing_to_another_agency(alur: Alur, client: Flas
         r = client.get(path, headers=h)
         assert r.status_code == 404, path
         assert "Dinas Pendidikan" not in r.get_data(as_text=True)
+
+
+def test_the_people_pages_follow_the_matrix(alur: Alur, client: FlaskClient) -> None:
+    """The UI rows: lanes page and home desk for owners and admins, accounts for admins only."""
+    got: dict[str, dict[str, int]] = {}
+    for user in ["pemohon", *STAFF, "pemilik-proses", "admin"]:
+        browser = client.application.test_client()
+        assert browser.post("/login", data={"username": user, "password": DEMO_PASSWORD}).status_code == 302
+        home = browser.get("/").get_data(as_text=True)
+        got.setdefault("owner home", {})[user] = 200 if 'id="owner-home"' in home else 403
+        got.setdefault("lanes", {})[user] = browser.get("/lane").status_code
+        got.setdefault("users", {})[user] = browser.get("/pengguna").status_code
+        got.setdefault("change user", {})[user] = browser.post(
+            "/pengguna/sekda", data={"aksi": "cabut_pemilik"}).status_code
+        got.setdefault("add user", {})[user] = browser.post("/pengguna", data={
+            "username": f"baru-{user}", "password": "kata-sandi-baru", "lane": "Sekda"}).status_code
+    staff = dict.fromkeys(["pemohon", *STAFF], 403)
+    wanted = {
+        "owner home": {**staff, "pemilik-proses": 200, "admin": 200},
+        "lanes": {**staff, "pemilik-proses": 200, "admin": 200},
+        "users": {**staff, "pemilik-proses": 403, "admin": 200},
+        "change user": {**staff, "pemilik-proses": 403, "admin": 302},
+        "add user": {**staff, "pemilik-proses": 403, "admin": 302},
+    }
+    assert got == wanted
