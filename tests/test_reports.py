@@ -291,3 +291,55 @@ def check_versions(alur: Alur, history: History) -> None:
     assert sum(s.backlog for s in first.steps) == 1 and first.step(current(alur, newer).spec_id).backlog == 0
     assert sum(s.backlog for s in second.steps) == 1 and second.step(current(alur, newer).spec_id).backlog == 1
     assert sum(s.done.n for s in second.steps) == 0 and sum(s.done.n for s in first.steps) == len(history.done)
+
+
+WAIT_THEN_END = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    id="defs_tunggu" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="uji_tunggu_selesai" name="Uji tunggu lalu selesai" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_pemohon" name="Pemohon">
+        <bpmn:flowNodeRef>mulai</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>isi</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>tunggu</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>selesai</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="mulai" name="Mulai" />
+    <bpmn:userTask id="isi" name="Isi permohonan">
+      <bpmn:extensionElements>
+        <camunda:properties><camunda:property name="waktu_menit" value="5" /></camunda:properties>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:intermediateCatchEvent id="tunggu" name="Tunggu satu jam">
+      <bpmn:timerEventDefinition id="timer_tunggu">
+        <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1H</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="selesai" name="Selesai" />
+    <bpmn:sequenceFlow id="f1" sourceRef="mulai" targetRef="isi" />
+    <bpmn:sequenceFlow id="f2" sourceRef="isi" targetRef="tunggu" />
+    <bpmn:sequenceFlow id="f3" sourceRef="tunggu" targetRef="selesai" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_request_ended_by_a_timer_counts_in_the_lead_time(alur: Alur, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.demo import actor_for_lane
+    from engine.scheduler import Scheduler
+
+    alur.deploy(WAIT_THEN_END.encode(), SYSTEM)
+    pemohon = actor_for_lane(alur, "Pemohon")
+    clock_ = Clock(monkeypatch, datetime(2026, 11, 30, 2, 0))  # Monday 09:00 in Pontianak
+    iid = alur.start("uji_tunggu_selesai", pemohon)
+    clock_.advance(3)
+    alur.complete(alur.ready_of([iid])[iid][0].id, pemohon, {})
+    clock_.now = datetime(2026, 11, 30, 3, 4)  # the hour is over
+    assert Scheduler(alur, "uji").run_once() == 1
+    assert alur.instance(iid, SYSTEM).instance.status == "completed"
+    report = reports.report(alur, OWNER, "uji_tunggu_selesai", now=clock_.now)
+    assert report.requests_done == 1 and report.requests_returned == 0
+    assert report.weeks[0].lead.max_seconds == 64 * 60  # start 09:00 to the timer's end 10:04, all office time
+    assert report.step("isi").done.n == 1 and report.step("isi").done.median == 3 * 60
