@@ -211,7 +211,9 @@ def tasks(username: str | None, lane: str | None) -> None:
     if not records:
         click.echo("Tidak ada tugas siap.")
     for r in records:
-        click.echo(f"{r.id}  permohonan {r.instance_id:<5} {r.step_no or '-':>2}. {r.name} [{r.lane}]")
+        marks = (" (dikembalikan)" if r.returned_by_task else "") + (f" (dikerjakan {r.claimed_by})"
+                                                                      if r.claimed_by else "")
+        click.echo(f"{r.id}  permohonan {r.instance_id:<5} {r.step_no or '-':>2}. {r.name} [{r.lane}]{marks}")
 
 
 @main.command()

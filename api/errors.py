@@ -13,6 +13,7 @@ from engine.documents import TooLarge
 from engine.errors import (
     AlurError,
     Forbidden,
+    Held,
     InvalidData,
     InvalidDiagram,
     MissingDocument,
@@ -31,6 +32,7 @@ STATUS: list[tuple[type[AlurError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (NotReady, 409),
+    (Held, 409),
 ]
 
 
@@ -46,6 +48,8 @@ def body_of(exc: AlurError) -> dict[str, Any]:
         body["field"] = exc.field
     if isinstance(exc, MissingDocument):
         body["document_type"] = exc.document_type
+    if isinstance(exc, Held):
+        body["holder"] = exc.holder
     if isinstance(exc, CannotMigrate):
         body["steps"] = exc.steps
     return body

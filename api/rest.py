@@ -28,10 +28,11 @@ from api import schemas as s
 from api import services
 from api.auth import bearer_user, client_address
 from api.errors import BadRequest, body_of, refusal, status_of
-from engine import timers
+from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
+from engine.inbox import InboxQuery, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
@@ -250,7 +251,27 @@ def task_of(detail: TaskDetail, who: Actor, now: datetime) -> s.TaskDetail:
         step=s.Step.model_validate(step, from_attributes=True), fields=fields, inputs=list(step.inputs),
         outputs=list(step.outputs), required_uploads=list(step.required_uploads),
         missing_uploads=detail.missing_uploads, input_documents=inputs, attached=attached,
-        data=dict(instance.data or {}))
+        data=dict(instance.data or {}), upload_types=list(step.upload_types), claimed_by=record.claimed_by,
+        claimed_at=record.claimed_at, rework=rework_of(detail))
+
+
+def rework_of(detail: TaskDetail) -> s.Rework:
+    """The rework read model (engine/rework.py) as the API shows it."""
+    rework = detail.rework
+    assert rework is not None
+    returned = rework.returned
+    return s.Rework(
+        returned=None if returned is None else s.ReturnInfo(
+            by=returned.by, step_no=returned.step_no, step=returned.step, lane=returned.lane, at=returned.at,
+            note=returned.note),
+        notes=[s.Note(step_no=n.step_no, step=n.step, lane=n.lane, by=n.by, at=n.at, note=n.text,
+                      decision=n.decision) for n in rework.notes],
+        prefill=rework.prefill,
+        documents=[s.EarlierDocument(doc_type=d.doc_type, version=d.version.version, version_id=d.version.id,
+                                     filename=d.version.filename, new_version_required=d.new_version_required,
+                                     replaced_here=d.replaced_here, kept=d.kept)
+                   for d in rework.earlier_documents.values()],
+        decisions=[s.Decision(value=v, label=label) for v, label in rework.decisions])
 
 
 def _instance(instance_id: int) -> s.Instance:
@@ -399,13 +420,22 @@ TASK_ID = {"task_id": "task activation id"}
 @authenticated
 @spec.validate(resp=answers(400, HTTP_200=(s.InboxList, "The inbox")), tags=["tasks"], operation_id="listTasks")
 def list_tasks(query: s.TaskQuery) -> Any:
-    """Ready tasks of the caller's lanes, oldest first."""
+    """Ready tasks of the caller's lanes: search, filters with their counts, sort (oldest first), paging."""
     now = utcnow()
+    found = inbox(services(), actor(), InboxQuery(
+        search=query.q or "", step_no=query.step, lane=query.lane, overdue=bool(query.overdue),
+        returned=bool(query.returned), mine=bool(query.mine), sort="tenggat" if query.sort == "due" else "menunggu",
+        limit=query.limit or 100, offset=query.offset or 0))
+    counts = found.counts
     return s.InboxList(tasks=[
         s.InboxTask(**ready_of(r, now), instance_id=r.instance_id, perihal=r.instance.perihal,
                     agency=r.instance.agency, process=r.instance.definition.key,
-                    url=url_for("rest.get_task", task_id=r.id))
-        for r in services().ready_tasks(actor(), query.lane, query.limit)])
+                    url=url_for("rest.get_task", task_id=r.id), returned=r.returned_by_task is not None,
+                    claimed_by=r.claimed_by)
+        for r in found.tasks],
+        counts=s.InboxCounts(all=counts["semua"], overdue=counts["terlambat"], returned=counts["dikembalikan"],
+                             mine=counts["saya"]),
+        has_next=found.has_next)
 
 
 @bp.get("/tasks/<uuid:task_id>")
@@ -413,8 +443,39 @@ def list_tasks(query: s.TaskQuery) -> Any:
 @spec.validate(resp=answers(404, HTTP_200=(s.TaskDetail, "The task")), tags=["tasks"], operation_id="getTask",
                path_parameter_descriptions=TASK_ID)
 def get_task(task_id: Any) -> Any:
-    """A task with its step, form, required outputs and input documents."""
+    """A task with its step, form, required outputs, input documents, holder and rework (return, notes, pre-fill)."""
     return task_of(services().task(str(task_id), actor()), actor(), utcnow())
+
+
+def claim_of(record: TaskRecord) -> s.Claim:
+    return s.Claim(task_id=record.id, claimed_by=record.claimed_by, claimed_at=record.claimed_at)
+
+
+@bp.post("/tasks/<uuid:task_id>/claim")
+@authenticated
+@spec.validate(resp=answers(403, 404, 409, HTTP_200=(s.Claim, "The caller holds the task")), tags=["tasks"],
+               operation_id="claimTask", path_parameter_descriptions=TASK_ID)
+def claim_task(task_id: Any) -> Any:
+    """Take a ready task of the caller's lane ("Saya kerjakan"): only the holder may complete it (409 for others)."""
+    return claim_of(claims.claim(services(), str(task_id), actor()))
+
+
+@bp.post("/tasks/<uuid:task_id>/release")
+@authenticated
+@spec.validate(resp=answers(403, 404, 409, HTTP_200=(s.Claim, "Nobody holds the task")), tags=["tasks"],
+               operation_id="releaseTask", path_parameter_descriptions=TASK_ID)
+def release_task(task_id: Any) -> Any:
+    """Give a held task back to the lane (its holder, or an admin)."""
+    return claim_of(claims.release(services(), str(task_id), actor()))
+
+
+@bp.post("/tasks/<uuid:task_id>/reassign")
+@authenticated
+@spec.validate(resp=answers(400, 403, 404, 409, 422, HTTP_200=(s.Claim, "The new holder")), tags=["tasks"],
+               operation_id="reassignTask", path_parameter_descriptions=TASK_ID)
+def reassign_task(task_id: Any, json: s.ReassignRequest) -> Any:
+    """An admin gives a ready task to another member of its lane."""
+    return claim_of(claims.reassign(services(), str(task_id), actor(), json.username))
 
 
 @bp.post("/tasks/<uuid:task_id>/documents")

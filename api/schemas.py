@@ -227,9 +227,28 @@ class InstanceQuery(BaseModel):
     offset: Offset
 
 
+def _query_sort(value: Any) -> Any:
+    if value not in ("waiting", "due"):
+        raise PydanticCustomError("query", "harus 'waiting' atau 'due'")
+    return value
+
+
 class TaskQuery(BaseModel):
     lane: QueryText
+    q: QueryText = Field(None, description="search in perihal, agency, letter number; '#12' or '12' finds request 12")
+    step: query_int(1, 999) = Field(None, description="SOP step number (sop_langkah)")  # type: ignore[valid-type]
+    overdue: QueryBool
+    returned: QueryBool = Field(None, description="only tasks activated again by a return")
+    mine: QueryBool = Field(None, description="only tasks the caller holds (claimed)")
+    sort: Annotated[Literal["waiting", "due"] | None, BeforeValidator(_query_sort),
+                    WithJsonSchema({"type": "string", "enum": ["waiting", "due"], "default": "waiting"}),
+                    Field(None, description="waiting: longest waiting first; due: nearest due time first")]
     limit: Limit
+    offset: Offset
+
+
+class ReassignRequest(Request):
+    username: Annotated[Text, Field(min_length=1, description="a member of the task's lane")]
 
 
 class RegisterQuery(BaseModel):
@@ -250,6 +269,7 @@ class Error(Reply):
     code: str = Field(description="machine-readable kind, e.g. not_found, invalid_data")
     field: str | None = Field(None, description="the offending form field or request key")
     document_type: str | None = Field(None, description="the missing document's type")
+    holder: str | None = Field(None, description="who holds the task (409 on a claimed task)")
     errors: list[DiagramProblem] | None = Field(None, description="every problem of a refused diagram")
     steps: list[str] | None = Field(None, description="the steps (or flows) in the way of a migration")
 
@@ -316,10 +336,69 @@ class InboxTask(ReadyTask):
     agency: str | None
     process: str
     url: str
+    returned: bool = Field(description="activated again by a return (dikembalikan)")
+    claimed_by: str | None = Field(description="who holds the task (claim); null when nobody does")
+
+
+class InboxCounts(Reply):
+    all: int = Field(description="tasks matching lane, search and step")
+    overdue: int
+    returned: int
+    mine: int = Field(description="held by the caller")
 
 
 class InboxList(Reply):
     tasks: list[InboxTask]
+    counts: InboxCounts
+    has_next: bool = Field(description="more tasks after this page (use offset)")
+
+
+class Claim(Reply):
+    task_id: str
+    claimed_by: str | None
+    claimed_at: UtcTime | None
+
+
+class ReturnInfo(Reply):
+    by: str
+    step_no: int | None
+    step: str
+    lane: str
+    at: UtcTime
+    note: str
+
+
+class Note(Reply):
+    step_no: int | None
+    step: str
+    lane: str
+    by: str
+    at: UtcTime
+    note: str
+    decision: str | None
+
+
+class EarlierDocument(Reply):
+    doc_type: str
+    version: int
+    version_id: int
+    filename: str
+    new_version_required: bool = Field(description="the diagram asks for a new version here (versi_baru_wajib)")
+    replaced_here: bool = Field(description="a new version was attached in this activation")
+    kept: bool = Field(description="the earlier version counts for the step's required uploads")
+
+
+class Decision(Reply):
+    value: str
+    label: str = Field(description="the button's label, from the diagram's enum name")
+
+
+class Rework(Reply):
+    returned: ReturnInfo | None = Field(description="who returned this activation, from which step, when, why")
+    notes: list[Note] = Field(description="the request's notes so far, in order")
+    prefill: dict[str, Any] = Field(description="the step's form pre-filled from the request's current data")
+    documents: list[EarlierDocument] = Field(description="documents this step may replace that exist already")
+    decisions: list[Decision]
 
 
 class HistoryEntry(Reply):
@@ -460,6 +539,10 @@ class TaskDetail(Reply):
     input_documents: list[InputDocument]
     attached: list[DocumentVersion] = Field(description="versions uploaded in this activation")
     data: dict[str, Any]
+    upload_types: list[str] = Field(description="documents this step may upload (its inputs are read-only here)")
+    claimed_by: str | None
+    claimed_at: UtcTime | None
+    rework: Rework
 
 
 class RegisterEntry(Reply):

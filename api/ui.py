@@ -38,11 +38,16 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from api import services
 from api.auth import SessionUser, client_address
 from api.errors import status_of
-from engine import decisions, flowchart, people, timeline, timers
+from engine import claims, decisions, flowchart, forms, people, timeline, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.diagram import FormField, SopModel, Step
-from engine.errors import AlurError, Forbidden, InvalidData, MissingDocument, NotReady, Throttled
+from engine.documents import LABELS as DOC_LABELS
+from engine.documents import doc_label, size_text, sniff
+from engine.errors import AlurError, Forbidden, Held, InvalidData, MissingDocument, NotReady, Throttled
+from engine.inbox import SORTS, InboxQuery
+from engine.inbox import inbox as inbox_page
+from engine.letters import AGENCY_FIELD
 from engine.models import Instance, ProcessDefinition, TaskRecord
 from engine.queries import overdue
 from engine.settings import ROOT
@@ -52,12 +57,6 @@ bp = Blueprint("ui", __name__)
 
 BPMN_JS_DIST = ROOT / "node_modules" / "bpmn-js" / "dist"
 PAGE_SIZE = 50
-DOC_LABELS = {
-    "surat_pd": "Surat PD",
-    "disposisi": "Disposisi",
-    "draft_surat": "Draft surat",
-    "surat_ditandatangani": "Surat yang telah ditandatangani",
-}
 STATUS_LABELS = {"running": "Berjalan", "completed": "Selesai", "cancelled": "Dibatalkan"}
 END_KINDS = {"error": "berakhir dengan error", "terminate": "dihentikan (terminate)"}
 TASK_STATES = {"ready": "Menunggu", "completed": "Selesai", "cancelled": "Dibatalkan"}
@@ -83,10 +82,6 @@ MAX_PAGE = 1_000_000
 
 def actor() -> Actor:
     return current_user.actor
-
-
-def doc_label(doc_type: str) -> str:
-    return DOC_LABELS.get(doc_type, doc_type.replace("_", " ").capitalize())
 
 
 def _tz() -> str:
@@ -198,14 +193,42 @@ def _uploads(doc_types: Iterable[str]) -> list[Upload]:
 
 
 def _friendly(step: Step, exc: AlurError) -> AlurError:
-    """A `required_when` refusal in words ("Catatan wajib diisi bila dikembalikan.") instead of the condition."""
+    """An engine refusal in the form's words: the field's label (never its id), option names, conditions as text."""
     form_field = step.field(exc.field) if isinstance(exc, InvalidData) and exc.field else None
-    if form_field is not None and isinstance(exc, InvalidData) and exc.reason == "required_when":
+    if form_field is None or not isinstance(exc, InvalidData):
+        return exc
+    if exc.reason == "required_when":
         label = form_field.label.split(" (")[0]
         hint = requirement_hint(step, form_field) or ""
         return InvalidData(f"{label} {hint[0].lower()}{hint[1:]}" if hint else exc.message, form_field.id,
                            exc.reason, exc.params)
-    return exc
+    if form_field.type == "enum" and exc.reason == "not_in_options":
+        names = ", ".join(name for _, name in form_field.options)
+        return InvalidData(f"{form_field.label}: pilih salah satu dari {names}", form_field.id, exc.reason,
+                           exc.params)
+    message = exc.message.replace(f"'{form_field.label}' ({form_field.id})", form_field.label)
+    return InvalidData(message.replace(f"'{form_field.label}'", form_field.label), form_field.id, exc.reason,
+                       exc.params)
+
+
+def _form_problems(step: Step, values: dict[str, Any], uploads: list[Upload], errors: FormErrors) -> bool:
+    """Every problem of the form at once, before anything is stored; says which files to choose again."""
+    for problem in forms.problems(step.fields, values):
+        errors.add(_friendly(step, problem), [f.id for f in step.fields])
+    limit = services().settings.max_upload_bytes
+    for upload in uploads:  # the files' own problems too, next to each file (the engine checks them again)
+        if len(upload.content) > limit:
+            errors.documents[upload.doc_type] = (f"Berkas {size_text(len(upload.content))} melebihi batas "
+                                                 f"{size_text(limit)}.")
+            continue
+        try:
+            sniff(upload.content)
+        except InvalidData as exc:
+            errors.documents[upload.doc_type] = exc.message
+    if errors and uploads:
+        chosen = ", ".join(doc_label(u.doc_type) for u in uploads)
+        errors.general.append(f"Berkas yang tadi dipilih ({chosen}) belum tersimpan: pilih ulang sebelum mengirim.")
+    return bool(errors)
 
 
 def _refused(step: Step, exc: AlurError, uploads: list[Upload]) -> FormErrors:
@@ -294,7 +317,9 @@ def _kalimat_filter(text: str | None) -> str:
 @bp.context_processor
 def _layout() -> dict[str, Any]:
     context: dict[str, Any] = {"doc_label": doc_label, "status_label": STATUS_LABELS,
-                               "duration_text": timeline.duration_text, "decision": decisions}
+                               "duration_text": timeline.duration_text, "decision": decisions,
+                               "size_text": size_text, "maxlength": forms.max_length,
+                               "max_upload": size_text(services().settings.max_upload_bytes)}
     if current_user.is_authenticated:
         who = actor()
         context.update(
@@ -322,7 +347,12 @@ def _bad_request(exc: BadRequest) -> tuple[str, int]:
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+def _csrf_error(exc: CSRFError) -> Any:
+    if not current_user.is_authenticated and request.endpoint not in ("ui.login", "ui.logout"):
+        # the session ended while the form was open
+        flash("Sesi Anda berakhir sebelum isian terkirim. Masuk lagi: Anda kembali ke halaman yang sama "
+              "dan isian yang tadi diketik dikembalikan.", "info")
+        return redirect(url_for("ui.login", next=_safe_next(request.full_path.rstrip("?"))))
     message = "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi."
     return render_template("error.html", message=message, code=400), 400
 
@@ -362,14 +392,28 @@ def logout() -> Any:
 @login_required
 def inbox() -> str:
     who = actor()
-    records = services().ready_tasks(who)
-    tasks = [{"record": r, "instance": r.instance, **_waiting(r)} for r in records]
+    args = request.args
+    page_no = max(args.get("halaman", 1, type=int) or 1, 1)
+    sort = args.get("urut", "menunggu")
+    query = InboxQuery(
+        search=args.get("cari", "").strip()[:200], step_no=args.get("langkah", type=int),
+        lane=args.get("lane") or None, overdue=args.get("terlambat") == "1",
+        returned=args.get("dikembalikan") == "1", mine=args.get("saya") == "1",
+        sort=sort if sort in SORTS else "menunggu", limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+    found = inbox_page(services(), who, query)
+    tasks = [{"record": r, "instance": r.instance, **_waiting(r)} for r in found.tasks]
     mine: list[Instance] = []
     if who.agency:
         mine = services().instances(who, Filters(limit=20))
+    steps = sorted({(s.step_no, s.name) for d in _latest_definitions() for s in _model(d).steps.values()
+                    if s.lane in who.lanes and s.step_no is not None})
+    kept = {k: v for k, v in args.items() if k != "halaman" and v}
+    toggles = {k: v for k, v in kept.items() if k not in {"terlambat", "dikembalikan", "saya"}}
     home = people.desk(services(), who) if who.is_admin or who.is_process_owner else None
-    return render_template("inbox.html", tasks=tasks, startable=_startable(who), mine=mine,
-                           ready_of=services().ready_of([i.id for i in mine]) if mine else {}, home=home)
+    return render_template("inbox.html", tasks=tasks, startable=_startable(who), mine=mine, query=query,
+                           counts=found.counts, has_next=found.has_next, page=page_no, args=kept,
+                           toggles=toggles, steps=steps, lanes=sorted(who.lanes), home=home,
+                           ready_of=services().ready_of([i.id for i in mine]) if mine else {})
 
 
 # ---- tasks ------------------------------------------------------------------------------
@@ -380,11 +424,15 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
     detail = services().task(task_id, who)
     model = _model(detail.instance.definition)
     inputs = {d.doc_type: d for d in detail.inputs}
+    in_lane = detail.can_complete(who)
+    held_by_other = bool(detail.record.claimed_by and detail.record.claimed_by != who.username)
+    rework = detail.rework
     return render_template(
         "task.html", detail=detail, record=detail.record, step=detail.step, instance=detail.instance,
         model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=detail.step.upload_types,
-        attached=detail.attached_by_type(), can_act=detail.can_complete(who), values=values or {},
-        errors=errors or FormErrors(),
+        attached=detail.attached_by_type(), can_act=in_lane and not held_by_other, in_lane=in_lane,
+        held_by_other=held_by_other, rework=rework,
+        values=values if values is not None else rework.prefill, errors=errors or FormErrors(),
         fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id == decisions.FIELD)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),
         request_data=_instance_data(model, detail.instance), accept=UPLOAD_ACCEPT,
@@ -405,17 +453,76 @@ def task_submit(task_id: str) -> Any:
     detail = alur.task(task_id, who)
     step = detail.step
     values = _form_values(step.fields)
+    errors = FormErrors()
     uploads = _uploads(step.upload_types)
+    if _form_problems(step, values, uploads, errors):
+        return _render_task(task_id, values, errors, 422)
     try:
         instance_id = alur.complete(task_id, who, values, uploads)
-    except NotReady as exc:
-        flash(f"{exc.message}. Mungkin sudah dikerjakan orang lain.", "error")
+    except NotReady:
+        flash(_already_done(task_id), "error")
         return redirect(url_for("ui.instance", instance_id=detail.instance.id))
+    except Held as exc:
+        errors.general.append(exc.message)
+        return _render_task(task_id, values, errors, 409)
     except (InvalidData, MissingDocument) as exc:
         return _render_task(task_id, values, _refused(step, exc, uploads), 422)
     verb = "dikembalikan" if decisions.is_return(values) else "selesai"
-    flash(f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id}).", "ok")
+    message = f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id})."
+    if "penomoran_surat" in step.handlers:
+        number = alur.instance(instance_id, who).instance.letter_number
+        message += f" Nomor surat keluar: {number}."
+    flash(message, "ok")
     return redirect(url_for("ui.inbox"))
+
+
+def _already_done(task_id: str) -> str:
+    """A second submit of the same form (another tab, a slow network): what happened, in words."""
+    record = services().task(task_id, actor()).record
+    if record.state == "completed":
+        who = f" oleh {record.completed_by}" if record.completed_by else ""
+        return (f"Tugas \u201c{record.name}\u201d sudah diselesaikan{who} pada {_fmt(record.completed_at)}. "
+                f"Kiriman kedua tidak disimpan.")
+    return (f"Tugas \u201c{record.name}\u201d tidak menunggu lagi (permohonan sudah berpindah). "
+            f"Kiriman ini tidak disimpan.")
+
+
+@bp.post("/tugas/<task_id>/ambil")
+@login_required
+def task_claim(task_id: str) -> Any:
+    try:
+        claims.claim(services(), task_id, actor())
+        flash("Tugas ini sekarang tercatat sedang Anda kerjakan.", "ok")
+    except Held as exc:
+        flash(exc.message, "error")
+    except NotReady:
+        flash(_already_done(task_id), "error")
+    return redirect(url_for("ui.task", task_id=task_id))
+
+
+@bp.post("/tugas/<task_id>/lepas")
+@login_required
+def task_release(task_id: str) -> Any:
+    try:
+        claims.release(services(), task_id, actor())
+        flash("Tugas dilepas: rekan satu lane dapat mengerjakannya.", "ok")
+    except NotReady:
+        flash(_already_done(task_id), "error")
+    return redirect(url_for("ui.task", task_id=task_id))
+
+
+@bp.post("/tugas/<task_id>/alihkan")
+@login_required
+def task_reassign(task_id: str) -> Any:
+    username = request.form.get("pengguna", "").strip()
+    try:
+        claims.reassign(services(), task_id, actor(), username)
+        flash(f"Tugas dialihkan ke {username}.", "ok")
+    except InvalidData as exc:
+        flash(exc.message, "error")
+    except NotReady:
+        flash(_already_done(task_id), "error")
+    return redirect(url_for("ui.task", task_id=task_id))
 
 
 # ---- new request ------------------------------------------------------------------------
@@ -464,6 +571,11 @@ def new_request_submit() -> Any:
     step = _first_step(definition)
     values = _form_values(step.fields)
     uploads = _uploads(step.upload_types)
+    if who.agency and step.field(AGENCY_FIELD):
+        values[AGENCY_FIELD] = who.agency
+    errors = FormErrors()
+    if _form_problems(step, values, uploads, errors):
+        return _render_new(definition, values, errors, 422)
     try:
         instance_id = services().start(definition.key, who, uploads=uploads, complete_first=True,
                                        first_data=values)
@@ -592,6 +704,33 @@ def _diagram_download(definition: ProcessDefinition) -> Response:
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{re.sub(r"[^A-Za-z0-9_.-]", "_", definition.key)[:100]}-v{definition.version}.bpmn"')
     return response
+
+
+PDFJS_DIST = ROOT / "node_modules" / "pdfjs-dist"
+PDFJS_PARTS = ("legacy/build/", "standard_fonts/", "cmaps/", "wasm/")  # what the preview may load
+PREVIEW_TYPES = {"application/pdf", "image/png", "image/jpeg"}
+
+
+@bp.get("/dokumen/<int:version_id>/pratinjau")
+@login_required
+def document_preview(version_id: int) -> Response:
+    """A PDF or image shown inside the page; sandboxed so a document can never run anything."""
+    version, content = services().document(version_id, actor())
+    if version.media_type not in PREVIEW_TYPES:
+        abort(404)
+    response = send_file(BytesIO(content), mimetype=version.media_type, as_attachment=False,
+                         download_name=version.filename, max_age=0)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
+@bp.get("/vendor/pdfjs/<path:filename>")
+def vendor_pdfjs(filename: str) -> Response:
+    """pdf.js's built files from node_modules (pinned in package.json; nothing from the internet)."""
+    if not filename.startswith(PDFJS_PARTS):
+        abort(404)
+    mimetype = "text/javascript" if filename.endswith((".mjs", ".js")) else None
+    return send_from_directory(PDFJS_DIST, filename, max_age=3600, mimetype=mimetype)
 
 
 @bp.get("/vendor/bpmn-js/<path:filename>")

@@ -44,6 +44,12 @@ from engine.services import Alur
 from engine.users import slug
 
 CHUNK = 5_000
+# the office inbox (issue 12): search over perihal/agency/number, filters, sort by due time, a page of 50
+INBOX_FILTERS = {
+    "q=Dinas Contoh 7&limit=50": "q=Dinas%20Contoh%207&limit=50",
+    "overdue=true&sort=due&limit=50": "overdue=true&sort=due&limit=50",
+    "returned=true&limit=50": "returned=true&limit=50",
+}
 AGENCIES = [f"Dinas Contoh {n}" for n in range(1, 40)]
 
 
@@ -241,6 +247,7 @@ class InboxResult:
     inbox: Latency
     inbox_limit_50: Latency
     instances: dict[str, Latency]
+    inbox_filtered: dict[str, Latency] = field(default_factory=dict)
 
 
 def measure(server: Server, model: SopModel, requests: int, budget: float, generated: Generated) -> InboxResult:
@@ -260,5 +267,8 @@ def measure(server: Server, model: SopModel, requests: int, budget: float, gener
         generated=generated,
         inbox=_measure(server, inbox, "tasks", requests, budget),
         inbox_limit_50=_measure(server, inbox_50, "tasks", requests, budget),
+        inbox_filtered={name: _measure(server, [(by_user[u], f"/tasks?{query}") for u in users], "tasks",
+                                       max(3, requests // 3), budget / 2)
+                        for name, query in INBOX_FILTERS.items()},
         instances={name: _measure(server, [(admin, path)], "instances", max(3, requests // 3), budget / 2)
                    for name, path in queries.items()})

@@ -20,11 +20,12 @@ from sqlalchemy import func, select
 
 from engine import decisions, forms, letters, office, reports, state, timers
 from engine.actors import Actor, Upload
+from engine.claims import check_holder
 from engine.clock import utcnow
 from engine.conditions import ConditionError
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step, parse_diagram
-from engine.documents import TooLarge, safe_filename, sniff
+from engine.documents import TooLarge, doc_label, safe_filename, size_text, sniff
 from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, MissingDocument, NotReady
 from engine.hooks import Letter, Registry, StepContext
 from engine.letters import AGENCY_FIELD, SUBJECT_FIELD
@@ -32,6 +33,7 @@ from engine.models import Document, DocumentContent, DocumentVersion, Instance, 
 from engine.office import Office
 from engine.owner import lane_warnings
 from engine.queries import check_can_read, find_definition
+from engine.rework import check_upload_allowed, mark_rework
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
@@ -181,21 +183,22 @@ class Commands:
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if record.state != "ready" or instance.status != "running":
-            raise NotReady(f"tugas '{record.name}' tidak siap lagi (status: {record.state})")
+            done = {"completed": "sudah diselesaikan", "cancelled": "dibatalkan"}.get(record.state,
+                                                                                   "tidak menunggu lagi")
+            raise NotReady(f"tugas '{record.name}' tidak siap lagi: {done}"
+                           f"{f' oleh {record.completed_by}' if record.completed_by else ''}")
+        check_holder(record, actor)
         return record, instance
 
     def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
                 actor: Actor, upload: Upload, now: datetime) -> DocumentVersion:
         where = {"doc_type": upload.doc_type}
-        if upload.doc_type not in step.upload_types:
-            raise InvalidData(f"dokumen '{upload.doc_type}' tidak dihasilkan di langkah '{step.name}' "
-                              f"(boleh: {', '.join(sorted(step.upload_types)) or '-'})", "type",
-                              reason="not_in_options", params={**where, "options": sorted(step.upload_types)})
+        check_upload_allowed(step, upload.doc_type)
         if not upload.content:
             raise InvalidData("berkas kosong", "file", reason="empty", params=where)
         limit = self.settings.max_upload_bytes
         if len(upload.content) > limit:
-            raise TooLarge(f"berkas {len(upload.content)} byte melebihi batas {limit} byte", "file",
+            raise TooLarge(f"berkas {size_text(len(upload.content))} melebihi batas {size_text(limit)}", "file",
                            reason="too_large", params={**where, "size": len(upload.content), "limit": limit})
         try:
             media_type = sniff(upload.content)
@@ -228,6 +231,19 @@ class Commands:
             .where(Document.instance_id == instance.id, Document.doc_type == doc_type,
                    DocumentVersion.task_id == record.id).limit(1)) is not None
 
+    def _has_required(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
+                      doc_type: str) -> bool:
+        """A required upload is there: attached now, or by this step in an earlier activation (a return)
+        unless the diagram asks for a new version (`versi_baru_wajib`)."""
+        if self._has_upload(uow, instance, record, doc_type):
+            return True
+        if doc_type in step.new_version_required:
+            return False
+        return uow.session.scalar(
+            select(DocumentVersion.id).join(Document).join(TaskRecord, TaskRecord.id == DocumentVersion.task_id)
+            .where(Document.instance_id == instance.id, Document.doc_type == doc_type,
+                   TaskRecord.instance_id == instance.id, TaskRecord.spec_id == step.id).limit(1)) is not None
+
     def _complete(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
                   actor: Actor, data: dict[str, Any], uploads: Sequence[Upload], now: datetime,
                   workflow: Any) -> None:
@@ -241,14 +257,16 @@ class Commands:
         step = parsed.model.steps[record.spec_id]
         for upload in uploads:
             self._attach(uow, instance, step, record, actor, upload, now)
-        values = forms.validate(step.fields, data)
         if actor.agency and step.field(AGENCY_FIELD):
-            values[AGENCY_FIELD] = actor.agency  # an applicant speaks only for their own agency
+            data = {**data, AGENCY_FIELD: actor.agency}  # an applicant speaks only for their own agency
+        values = forms.validate(step.fields, data)
         returned = decisions.is_return(values)
         if not returned:  # a returned step produces nothing; otherwise its required documents must be there
             for doc_type in step.required_uploads:
-                if not self._has_upload(uow, instance, record, doc_type):
-                    raise MissingDocument(f"dokumen '{doc_type}' wajib diunggah pada langkah ini", doc_type)
+                if not self._has_required(uow, instance, step, record, doc_type):
+                    again = " (versi baru)" if doc_type in step.new_version_required else ""
+                    raise MissingDocument(f"dokumen {doc_label(doc_type)} wajib diunggah{again} pada langkah ini",
+                                          doc_type)
 
         def draw(recipient: str | None, subject: str | None) -> Letter:
             entry = letters.draw_number(uow, self.settings, instance, now, actor.username, recipient, subject)
@@ -290,6 +308,8 @@ class Commands:
                                  self.office.calendar(uow.session))
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
         self._sync_tasks(uow, instance, parsed, workflow, now)
+        if ctx.is_return:
+            mark_rework(uow.ready_records(instance.id), record, now)
 
     def _sync_tasks(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, workflow: Any,
                     now: datetime) -> None:

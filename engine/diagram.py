@@ -158,11 +158,19 @@ class Step:
     required_uploads: tuple[str, ...]
     handlers: tuple[str, ...]
     fields: tuple[FormField, ...]
+    # required uploads that need a NEW version on every activation (`versi_baru_wajib`); the others
+    # are satisfied by the version this step attached in an earlier activation (a return)
+    new_version_required: tuple[str, ...] = ()
 
     @property
     def upload_types(self) -> list[str]:
-        """Documents this step may attach: required ones first, then its other outputs."""
-        return list(dict.fromkeys([*self.required_uploads, *self.outputs]))
+        """Documents this step may attach: its required uploads, then its own outputs.
+
+        An output that is also an input (`kelengkapan`) is read-only here: a step passes such a
+        document on, it does not replace it (the applicant at step 13 receives the signed letter).
+        """
+        own = [t for t in self.outputs if t not in self.inputs]
+        return list(dict.fromkeys([*self.required_uploads, *own]))
 
     @property
     def is_decision(self) -> bool:
@@ -432,7 +440,7 @@ def _read_step(task: etree._Element, lane: str, check: _Checker) -> Step:
         standard_minutes=_int_property(props, "waktu_menit", task, check),
         inputs=_csv(props.get("kelengkapan")), outputs=_csv(props.get("output")),
         required_uploads=_csv(props.get("unggah_wajib")), handlers=_csv(props.get("handlers")),
-        fields=tuple(fields),
+        fields=tuple(fields), new_version_required=_csv(props.get("versi_baru_wajib")),
     )
 
 
@@ -590,6 +598,9 @@ def _check_steps(process: etree._Element, model: SopModel, handlers: set[str], c
         for key in (*step.inputs, *step.outputs, *step.required_uploads):
             if not DOCUMENT_KEY.match(key):
                 check.add(f"jenis dokumen '{key}' tidak valid (huruf kecil, angka, garis bawah)", el)
+        for key in step.new_version_required:
+            if key not in step.required_uploads:
+                check.add(f"versi_baru_wajib '{key}' harus juga tercantum di unggah_wajib", el)
         seen: set[str] = set()
         for f in step.fields:
             if not f.id or not DOCUMENT_KEY.match(f.id):

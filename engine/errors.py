@@ -60,6 +60,16 @@ class MissingDocument(AlurError):
         self.document_type = document_type
 
 
+class Held(AlurError):
+    """Someone else of the lane holds (has claimed) the task: HTTP 409 until they release it."""
+
+    code = "held"
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message, holder=holder)
+        self.holder = holder
+
+
 class Throttled(AlurError):
     """Too many failed logins; try again later (HTTP 429)."""
 

@@ -14,7 +14,24 @@ from engine import conditions
 from engine.diagram import FormField
 from engine.errors import InvalidData
 
-MAX_STRING = 10_000
+MAX_STRING = 10_000  # notes (catatan, keterangan)
+MAX_LINE = 500  # any other text field, unless the diagram says `maxlength`
+DEFAULT_MAXLENGTH = {"perihal": 300, "instansi_pemohon": 200}
+
+
+def max_length(field: FormField) -> int:
+    """The longest text a field takes: the diagram's `maxlength`, else a default by its kind."""
+    limit = field.constraint("maxlength")
+    if limit and limit.isdigit():
+        return int(limit)
+    if field.id in DEFAULT_MAXLENGTH:
+        return DEFAULT_MAXLENGTH[field.id]
+    return MAX_STRING if is_note(field) else MAX_LINE
+
+
+def is_note(field: FormField) -> bool:
+    """A free-text note: shown as a text area, wraps, long."""
+    return field.id.startswith(("catatan", "keterangan"))
 MAX_LISTED = 5  # unknown names named in a refusal; the rest are counted
 
 
@@ -47,8 +64,9 @@ def _convert(field: FormField, value: Any) -> Any:
     if not isinstance(value, str):
         raise InvalidData(f"{label} harus berupa teks", field.id, "bad_type", {"type": "string"})
     text = value.strip()
-    if len(text) > MAX_STRING:
-        raise InvalidData(f"{label} lebih dari {MAX_STRING} karakter", field.id, "too_long", {"max": MAX_STRING})
+    if len(text) > max_length(field):
+        raise InvalidData(f"{label} lebih dari {max_length(field)} karakter", field.id, "too_long",
+                          {"max": max_length(field)})
     if field.type == "date":
         try:
             return dt.date.fromisoformat(text).isoformat()
@@ -101,3 +119,32 @@ def validate(fields: Iterable[FormField], submitted: Mapping[str, Any], partial:
             raise InvalidData(f"'{field.label}' wajib diisi bila {field.required_when}", field.id, "required_when",
                                   {"condition": field.required_when})
     return values
+
+
+def problems(fields: Iterable[FormField], submitted: Mapping[str, Any]) -> list[InvalidData]:
+    """Every problem of a submitted form at once (validate() stops at the first), for showing them together."""
+    fields = list(fields)
+    found: list[InvalidData] = []
+    values: dict[str, Any] = {}
+    for field in fields:
+        raw = submitted.get(field.id)
+        try:
+            values[field.id] = None if _empty(raw) else _convert(field, raw)
+        except InvalidData as exc:
+            found.append(exc)
+            values[field.id] = None
+    wrong = {p.field for p in found}
+    for field in fields:
+        if values[field.id] is not None or field.id in wrong:
+            continue
+        if field.required:
+            found.append(InvalidData(f"'{field.label}' wajib diisi", field.id, "required"))
+        elif field.required_when:
+            try:
+                needed = conditions.evaluate(field.required_when, values)
+            except conditions.ConditionError:
+                needed = False  # the engine's own check at completion will say it plainly
+            if needed:
+                found.append(InvalidData(f"'{field.label}' wajib diisi bila {field.required_when}", field.id,
+                                         "required_when", {"condition": field.required_when}))
+    return found

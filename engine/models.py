@@ -135,11 +135,16 @@ class TaskRecord(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         # Open tasks are few among millions of finished ones: index only those.
-        Index("ix_tasks_ready_lane", "lane", "ready_at", sqlite_where=text("state = 'ready'"),
+        # the inbox of a lane: covers its counts per filter and its pages without reading the rows
+        Index("ix_tasks_ready_inbox", "lane", "ready_at", "seq", "due_at", "returned_by_task", "claimed_by",
+              "step_no", "instance_id", sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
+        Index("ix_tasks_ready_lane_due", "lane", "due_at", "seq", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_ready_due", "due_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_instance_seq", "instance_id", "seq"),
+        Index("ix_tasks_ready_claimed", "claimed_by", "ready_at", sqlite_where=text("state = 'ready'"),
+              postgresql_where=text("state = 'ready'")),
         # Reports: backlog and overdue per step without reading the rows of open tasks.
         # (state too: SQLite counts an index as covering only when it holds every column the query names)
         Index("ix_tasks_ready_step", "spec_id", "lane", "due_at", "instance_id", "state",
@@ -163,6 +168,10 @@ class TaskRecord(Base):
     catatan: Mapped[str | None] = mapped_column(Text)
     waited_working_seconds: Mapped[int | None]  # ready -> completed/cancelled in office working time
     reminded_at: Mapped[datetime | None]  # when the one `overdue` reminder went out
+    # the activation whose return (keputusan tidak_setuju) made this one; None for a first run
+    returned_by_task: Mapped[str | None] = mapped_column(String(36))
+    claimed_by: Mapped[str | None] = mapped_column(String(80))  # who holds it ("Saya kerjakan")
+    claimed_at: Mapped[datetime | None]
     instance: Mapped[Instance] = relationship(lazy="raise_on_sql", viewonly=True)
 
     @property

@@ -32,6 +32,7 @@ from engine.models import (
     TaskRecord,
 )
 from engine.office import Office
+from engine.rework import Rework, rework
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import unit_of_work
@@ -99,6 +100,7 @@ class TaskDetail:
     instance: Instance
     step: Step
     documents: list[Document]
+    rework: Rework | None = None
 
     @property
     def inputs(self) -> list[Document]:
@@ -120,8 +122,10 @@ class TaskDetail:
 
     @property
     def missing_uploads(self) -> list[str]:
+        """Required uploads not yet there; a return keeps what this step attached before (see rework)."""
         have = self.attached_by_type()
-        return [t for t in self.step.required_uploads if t not in have]
+        kept = {t for t, d in self.rework.earlier_documents.items() if d.kept} if self.rework else set()
+        return [t for t in self.step.required_uploads if t not in have and t not in kept]
 
     def can_complete(self, actor: Actor) -> bool:
         return can_complete(self.record, self.instance, actor)
@@ -160,7 +164,7 @@ class Queries:
 
     def can_start(self, actor: Actor, definition: ProcessDefinition) -> bool:
         first = self.first_step(definition)
-        return first is not None and (first.lane in actor.lanes or actor.is_admin)
+        return first is not None and first.lane in actor.lanes  # an admin outside it could not complete it
 
     def startable(self, actor: Actor) -> list[ProcessDefinition]:
         """Newest versions of the processes whose first step is in one of the actor's lanes."""
@@ -190,7 +194,8 @@ class Queries:
             instance = uow.session.get_one(Instance, record.instance_id)
             check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
             step = self._step(uow.session, instance.definition, record.spec_id)
-            return TaskDetail(record, instance, step, _documents(uow.session, instance.id))
+            documents = _documents(uow.session, instance.id)
+            return TaskDetail(record, instance, step, documents, rework(uow.session, record, instance, step, documents))
 
     def _step(self, session: Session, definition: ProcessDefinition, spec_id: str) -> Step:
         """The step of a task row: a request migrated to another version may have done steps it lacks."""

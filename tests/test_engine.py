@@ -171,7 +171,7 @@ def test_upload_refuses_unknown_types_and_documents_outside_the_step(alur: Alur)
     actor = actor_for_lane(alur, "Pemohon")
     with pytest.raises(InvalidData, match="jenis berkas"):
         alur.attach_document(record.id, actor, Upload("surat_pd", "x.exe", b"MZ\x90\x00" + b"\x00" * 64))
-    with pytest.raises(InvalidData, match="draft_surat"):
+    with pytest.raises(InvalidData, match="Draft surat tidak dapat diunggah di langkah 1"):
         alur.attach_document(record.id, actor, Upload("draft_surat", "x.pdf", SAMPLE_PDF))
     version = alur.attach_document(record.id, actor, Upload("surat_pd", "../../etc/passwd.pdf", SAMPLE_PDF))
     assert version.filename == "passwd.pdf" and version.media_type == "application/pdf"

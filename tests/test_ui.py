@@ -112,7 +112,7 @@ def test_inbox_shows_ready_task_to_its_lane_only(alur: Alur, client: FlaskClient
     page = client.get("/").text
     assert "Catat dan cek kelengkapan berkas" in page
     assert f"Permohonan #{instance_id}" in page and "Permintaan narasumber bimtek" in page
-    assert "standar 5 mnt" in page and "Terlambat" not in page
+    assert "standar 5 mnt" in page and "badge-danger\">Terlambat" not in page
     assert "Permohonan baru" not in page  # staff are not in the first step's lane
     logout(client)
 
@@ -130,7 +130,7 @@ def test_inbox_marks_overdue_oldest_first(alur: Alur, client: FlaskClient) -> No
         record.due_at = record.ready_at + timedelta(minutes=5)
     login(client, "petugas-informasi-tu")
     page = client.get("/").text
-    assert "Terlambat" in page
+    assert "badge-danger\">Terlambat" in page
     assert page.index(f"Permohonan #{first}") < page.index(f"Permohonan #{second}")
 
 
@@ -155,8 +155,9 @@ def test_task_page_shows_activity_inputs_and_decision_buttons(alur: Alur, client
     assert "Mencatat data dan keperluan pemohon serta mengecek kelengkapan berkas pemohon." in page
     assert "Langkah 2" in page and "Pelaksana: Petugas Informasi/TU" in page and "5 menit" in page
     assert "Surat PD" in page and "surat.pdf" in page and "/dokumen/" in page
-    assert 'name="keputusan" value="setuju"' in page and ">Setuju<" in page
-    assert 'name="keputusan" value="tidak_setuju"' in page and ">Kembalikan<" in page
+    # the decision buttons carry the diagram's enum names
+    assert 'name="keputusan" value="setuju"' in page and ">Berkas lengkap, teruskan<" in page
+    assert 'name="keputusan" value="tidak_setuju"' in page and ">Kembalikan ke pemohon<" in page
     assert 'name="catatan"' in page and "Wajib diisi bila dikembalikan." in page
     assert 'enctype="multipart/form-data"' in page
 
@@ -245,7 +246,9 @@ def test_completed_task_is_not_completed_twice(alur: Alur, client: FlaskClient) 
     assert client.post(f"/tugas/{record.id}", data={"keputusan": "setuju"}).status_code == 302
     again = client.post(f"/tugas/{record.id}", data={"keputusan": "setuju"})
     assert again.status_code == 302 and again.headers["Location"] == f"/permohonan/{instance_id}"
-    assert "tidak siap lagi" in client.get(again.headers["Location"]).text
+    shown = client.get(again.headers["Location"]).text
+    assert "sudah diselesaikan oleh petugas-informasi-tu" in shown and "Kiriman kedua tidak disimpan" in shown
+    assert "status: completed" not in shown
     assert "Tugas ini sudah selesai" in client.get(f"/tugas/{record.id}").text
 
 

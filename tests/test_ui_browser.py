@@ -124,7 +124,7 @@ def test_one_request_through_the_whole_sop(live_server: str, browser: object, tm
         done(verb)
         logout()
 
-    step("petugas-informasi-tu", 2, button="Setuju")
+    step("petugas-informasi-tu", 2, button="Berkas lengkap")
     step("petugas-informasi-tu", 3, {"#f_catatan": "Diteruskan ke Kepala Biro"})
     step("kepala-biro", 4, {"#f_catatan": "Ke Bagian Kelembagaan, cek jadwal narasumber"})
     step("kepala-bagian-terkait", 5, {"#f_narasumber_ditunjuk": "Kasubbag Kelembagaan",

@@ -39,6 +39,14 @@
           });
         });
         canvas.zoom('fit-viewport', 'auto');
+        el.querySelectorAll('[data-zoom]').forEach(function (button) {
+          button.addEventListener('click', function () {
+            var how = button.getAttribute('data-zoom');
+            if (how === 'fit') { canvas.zoom('fit-viewport', 'auto'); return; }
+            var level = canvas.zoom();
+            canvas.zoom(Math.min(4, Math.max(0.2, how === 'in' ? level * 1.25 : level / 1.25)));
+          });
+        });
         setStatus(el, '', false);
         el.setAttribute('data-rendered', 'true');
       })

@@ -1,7 +1,7 @@
 """report rollups (report_steps, report_cases), partial index of open tasks per step
 
 Revision ID: 0008_reports
-Revises: 0007_worktime
+Revises: 0007_worktime, 0009_claims
 Create Date: 2026-11-28 08:00:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008_reports'
-down_revision = '0007_worktime'
+down_revision = ('0007_worktime', '0009_claims')  # also joins the two heads of this branch
 branch_labels = None
 depends_on = None
 

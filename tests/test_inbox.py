@@ -1,0 +1,88 @@
+"""The inbox for a real office: search, filters with counts, sort, paging, claims and return marks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from engine import claims
+from engine.actors import SYSTEM
+from engine.demo import actor_for_lane, fill
+from engine.inbox import InboxQuery, inbox
+from engine.models import TaskRecord
+from engine.services import Alur
+from tests.helpers import current, drive_to, start, step
+from tests.test_ui import login
+
+TU = "Petugas Informasi/TU"
+
+
+def _three_requests(alur: Alur) -> tuple[int, int, int]:
+    """Three requests waiting at step 2; the second was returned once, the third is overdue."""
+    pemohon = actor_for_lane(alur, "Pemohon")
+    ids = [alur.start("fasilitasi_narasumber", pemohon, {"perihal": p}) for p in
+           ("Narasumber bimtek koperasi", "Narasumber pelatihan UMKM 50%_x", "Narasumber rapat kerja")]
+    step_1 = alur.parsed(alur.definition("fasilitasi_narasumber")).model.steps["langkah_01_sampaikan_berkas"]
+    for iid in ids:
+        step(alur, iid, data={**fill(step_1, None), "perihal": alur.instance(iid, SYSTEM).instance.perihal})
+    step(alur, ids[1], "tidak_setuju")
+    step(alur, ids[1], data={**fill(step_1, None), "perihal": "Narasumber pelatihan UMKM 50%_x"})
+    # the applicant fixed it: step 2 again, a first activation again (not a return)
+    late = current(alur, ids[2])
+    with alur.unit_of_work() as uow:
+        uow.session.execute(update(TaskRecord).where(TaskRecord.id == late.id)
+                            .values(due_at=late.ready_at - timedelta(minutes=1)))
+    return ids[0], ids[1], ids[2]
+
+
+def test_search_filters_counts_sort_and_paging(alur: Alur) -> None:
+    first, second, third = _three_requests(alur)
+    tu = actor_for_lane(alur, TU)
+    everything = inbox(alur, tu, InboxQuery())
+    assert [r.instance_id for r in everything.tasks] == [first, third, second]  # longest waiting first
+    assert everything.counts == {"semua": 3, "terlambat": 1, "dikembalikan": 0, "saya": 0}
+
+    assert [r.instance_id for r in inbox(alur, tu, InboxQuery(search="umkm 50%_")).tasks] == [second]
+    assert [r.instance_id for r in inbox(alur, tu, InboxQuery(search="50%")).tasks] == [second]  # % is literal
+    assert [r.instance_id for r in inbox(alur, tu, InboxQuery(search=f"#{third}")).tasks] == [third]
+    agency = inbox(alur, tu, InboxQuery(search="dinas pendidikan"))
+    assert len(agency.tasks) == 3 and agency.counts["semua"] == 3
+    assert [r.instance_id for r in inbox(alur, tu, InboxQuery(overdue=True)).tasks] == [third]
+    assert [r.instance_id for r in inbox(alur, tu, InboxQuery(sort="tenggat")).tasks][0] == third
+    assert inbox(alur, tu, InboxQuery(step_no=3)).tasks == []
+
+    page_1 = inbox(alur, tu, InboxQuery(limit=2))
+    page_2 = inbox(alur, tu, InboxQuery(limit=2, offset=2))
+    assert page_1.has_next and not page_2.has_next
+    assert [r.instance_id for r in page_1.tasks + page_2.tasks] == [first, third, second]
+
+    claims.claim(alur, current(alur, second).id, tu)
+    mine = inbox(alur, tu, InboxQuery(mine=True))
+    assert [r.instance_id for r in mine.tasks] == [second] and mine.counts["saya"] == 1
+    assert inbox(alur, actor_for_lane(alur, "Kepala Biro"), InboxQuery()).tasks == []
+
+
+def test_returned_tasks_are_marked_and_filtered(alur: Alur) -> None:
+    iid = start(alur)
+    drive_to(alur, iid, 7)
+    step(alur, iid, "tidak_setuju")
+    kasubbag = actor_for_lane(alur, "Kasubbag Terkait")
+    found = inbox(alur, kasubbag, InboxQuery(returned=True))
+    assert [r.step_no for r in found.tasks] == [6] and found.counts["dikembalikan"] == 1
+
+
+def test_the_inbox_page_marks_returned_and_held_tasks_and_counts_filters(alur: Alur, client: FlaskClient) -> None:
+    iid = start(alur)
+    step(alur, iid)
+    step(alur, iid, "tidak_setuju")  # back to the applicant
+    login(client, "pemohon")
+    page = client.get("/").text
+    assert 'class="badge badge-return">dikembalikan<' in page
+    assert 'data-filter="dikembalikan">Dikembalikan <span class="count">1</span>' in page
+    filtered = client.get("/?dikembalikan=1").text
+    assert f'data-instance="{iid}"' in filtered
+    assert f'data-instance="{iid}"' not in client.get("/?cari=tidak-ada-yang-cocok").text
+    claims.claim(alur, current(alur, iid).id, actor_for_lane(alur, "Pemohon"))
+    assert "Anda kerjakan" in client.get("/").text
