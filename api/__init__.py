@@ -59,13 +59,15 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
 
         app.extensions["alur_scheduler"] = start_thread(app.extensions["alur"])  # timers fire with the app
 
-    from api import (  # noqa: F401 (ui_kalender adds its routes to ui)
+    from api import (  # noqa: F401 (ui_kalender adds its routes to ui, rest_reports to rest)
         auth,
         desk,
         documents_ui,
         exports_ui,
         people_ui,
+        reports_ui,
         rest,
+        rest_reports,
         speakers_ui,
         ui,
         ui_kalender,
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     app.register_blueprint(exports_ui.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(people_ui.bp)
+    app.register_blueprint(reports_ui.bp)
 
     @app.errorhandler(404)
     @app.errorhandler(405)

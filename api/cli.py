@@ -306,6 +306,18 @@ def restore_cmd(source: Path) -> None:
     click.echo(f"Basis data dipulihkan dari {source}.")
 
 
+@main.command("reports-rebuild")
+@_errors
+def reports_rebuild() -> None:
+    """Hitung ulang ringkasan laporan dari tabel tugas (mis. setelah kalender kantor diubah)."""
+    from engine import reports
+
+    alur = _alur()
+    with alur.unit_of_work() as uow:
+        activations, requests = reports.rebuild(uow.session, alur.calendar(uow.session))
+    click.echo(f"Ringkasan laporan dibangun ulang: {activations} langkah selesai, {requests} permohonan selesai.")
+
+
 @main.command("user-add")
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)

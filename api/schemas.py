@@ -646,6 +646,107 @@ class SpeakerCalendar(Reply):
     engagements: list[Engagement]
 
 
+# ---- reports and the event log (issue 11) ---------------------------------------------------
+
+
+def _query_month(value: Any) -> Any:
+    if value == "":
+        return None
+    if not (isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])", value)):
+        raise PydanticCustomError("query", "harus bulan TTTT-BB, mis. 2026-03")
+    return value
+
+
+def _query_format(value: Any) -> Any:
+    if value not in ("xes", "csv"):
+        raise PydanticCustomError("query", "harus 'xes' atau 'csv'")
+    return value
+
+
+def _query_required_text(value: Any) -> Any:
+    if not (isinstance(value, str) and value.strip()):
+        raise PydanticCustomError("query", "wajib diisi")
+    return plain_text(value)
+
+
+QueryMonth = Annotated[str | None, BeforeValidator(_query_month),
+                       WithJsonSchema({"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"}), Field(None)]
+OneVersion = query_int(1, MAX_ID)  # reports and the event log: one version, or all
+
+
+class ReportQuery(BaseModel):
+    version: OneVersion = Field(None, description="one version of the process (default: all versions)")
+    from_: QueryMonth = Field(None, alias="from", description="first month (TTTT-BB, office time) in which "
+                                                                "steps and requests finished")
+    to: QueryMonth = Field(None, description="last month (TTTT-BB), included")
+
+
+class EventLogQuery(BaseModel):
+    process: Annotated[str, BeforeValidator(_query_required_text),
+                       WithJsonSchema({"type": "string", "minLength": 1, "pattern": NOT_BLANK}),
+                       Field(description="process key")]
+    format: Annotated[Literal["xes", "csv"], BeforeValidator(_query_format),
+                      WithJsonSchema({"type": "string", "enum": ["xes", "csv"], "default": "xes"}),
+                      Field("xes", description="IEEE 1849 XES or CSV (one event per line)")]
+    version: OneVersion = Field(None, description="one version of the process (default: all versions)")
+
+
+Seconds = Annotated[int | None, Field(description="office working seconds (None: no finished activation)")]
+
+
+class ReportStep(Reply):
+    spec_id: str
+    step_no: int | None
+    name: str
+    lane: str
+    standard_minutes: int | None
+    done: int = Field(description="activations finished in the period")
+    median_seconds: Seconds
+    p90_seconds: Seconds
+    max_seconds: Seconds
+    within_standard_share: float | None = Field(description="share of `done` finished within the standard, 0..1")
+    backlog: int = Field(description="ready now")
+    overdue: int = Field(description="ready now and past their due time")
+    returned: int = Field(description="decisions that returned the request (decision steps)")
+    heat: Literal["ok", "warn", "bad", "none"] = Field(
+        description="median against the standard: ok (within), warn (up to 1.5x), bad (more), none (no data)")
+    return_flows: list[str] = Field(description="ids of the diagram's sequence flows a return of this step takes")
+
+
+class ReportGroup(Reply):
+    name: str = Field(description="lane name or user name")
+    done: int
+    median_seconds: Seconds
+    open: int = Field(description="ready now in the lane (for a person: in the lanes they are in)")
+    overdue: int
+    lanes: list[str] = Field(description="a person's lanes (empty for a lane)")
+
+
+class ReportWeek(Reply):
+    week: date = Field(description="the Monday of the week in which requests finished (office time)")
+    done: int
+    median_seconds: Seconds
+    p90_seconds: Seconds
+    returned: int = Field(description="of these, requests returned at least once")
+
+
+class Report(Reply):
+    process: str
+    name: str
+    versions: list[int] = Field(description="the versions counted")
+    diagram_version: int = Field(description="the version whose steps, standards and diagram are shown")
+    period_from: str | None = Field(description="first month counted (TTTT-BB), None: from the beginning")
+    period_to: str | None = Field(description="last month counted (TTTT-BB), None: until now")
+    requests_done: int
+    requests_returned: int = Field(description="finished requests returned at least once")
+    returned_share: float | None
+    steps: list[ReportStep]
+    lanes: list[ReportGroup]
+    users: list[ReportGroup]
+    weeks: list[ReportWeek] = Field(description="lead time of finished requests per week")
+    generated_at: UtcTime
+
+
 # ---- the process owner's desk ------------------------------------------------------------
 
 StepMapping = Annotated[dict[StrictStr, Annotated[Text, Field(**_json_schema(minLength=1, maxLength=200))]],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench import inbox, load, service, spiff, storage
+from bench import inbox, load, reporting, service, spiff, storage
 from bench.common import FULL, PG_SERVER_URL, TINY, Sizes, SqliteFiles, make_alur, pg_database, sop_model
 from bench.report import Report
 from bench.server import Server, default_workers
@@ -135,7 +135,15 @@ def part_api(report: Report, sizes: Sizes, files: SqliteFiles, kind: str, worker
         progress(f"   {generated.instances:,} instances, {generated.task_rows:,} task rows, "
                  f"{generated.open_tasks:,} open tasks, made in {generated.seconds:.0f} s")
         result = inbox.measure(server, model, sizes.inbox_requests, sizes.inbox_budget_seconds, generated)
+        progress(f"7. reports and event log on {kind}")
+        alur = service_layer(url)
+        try:
+            reported = reporting.run(alur, server, sizes.inbox_requests, sizes.inbox_budget_seconds,
+                                     sizes.eventlog_mb)
+        finally:
+            alur.db.engine.dispose()
     report_inbox(report, kind, result)
+    report_reporting(report, kind, reported)
 
 
 def report_http(report: Report, kind: str, summaries: list[load.LoadSummary], warm: load.LoadRun) -> None:
@@ -175,6 +183,19 @@ def report_inbox(report: Report, kind: str, result: inbox.InboxResult) -> None:
         report.add("5", f"{kind}, GET /instances?{name}: p50", latency.p50_ms, "ms")
         report.add("5", f"{kind}, GET /instances?{name}: p95", latency.p95_ms, "ms")
     report.detail(f"inbox_{kind.lower()}", result)
+
+
+def report_reporting(report: Report, kind: str, result: reporting.ReportingResult) -> None:
+    report.add("7", f"{kind}, rebuild rollups from {result.activations:,} activations", result.rebuild_seconds, "s")
+    report.add("7", f"{kind}, rollup rows", result.rollup_rows, "")
+    for name, timing in result.http.items():
+        report.add("7", f"{kind}, GET /reports ({name}): p50", timing.p50_ms, "ms")
+        report.add("7", f"{kind}, GET /reports ({name}): p95", timing.p95_ms, "ms", "< 500 ms", timing.p95_ms < 500)
+    for name, timing in result.report.items():
+        report.add("7", f"{kind}, in process ({name}): p95", timing.p95_ms, "ms")
+    report.add("7", f"{kind}, XES first chunk", result.eventlog_first_chunk_ms, "ms")
+    report.add("7", f"{kind}, XES streamed ({result.eventlog_mb:.1f} MB)", result.eventlog_mb_per_s, "MB/s")
+    report.detail(f"reporting_{kind.lower()}", result)
 
 
 def _pg_version() -> str:

@@ -35,6 +35,7 @@ class Sizes:
     inbox_open_tasks: int
     inbox_requests: int
     inbox_budget_seconds: float
+    eventlog_mb: float = 20.0  # part 7: how much XES to stream
 
 
 FULL = Sizes("full", spiff_instances=200, engine_instances=40, flat_checkpoints=(0, 100, 400), flat_window=10,
@@ -42,7 +43,7 @@ FULL = Sizes("full", spiff_instances=200, engine_instances=40, flat_checkpoints=
              inbox_open_tasks=10_000, inbox_requests=70, inbox_budget_seconds=40.0)
 TINY = Sizes("tiny", spiff_instances=5, engine_instances=3, flat_checkpoints=(0, 4, 12), flat_window=2,
              http_clients=(1, 4, 16), http_seconds=0.5, http_repeats=3, inbox_instances=1_000,
-             inbox_open_tasks=100, inbox_requests=7, inbox_budget_seconds=1.0)
+             inbox_open_tasks=100, inbox_requests=7, inbox_budget_seconds=1.0, eventlog_mb=0.5)
 
 
 # ---- statistics ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ SECTIONS = {
     "4": "HTTP API under load (gunicorn)",
     "5": "Inbox and instance list with a big database",
     "6": "Storage and worker memory",
+    "7": "Reports and event log with a big database",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine import reports
 from engine.actors import SYSTEM
 from engine.db import Database
 from engine.diagram import parse_diagram
@@ -35,6 +36,8 @@ def init(alur: Alur, demo: bool) -> InitReport:
     """
     upgrade(alur.db.url)
     alur.backfill_working_time()  # rows from before working time was recorded (a no-op afterwards)
+    with alur.unit_of_work() as uow:  # the report rollups of an upgraded database (a no-op afterwards)
+        reports.rebuild_if_empty(uow.session, alur.calendar(uow.session))
     deployed, users = [], []
     existing = {d.key: d for d in alur.definitions()}  # ordered by version: the newest wins
     for path in sorted(alur.settings.bpmn_dir.glob("*.bpmn")):

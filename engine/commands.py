@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import decisions, forms, generated, initials, letters, office, signing, speakers, state, timers
+from engine import decisions, forms, generated, initials, letters, office, reports, signing, speakers, state, timers
 from engine.actors import Actor, Upload
 from engine.claims import check_holder
 from engine.clock import local, utcnow
@@ -360,6 +360,8 @@ class Commands:
             instance.status, instance.ended_at = "completed", now
             instance.end_event = state.end_event(workflow)
             uow.audit(actor.username, "end", now, instance.id, end_event=instance.end_event)
+        reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
+                                 self.office.calendar(uow.session))
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
         self._sync_tasks(uow, instance, parsed, workflow, now)
         if ctx.is_return:

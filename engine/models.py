@@ -145,6 +145,10 @@ class TaskRecord(Base):
         Index("ix_tasks_instance_seq", "instance_id", "seq"),
         Index("ix_tasks_ready_claimed", "claimed_by", "ready_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
+        # Reports: backlog and overdue per step without reading the rows of open tasks.
+        # (state too: SQLite counts an index as covering only when it holds every column the query names)
+        Index("ix_tasks_ready_step", "spec_id", "lane", "due_at", "instance_id", "state",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -367,3 +371,42 @@ class LetterVerification(Base):
     letter_date: Mapped[str | None] = mapped_column(String(10))
     version_id: Mapped[int | None]
     sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class StepStat(Base):
+    """Reports' rollup of finished activations: how many took how long, per step, person and month.
+
+    One row per (process version, step, who, local month, duration class); kept up to date at
+    each completion (engine.reports.count_completion) so that reports never scan the task table.
+    """
+
+    __tablename__ = "report_steps"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows kept in key order: a report reads one range
+
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), primary_key=True)
+    spec_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    completed_by: Mapped[str] = mapped_column(String(80), primary_key=True)
+    month: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # yyyymm, office time
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # engine.reports.bucket
+    lane: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int]
+    within: Mapped[int]  # finished within the step's standard
+    returned: Mapped[int]  # decisions that returned the request
+    max_seconds: Mapped[int]
+    sum_seconds: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseStat(Base):
+    """Reports' rollup of finished requests: lead time per process version, month and week of the end."""
+
+    __tablename__ = "report_cases"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), primary_key=True)
+    month: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # yyyymm of the end, office time
+    week: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # its Monday, yyyymmdd
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int]
+    returned: Mapped[int]  # requests returned at least once
+    max_seconds: Mapped[int]
+    sum_seconds: Mapped[int] = mapped_column(BigInteger)

@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import state
+from engine import reports, state
 from engine.actors import TIMER_ACTOR
 from engine.clock import utcnow
 from engine.diagram import ParsedDiagram
@@ -173,6 +173,7 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
             uow.audit(TIMER_ACTOR.username, "end", now, instance.id)
+            reports.count_end(uow.session, instance, calendar)
         instance.state = state.dump(workflow)
         alur.commands._sync_tasks(uow, instance, parsed, workflow, now)
         return True
