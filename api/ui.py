@@ -667,6 +667,8 @@ def instance(instance_id: int) -> str:
     who = actor()
     detail = services().instance(instance_id, who)
     model = detail.parsed.model
+    running = detail.instance.status == "running"
+    end = worktime.expected_end(model, detail.ready, services().calendar()) if running else None
     return render_template(
         "instance.html", detail=detail, instance=detail.instance, model=model,
         rows=timeline.rows(detail.history, _tz(), calendar=services().calendar()), fmt_local=_fmt_local,
@@ -677,7 +679,7 @@ def instance(instance_id: int) -> str:
         cancelled=next((e for e in services().audit_log(instance_id) if e.kind == "cancel"), None)
         if detail.instance.status == "cancelled" else None,
         initials=services().initials(instance_id, who),
-        expected=worktime.expected_end(model, detail.ready, _tz()) if detail.instance.status == "running" else None,
+        expected=_fmt(end) if end else None,
         final_letters=_final_letters(model, detail))
 
 

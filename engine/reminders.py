@@ -66,7 +66,7 @@ def message(settings: Settings, record: TaskRecord) -> tuple[str, str]:
     subject = f"Tugas terlambat: {record.name} (permohonan {record.instance_id})"
     body = (f"Tugas '{record.name}' di lane {record.lane} untuk permohonan {record.instance_id} "
             f"melewati batas waktu standar ({due}).\n\n"
-            f"Buka tugas: {settings.base_url.rstrip('/')}/tugas/{record.id}\n\n-- Alur")
+            f"Buka tugas: {settings.public_url}/tugas/{record.id}\n\n-- Alur")
     return subject, body
 
 

@@ -25,7 +25,8 @@ class Settings:
     timezone: str = field(default_factory=lambda: os.environ.get("ALUR_TIMEZONE", "Asia/Pontianak"))
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("ALUR_MAX_UPLOAD_MB", "20"))
                                   * 1024 * 1024)
-    # Printed in a signed letter's verification line (`<public_url>/v/<code>`); empty: the path alone.
+    # The address staff and applicants reach Alur at: in a signed letter's verification line
+    # (`<public_url>/v/<code>`) and in reminder e-mails; empty: the path alone.
     public_url: str = field(default_factory=lambda: os.environ.get("ALUR_PUBLIC_URL", "").rstrip("/"))
     soffice: str = field(default_factory=lambda: os.environ.get("ALUR_SOFFICE", "soffice"))
     # The web app: where it keeps its files (the generated session key), the key itself, HTTPS-only cookies.
@@ -46,7 +47,6 @@ class Settings:
     smtp_password: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_PASSWORD", ""))
     smtp_starttls: bool = field(default_factory=lambda: os.environ.get("ALUR_SMTP_STARTTLS", "") == "1")
     smtp_from: str = field(default_factory=lambda: os.environ.get("ALUR_SMTP_FROM", "alur@localhost"))
-    base_url: str = field(default_factory=lambda: os.environ.get("ALUR_BASE_URL", "http://localhost:5000"))
 
     # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; none by default,
     # so a client cannot pick the address its login attempts are counted under.

@@ -182,38 +182,15 @@ class OfficeCalendar:
             day += timedelta(days=1)
 
 
-# ---- the expected end of a request (issue 15's helper, kept as it was) ----------------------
-# Its fixed hours (Mon-Fri 08.00-16.00, no holidays) are not yet the office calendar above.
-
-START, END = time(8, 0), time(16, 0)
+# ---- the expected end of a request -----------------------------------------------------
 
 
-def add_working_minutes(moment: datetime, minutes: int) -> datetime:
-    """`moment` (local, naive) plus `minutes` of office time."""
-    current = moment
-    left = minutes
-    while True:
-        if current.weekday() >= 5 or current.time() >= END:
-            current = datetime.combine(current.date() + timedelta(days=1), START)
-            continue
-        if current.time() < START:
-            current = datetime.combine(current.date(), START)
-        room = int((datetime.combine(current.date(), END) - current).total_seconds() // 60)
-        if left <= room:
-            return current + timedelta(minutes=left)
-        left -= room
-        current = datetime.combine(current.date() + timedelta(days=1), START)
-
-
-def expected_end(model: SopModel, ready: Sequence[TaskRecord], timezone: str) -> datetime | None:
-    """Local time the request is expected to end if every remaining step takes its standard time."""
-    from engine.clock import local
-
+def expected_end(model: SopModel, ready: Sequence[TaskRecord], calendar: OfficeCalendar) -> datetime | None:
+    """When the request ends (UTC) if every step from the earliest waiting one takes its standard, in office time."""
     numbered = [r for r in ready if r.step_no is not None]
     if not numbered:
         return None
     first = min(numbered, key=lambda r: (r.step_no, r.ready_at))
     minutes = sum(s.standard_minutes or 0 for s in model.steps.values()
                   if s.step_no is not None and s.step_no >= (first.step_no or 0))
-    start = local(first.ready_at, timezone).replace(tzinfo=None)
-    return add_working_minutes(start, minutes)
+    return calendar.add_working(first.ready_at, minutes * 60)

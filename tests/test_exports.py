@@ -9,19 +9,29 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
 from engine.actors import SYSTEM
+from engine.models import TaskRecord
 from engine.services import Alur
-from engine.worktime import add_working_minutes
+from engine.settings import Settings
+from engine.testing import sop_model
+from engine.worktime import OfficeCalendar, expected_end, parse_office_hours
 from tests.helpers import drive_to, start
 from tests.test_speakers import OWNER, new_request
 from tests.test_ui import login
 
 
-def test_working_minutes_skip_nights_and_weekends() -> None:
-    friday = dt.datetime(2026, 11, 27, 15, 30)
-    assert add_working_minutes(friday, 20) == dt.datetime(2026, 11, 27, 15, 50)
-    assert add_working_minutes(friday, 60) == dt.datetime(2026, 11, 30, 8, 30)        # Monday
-    assert add_working_minutes(dt.datetime(2026, 11, 28, 10, 0), 5) == dt.datetime(2026, 11, 30, 8, 5)
-    assert add_working_minutes(dt.datetime(2026, 11, 30, 6, 0), 480 + 15) == dt.datetime(2026, 12, 1, 8, 15)
+def test_the_expected_end_counts_office_hours_weekends_and_holidays() -> None:
+    """From step 5 the SOP's standards add up to 115 minutes; the office calendar decides where they fall."""
+    model = sop_model()
+    hours = parse_office_hours(Settings().office_hours)
+    friday_1530 = dt.datetime(2026, 11, 27, 8, 30)  # UTC; 15.30 in Pontianak, the office closes at 16.30
+    ready = [TaskRecord(step_no=5, ready_at=friday_1530)]
+    plain = OfficeCalendar(hours=hours, timezone="Asia/Pontianak")
+    # 60 minutes on Friday, the other 55 from Monday 07.30: 08.25 in Pontianak
+    assert expected_end(model, ready, plain) == dt.datetime(2026, 11, 30, 1, 25)
+    monday_off = OfficeCalendar(hours=hours, timezone="Asia/Pontianak",
+                                extra_holidays={dt.date(2026, 11, 30): "Libur daerah"})
+    assert expected_end(model, ready, monday_off) == dt.datetime(2026, 12, 1, 1, 25)
+    assert expected_end(model, [], plain) is None
 
 
 def test_register_requests_and_calendar_export_to_xlsx_and_csv(alur: Alur, client: FlaskClient) -> None:

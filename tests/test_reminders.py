@@ -54,7 +54,7 @@ def overdue_events(alur: Alur, iid: int) -> list[dict[str, Any]]:
 def test_a_late_task_is_reminded_once_by_mail_to_its_lane(alur: Alur, smtp: tuple[Sink, int]) -> None:
     sink, port = smtp
     alur.settings = dataclasses.replace(alur.settings, smtp_host="127.0.0.1", smtp_port=port,
-                                        smtp_from="alur@diskop.example", base_url="https://alur.example")
+                                        smtp_from="alur@diskop.example", public_url="https://alur.example")
     create_user(alur, "tu1", "kata-sandi-baru", ["Petugas Informasi/TU"], email="tu1@diskop.example")
     create_user(alur, "tu2", "kata-sandi-baru", ["Petugas Informasi/TU"], email="tu2@diskop.example")
     create_user(alur, "lain", "kata-sandi-baru", ["Sekda"], email="sekda@diskop.example")
