@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from api import create_app
 from engine.actors import SYSTEM
@@ -28,7 +32,12 @@ PDF = SAMPLE_PDF
 # Markers by what a test uses (see pyproject.toml); `make test-fast` leaves these out.
 SLOW_FILES = {"test_reliability.py", "test_fuzz.py", "test_bench.py", "test_bpmnlint.py"}
 SLOW_FIXTURES = {"server"}  # a live gunicorn server
-BROWSER_FILES = {"test_ui_browser.py", "test_people_browser.py"}  # Playwright and Chromium
+BROWSER_FIXTURES = {"browser"}  # Playwright and Chromium
+
+# Debian's chromium, as Playwright cannot download its own browsers here.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -36,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = set(getattr(item, "fixturenames", ()))
         if any(f.startswith("pg_") for f in fixtures):
             item.add_marker(pytest.mark.postgres)
-        if item.path.name in BROWSER_FILES:
+        if fixtures & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
         if item.path.name in SLOW_FILES or fixtures & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
@@ -88,3 +97,51 @@ def client(app: Flask) -> FlaskClient:
 
 def ready(alur: Alur, instance_id: int) -> list:
     return alur.instance(instance_id, SYSTEM).ready
+
+
+# ---- browser tests: the real app (CSRF on) served on 127.0.0.1, and Debian's chromium ------------
+
+
+@contextmanager
+def serving(alur: Alur) -> Iterator[str]:
+    """The app of `alur` under werkzeug on a free port of 127.0.0.1; yields its base URL."""
+    app = create_app(alur.settings, alur, WTF_CSRF_ENABLED=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[str, Alur]]:
+    """A served app on its own database with the SOP and the demo users: (base URL, Alur)."""
+    alur = make_alur(f"sqlite:///{tmp_path / 'alur.sqlite'}")
+    try:
+        with serving(alur) as url:
+            yield url, alur
+    finally:
+        alur.db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(live: tuple[str, Alur]) -> str:
+    return live[0]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Chromium through Playwright; a missing /usr/bin/chromium fails the test (never skips)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} tidak ada: pasang dengan `apt-get install -y chromium` (tes browser wajib jalan)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

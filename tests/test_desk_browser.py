@@ -12,62 +12,25 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from api import create_app
 from engine.actors import SYSTEM
 from engine.demo import actor_for_lane
 from engine.services import Alur
 from engine.settings import ROOT
 from engine.users import DEMO_PASSWORD, create_user
-from tests.conftest import make_alur
 from tests.helpers import PROCESS, current, drive_to, start, step
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium, and bpmnlint's node run (make test-fast skips)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path("/tmp/alur-desk-screens")
 BPMNLINT = ROOT / "node_modules" / ".bin" / "bpmnlint"
 NEW_LANE = "Bendahara"
 NEW_STEP = "Verifikasi anggaran"
 NEW_LABEL = "Disposisi Kepala Biro"
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Alur]]:
-    alur = make_alur(f"sqlite:///{tmp_path / 'alur.sqlite'}")
-    app = create_app(alur.settings, alur, WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", alur
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        alur.db.engine.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} tidak ada: pasang dengan `apt-get install -y chromium` (tes browser wajib jalan)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def bpmnlint(path: Path) -> str:
@@ -169,11 +132,11 @@ ADD_LANE_AND_STEP = """() => {
 }"""
 
 
-def test_owner_revises_compares_and_migrates_in_the_browser(served: tuple[str, Alur], browser: Any,
+def test_owner_revises_compares_and_migrates_in_the_browser(live: tuple[str, Alur], browser: Any,
                                                              tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    base, alur = served
+    base, alur = live
     # A request already running on version 1, waiting at step 12.
     instance_id = start(alur)
     drive_to(alur, instance_id, 12)
@@ -305,9 +268,9 @@ def test_owner_revises_compares_and_migrates_in_the_browser(served: tuple[str, A
     context.close()
 
 
-def test_a_diagram_saved_by_the_browser_modeler_deploys_unchanged(served: tuple[str, Alur], browser: Any,
+def test_a_diagram_saved_by_the_browser_modeler_deploys_unchanged(live: tuple[str, Alur], browser: Any,
                                                                   tmp_path: Path) -> None:
-    base, alur = served
+    base, alur = live
     context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
     context.set_default_timeout(20_000)
     page = context.new_page()

@@ -13,11 +13,10 @@ from engine.users import DEMO_PASSWORD
 from tests.conftest import PDF
 from tests.test_generated_documents import text_of
 from tests.test_letter_pdf import SEKDA, pdf_text
-from tests.test_ui_browser import browser, live_server  # noqa: F401 - the fixtures
 
 
-def test_conflict_substitute_paraf_signature_and_the_applicants_pdf(live_server: str,  # noqa: F811
-                                                                    browser: object, tmp_path: Path) -> None:  # noqa: F811
+def test_conflict_substitute_paraf_signature_and_the_applicants_pdf(live_server: str,
+                                                                    browser: object, tmp_path: Path) -> None:
     from playwright.sync_api import Page, expect
 
     base = live_server

@@ -12,53 +12,19 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from api import create_app
 from engine.diagram import parse_diagram
 from engine.flowchart import edges, flow_order
 from engine.services import Alur
 from engine.users import DEMO_PASSWORD
 from handlers import REGISTRY
-from tests.conftest import PDF, SOP_FILE, make_alur
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import PDF, SOP_FILE
 
 SHOTS = Path("/tmp/alur-people-shots")
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, Alur]]:
-    alur = make_alur(f"sqlite:///{tmp_path / 'alur.sqlite'}")
-    app = create_app(alur.settings, alur, WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", alur
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        alur.db.engine.dispose()
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} tidak ada: pasang dengan `apt-get install -y chromium` (tes browser wajib jalan)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _page(browser: Any, width: int = 1366) -> Any:
@@ -88,17 +54,17 @@ def _shoot(browser: Any, base: str, username: str, path: str, name: str) -> None
         page.context.close()
 
 
-def test_admin_changes_people_and_owner_cancels(live: tuple[str, Alur], chromium: Any, tmp_path: Path) -> None:
+def test_admin_changes_people_and_owner_cancels(live: tuple[str, Alur], browser: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     base, alur = live
     SHOTS.mkdir(exist_ok=True)
     # the Kasubbag is at work in their own browser
-    kasubbag = _page(chromium)
+    kasubbag = _page(browser)
     _login(kasubbag, base, "kasubbag-terkait")
     expect(kasubbag.locator("h1")).to_have_text("Tugas saya")
 
-    admin = _page(chromium)
+    admin = _page(browser)
     _login(admin, base, "admin")
     expect(admin.locator("h1")).to_have_text("Beranda admin")
     expect(admin.locator("#accounts")).to_contain_text("aktif")
@@ -129,14 +95,14 @@ def test_admin_changes_people_and_owner_cancels(live: tuple[str, Alur], chromium
     admin.fill("#sandi", "sandi-baru-2026")
     admin.click("button:has-text('Ganti kata sandi')")
     expect(admin.locator(".flash-ok")).to_contain_text("Kata sandi diganti")
-    kabiro = _page(chromium)
+    kabiro = _page(browser)
     _login(kabiro, base, "kepala-biro")
     expect(kabiro.locator("h1")).to_have_text("Masuk ke Alur")
     _login(kabiro, base, "kepala-biro", "sandi-baru-2026")
     expect(kabiro.locator("h1")).to_have_text("Tugas saya")
 
     # the process owner cancels a request, with a reason
-    pemohon = _page(chromium)
+    pemohon = _page(browser)
     pdf = tmp_path / "surat.pdf"
     pdf.write_bytes(PDF)
     _login(pemohon, base, "pemohon")
@@ -149,7 +115,7 @@ def test_admin_changes_people_and_owner_cancels(live: tuple[str, Alur], chromium
     pemohon.set_input_files("#dokumen_surat_pd", str(pdf))
     pemohon.click("button:has-text('Kirim permohonan')")
     instance_id = int(re.search(r"/permohonan/(\d+)$", pemohon.url).group(1))  # type: ignore[union-attr]
-    owner = _page(chromium)
+    owner = _page(browser)
     _login(owner, base, "pemilik-proses")
     expect(owner.locator("h1")).to_have_text("Beranda pemilik proses")
     expect(owner.locator(".stat-running")).to_have_text("1")
@@ -168,14 +134,14 @@ def test_admin_changes_people_and_owner_cancels(live: tuple[str, Alur], chromium
         assert not [p for p in page.problems if "401" not in p], page.problems
         page.context.close()
 
-    _shoot(chromium, base, "admin", "/pengguna", "users")
-    _shoot(chromium, base, "admin", "/pengguna/sekda", "user")
-    _shoot(chromium, base, "pemilik-proses", "/lane", "lanes")
-    _shoot(chromium, base, "pemilik-proses", "/", "owner-home")
-    _shoot(chromium, base, "admin", "/", "admin-home")
+    _shoot(browser, base, "admin", "/pengguna", "users")
+    _shoot(browser, base, "admin", "/pengguna/sekda", "user")
+    _shoot(browser, base, "pemilik-proses", "/lane", "lanes")
+    _shoot(browser, base, "pemilik-proses", "/", "owner-home")
+    _shoot(browser, base, "admin", "/", "admin-home")
 
 
-def test_printed_sop_has_every_row_and_arrow(live: tuple[str, Alur], chromium: Any, tmp_path: Path) -> None:
+def test_printed_sop_has_every_row_and_arrow(live: tuple[str, Alur], browser: Any, tmp_path: Path) -> None:
     base, _ = live
     if not shutil.which("pdftotext") or not shutil.which("pdfinfo"):
         pytest.fail("pdftotext/pdfinfo tidak ada: pasang dengan `apt-get install -y poppler-utils`")
@@ -186,7 +152,7 @@ def test_printed_sop_has_every_row_and_arrow(live: tuple[str, Alur], chromium: A
     expected = {e.key(len(steps)) for e in edges(xml, model, steps)}
     assert len(expected) == 19
 
-    page = _page(chromium)
+    page = _page(browser)
     _login(page, base, "sekda")
     page.goto(f"{base}/proses/fasilitasi_narasumber")
     page.screenshot(path=str(SHOTS / "sop-1366.png"), full_page=True)
@@ -234,7 +200,7 @@ def test_printed_sop_has_every_row_and_arrow(live: tuple[str, Alur], chromium: A
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "2", "-l", "2", str(pdf), str(SHOTS / "sop-pdf")],
                    check=True)
 
-    mobile = _page(chromium, 390)
+    mobile = _page(browser, 390)
     _login(mobile, base, "sekda")
     mobile.goto(f"{base}/proses/fasilitasi_narasumber")
     mobile.screenshot(path=str(SHOTS / "sop-390.png"), full_page=True)

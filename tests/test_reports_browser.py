@@ -7,19 +7,15 @@ width and at 390 px go to /tmp (reports-desktop.png, reports-390.png).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from api import create_app
 from engine.users import DEMO_PASSWORD
-from tests.conftest import make_alur
+from tests.conftest import make_alur, serving
 from tests.helpers import PROCESS
 from tests.test_reports import make_history
-from tests.test_ui_browser import browser  # noqa: F401  (the chromium fixture)
 
 SCREENSHOTS = Path("/tmp")
 pytestmark = pytest.mark.browser
@@ -29,19 +25,14 @@ pytestmark = pytest.mark.browser
 def report_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     alur = make_alur(f"sqlite:///{tmp_path / 'alur.sqlite'}")
     make_history(alur, monkeypatch)
-    app = create_app(alur.settings, alur, WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serving(alur) as url:
+            yield url
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         alur.db.engine.dispose()
 
 
-def test_heatmap_has_an_overlay_on_every_task(report_server: str, browser: object) -> None:  # noqa: F811
+def test_heatmap_has_an_overlay_on_every_task(report_server: str, browser: object) -> None:
     from playwright.sync_api import expect
 
     problems: list[str] = []

@@ -8,53 +8,13 @@ once. If /usr/bin/chromium is missing the test fails (never skips): `apt-get ins
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from werkzeug.serving import make_server
-
-from api import create_app
 from engine.users import DEMO_PASSWORD
-from tests.conftest import PDF, make_alur
+from tests.conftest import PDF
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path("/tmp")
 LETTER_NUMBER = re.compile(r"^000\.1\.2\.3/001/DISKOP-UKM/20\d\d$")
-
-
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
-    alur = make_alur(f"sqlite:///{tmp_path / 'alur.sqlite'}")
-    app = create_app(alur.settings, alur, WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        alur.db.engine.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} tidak ada: pasang dengan `apt-get install -y chromium` (tes browser wajib jalan)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("paket playwright tidak terpasang: `.venv/bin/pip install playwright==1.65.2`")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_one_request_through_the_whole_sop(live_server: str, browser: object, tmp_path: Path) -> None:

@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import re
 import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from werkzeug.serving import make_server
-
-from api import create_app
 from engine.services import Alur
 from engine.users import DEMO_PASSWORD, create_user
-from tests.conftest import make_alur
-from tests.test_ui_browser import browser  # noqa: F401  (fixture)
 
 SHOTS = Path(tempfile.gettempdir()) / "alur-rework-shots"
 RETURN_NOTE_2 = "Surat PD belum ditandatangani kepala dinas.\nMohon unggah ulang bila perlu dan perbaiki perihal."
@@ -50,26 +42,11 @@ def one_page_pdf(text: str) -> bytes:
     return bytes(out)
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, Alur]]:
-    alur = make_alur(f"sqlite:///{tmp_path / 'alur.sqlite'}")
-    create_user(alur, "tu-dua", DEMO_PASSWORD, ["Petugas Informasi/TU"], "Petugas TU Kedua")
-    app = create_app(alur.settings, alur, WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", alur
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        alur.db.engine.dispose()
-
-
-def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser: Any, tmp_path: Path) -> None:
     from playwright.sync_api import Page, expect
 
-    base, _ = live
+    base, alur = live
+    create_user(alur, "tu-dua", DEMO_PASSWORD, ["Petugas Informasi/TU"], "Petugas TU Kedua")
     SHOTS.mkdir(exist_ok=True)
     pdf = tmp_path / "surat.pdf"
     pdf.write_bytes(one_page_pdf("Surat permohonan narasumber"))

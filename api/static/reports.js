@@ -1,15 +1,8 @@
 /* The reports page: the diagram as a heatmap (bpmn-js overlays) and two charts (Chart.js),
- * both served by the app. Data comes from data- attributes; no inline script or style (CSP). */
+ * both served by the app. Data comes from data- attributes; no inline script or style (CSP).
+ * Loading, import and status of the diagram come from viewer.js (window.AlurViewer). */
 (function () {
   'use strict';
-
-  function setStatus(el, text, isError) {
-    var status = el.querySelector('.diagram-status');
-    if (!status) { return; }
-    status.textContent = text;
-    status.classList.toggle('is-hidden', !text);
-    status.classList.toggle('form-error', !!isError);
-  }
 
   function badge(task) {
     var box = document.createElement('div');
@@ -42,54 +35,36 @@
   }
 
   function heatmap(el) {
-    if (typeof window.BpmnJS !== 'function') {
-      setStatus(el, 'Diagram tidak dapat ditampilkan: pustaka bpmn-js tidak tersedia di server.', true);
-      el.setAttribute('data-rendered', 'error');
-      return;
-    }
     var data = JSON.parse(el.getAttribute('data-heat') || '{"tasks":{},"flows":{}}');
-    var viewer = new window.BpmnJS({ container: el.querySelector('.diagram-canvas') });
-    fetch(el.getAttribute('data-xml-url'), { credentials: 'same-origin', headers: { 'Accept': 'application/xml' } })
-      .then(function (response) {
-        if (!response.ok) { throw new Error('HTTP ' + response.status); }
-        return response.text();
-      })
-      .then(function (xml) { return viewer.importXML(xml); })
-      .then(function () {
-        var canvas = viewer.get('canvas');
-        var registry = viewer.get('elementRegistry');
-        var overlays = viewer.get('overlays');
-        Object.keys(data.tasks).forEach(function (id) {
-          var element = registry.get(id);
-          if (!element) { return; }
-          canvas.addMarker(id, 'heat-' + data.tasks[id].heat);
-          overlays.add(id, 'heat', { position: { bottom: -4, left: -6 }, html: badge(data.tasks[id]) });
-        });
-        Object.keys(data.flows).forEach(function (id) {
-          var flow = registry.get(id);
-          if (!flow || !flow.waypoints || !flow.waypoints.length) { return; }
-          var xs = flow.waypoints.map(function (p) { return p.x; });
-          var ys = flow.waypoints.map(function (p) { return p.y; });
-          var left = Math.min.apply(null, xs), top = Math.min.apply(null, ys);
-          var mid = flow.waypoints[Math.floor(flow.waypoints.length / 2)];
-          overlays.add(id, 'flow', { position: { left: mid.x - left - 14, top: mid.y - top - 22 },
-            html: flowLabel(data.flows[id]) });
-        });
-        canvas.zoom('fit-viewport', 'auto');
-        var box = canvas.viewbox();
-        if (box.outer.width < 700 && box.inner.height > 0) {
-          // a phone: fill the height and let people pan sideways, rather than a strip too small to read
-          var scale = Math.min(box.outer.height / (box.inner.height + 40), 0.8);
-          canvas.viewbox({ x: box.inner.x - 10, y: box.inner.y - 20, width: box.outer.width / scale,
-            height: box.outer.height / scale });
-        }
-        setStatus(el, '', false);
-        el.setAttribute('data-rendered', 'true');
-      })
-      .catch(function (err) {
-        setStatus(el, 'Diagram tidak dapat ditampilkan (' + (err && err.message ? err.message : err) + ').', true);
-        el.setAttribute('data-rendered', 'error');
+    window.AlurViewer.open(el, function (viewer) {
+      var canvas = viewer.get('canvas');
+      var registry = viewer.get('elementRegistry');
+      var overlays = viewer.get('overlays');
+      Object.keys(data.tasks).forEach(function (id) {
+        var element = registry.get(id);
+        if (!element) { return; }
+        canvas.addMarker(id, 'heat-' + data.tasks[id].heat);
+        overlays.add(id, 'heat', { position: { bottom: -4, left: -6 }, html: badge(data.tasks[id]) });
       });
+      Object.keys(data.flows).forEach(function (id) {
+        var flow = registry.get(id);
+        if (!flow || !flow.waypoints || !flow.waypoints.length) { return; }
+        var xs = flow.waypoints.map(function (p) { return p.x; });
+        var ys = flow.waypoints.map(function (p) { return p.y; });
+        var left = Math.min.apply(null, xs), top = Math.min.apply(null, ys);
+        var mid = flow.waypoints[Math.floor(flow.waypoints.length / 2)];
+        overlays.add(id, 'flow', { position: { left: mid.x - left - 14, top: mid.y - top - 22 },
+          html: flowLabel(data.flows[id]) });
+      });
+      canvas.zoom('fit-viewport', 'auto');
+      var box = canvas.viewbox();
+      if (box.outer.width < 700 && box.inner.height > 0) {
+        // a phone: fill the height and let people pan sideways, rather than a strip too small to read
+        var scale = Math.min(box.outer.height / (box.inner.height + 40), 0.8);
+        canvas.viewbox({ x: box.inner.x - 10, y: box.inner.y - 20, width: box.outer.width / scale,
+          height: box.outer.height / scale });
+      }
+    });
   }
 
   function charts() {
