@@ -11,9 +11,6 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 FORMATS = {"xlsx": XLSX, "csv": CSV}
@@ -36,6 +33,9 @@ def table(fmt: str, title: str, headers: Sequence[str], rows: Iterable[Sequence[
         for row in rows:
             writer.writerow([_safe(v) for v in row])
         return ("\ufeff" + out.getvalue()).encode("utf-8")
+    from openpyxl import Workbook  # imported when a sheet is asked for: not in every worker's memory
+    from openpyxl.styles import Font
+
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
@@ -148,6 +147,8 @@ def _environment() -> SandboxedEnvironment:
 
 def render(content: bytes, ctx: Mapping[str, Any]) -> bytes:
     """Render a DOCX template; InvalidData naming the placeholder (or the syntax error) if it fails."""
+    from docxtpl import DocxTemplate  # imported when a letter is made: not in every worker's memory
+
     try:
         template = DocxTemplate(io.BytesIO(content))
         template.render(dict(ctx), jinja_env=_environment(), autoescape=True)
