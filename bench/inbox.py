@@ -24,12 +24,14 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     String,
+    Uuid,
     cast,
     func,
     insert,
     literal,
     select,
     text,
+    type_coerce,
     union_all,
 )
 
@@ -144,18 +146,19 @@ def _history_of_completed(conn: Connection, steps: list[Step], first_id: int) ->
     plan = union_all(*parts).subquery("plan")
 
     def plus(minutes: ColumnElement[Any]) -> ColumnElement[Any]:
-        if sqlite:
-            return func.datetime(Instance.started_at, "+" + cast(minutes, String) + " minutes")
+        if sqlite:  # times are integer microseconds there (engine.db.Timestamp)
+            return type_coerce(Instance.started_at, BigInteger) + minutes * 60_000_000
         return Instance.started_at + func.make_interval(0, 0, 0, 0, 0, minutes)
 
     def hex_(value: Any, width: int) -> ColumnElement[Any]:
         return func.lpad(func.to_hex(value), width, "0")
 
-    if sqlite:
-        task_id = func.printf("%08x-%04x-4000-8000-%012x", Instance.id, plan.c.seq, func.abs(func.random()) % (1 << 48))
+    if sqlite:  # task ids are 16-byte blobs there (engine.db.TaskId)
+        task_id = func.randomblob(16)
     else:
         noise = cast(func.floor(func.random() * (1 << 47)), BigInteger)
-        task_id = func.concat(hex_(Instance.id, 8), "-", hex_(plan.c.seq, 4), "-4000-8000-", hex_(noise, 12))
+        task_id = cast(func.concat(hex_(Instance.id, 8), "-", hex_(plan.c.seq, 4), "-4000-8000-", hex_(noise, 12)),
+                       Uuid)
     rows = (select(task_id, Instance.id, plan.c.seq, plan.c.spec_id, plan.c.name, plan.c.lane, plan.c.step_no,
                    plan.c.standard, literal("completed"), plus(plan.c.at), plus(plan.c.at + plan.c.standard),
                    plus(plan.c.at + plan.c.taken), plan.c.completed_by, plan.c.keputusan)

@@ -236,9 +236,8 @@ class Commands:
         uow.session.add(version)
         uow.session.flush()
         uow.session.add(DocumentContent(version_id=version.id, content=upload.content))
-        uow.audit(actor.username, "document_added", now, instance.id, record.id, doc_type=upload.doc_type,
-                  version=number, sha256=version.sha256, size=version.size, filename=filename,
-                  **({"note": note} if note else {}))
+        # type, number, hash, size, file name and note are the version's row: the event points to it
+        uow.audit(actor.username, "document_added", now, instance.id, record.id, version_id=version.id)
         return version
 
     def generate(self, task_id: str, actor: Actor, doc_type: str) -> DocumentVersion:
@@ -347,8 +346,8 @@ class Commands:
         office.close_task(record, "completed", now, self.office.calendar(uow.session))
         record.completed_by = actor.username
         record.keputusan, record.catatan = ctx.values.get(decisions.FIELD), ctx.values.get(decisions.NOTE)
-        uow.audit(actor.username, "return" if ctx.is_return else "complete", now, instance.id, record.id,
-                  step=step.name, step_no=step.step_no, keputusan=record.keputusan, catatan=record.catatan)
+        # step, decision and note are the task row's (task_id): the event adds only kind, actor and time
+        uow.audit(actor.username, "return" if ctx.is_return else "complete", now, instance.id, record.id)
         data = {**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}}
         for form_field in step.fields:  # a field this step left empty no longer holds an older value
             if ctx.values.get(form_field.id) is None:
@@ -359,7 +358,7 @@ class Commands:
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
             instance.end_event = state.end_event(workflow)
-            uow.audit(actor.username, "end", now, instance.id, end_event=instance.end_event)
+            uow.audit(actor.username, "end", now, instance.id)  # which end event: instances.end_event
         reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
                                  self.office.calendar(uow.session))
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance

@@ -7,24 +7,33 @@ writers of one instance with SELECT ... FOR UPDATE (engine/uow.py).
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, String, TypeDecorator, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _immediate: ContextVar[bool] = ContextVar("sqlite_immediate", default=False)
 
 
+def _json(value: Any) -> str:
+    """JSON columns without the blanks after `,` and `:` and without \\u escapes (bytes per request)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, json_serializer=_json)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -69,3 +78,85 @@ class Database:
         session.close()
         if token is not None:
             _immediate.reset(token)
+
+
+# ---- compact column encodings (issue 14: bytes per request) ------------------------------------
+# SQLite stores what it is given: a datetime as 26 characters of text and a task id as 36. These
+# types keep the Python values (naive datetimes, UUID strings) and store 8-byte integers and
+# 16-byte blobs on SQLite; PostgreSQL keeps its own timestamp and gets its native uuid (16 bytes).
+# The declared SQLite column types stay as they were (DATETIME, VARCHAR(36)): SQLite keeps an
+# integer in a DATETIME column and a blob in any column as they are.
+
+_EPOCH = datetime(1970, 1, 1)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """A naive datetime as microseconds since 1970 (how SQLite stores it; the migration does the same)."""
+    return (moment.replace(tzinfo=None) - _EPOCH) // _MICRO
+
+
+class _SqliteMicros(sqlite.DATETIME):
+    """SQLite's DATETIME column without its text conversion: Timestamp hands it integers."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """DateTime; on SQLite stored as integer microseconds since 1970 (8 bytes instead of 26)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return _SqliteMicros() if dialect.name == "sqlite" else dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, datetime):  # a date
+            value = datetime.combine(value, time())
+        return micros(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        if isinstance(value, str):  # written before migration 0012 (never left after it)
+            return datetime.fromisoformat(value)
+        return _EPOCH + timedelta(microseconds=value)
+
+
+class TaskId(TypeDecorator[str]):
+    """A SpiffWorkflow task's UUID as its canonical string; stored in 16 bytes (uuid on PostgreSQL).
+
+    A string that is no UUID matches nothing (binds as NULL): an unknown id is simply not found."""
+
+    impl = String(36)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.UUID(as_uuid=False))
+        return dialect.type_descriptor(String(36))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        try:
+            parsed = value if isinstance(value, UUID) else UUID(str(value))
+        except ValueError:
+            return None
+        return parsed.bytes if dialect.name == "sqlite" else str(parsed)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            return str(UUID(bytes=value))
+        return str(value)

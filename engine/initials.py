@@ -40,7 +40,7 @@ def record(uow: UnitOfWork, instance: Instance, step: Step, task: TaskRecord, ac
         if version is None:
             raise MissingDocument(f"tidak ada dokumen '{doc_type}' untuk diparaf", doc_type)
         uow.audit(actor, KIND, now, instance.id, task.id, doc_type=doc_type, version=version.version,
-                  version_id=version.id, sha256=version.sha256, step=step.name, step_no=step.step_no)
+                  version_id=version.id, sha256=version.sha256)  # the step: the task row (task_id)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,11 @@ class Initial:
 
 
 def of_instance(session: Session, instance_id: int) -> list[Initial]:
-    events = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
-                                                      AuditEvent.kind == KIND).order_by(AuditEvent.id))
+    """The initials of a request, oldest first; the step comes from the activation's task row."""
+    rows = session.execute(select(AuditEvent, TaskRecord.name, TaskRecord.step_no)
+                           .outerjoin(TaskRecord, TaskRecord.id == AuditEvent.task_id)
+                           .where(AuditEvent.instance_id == instance_id, AuditEvent.kind == KIND)
+                           .order_by(AuditEvent.id))
     return [Initial(e.actor, e.at, e.payload["doc_type"], e.payload["version"], e.payload["version_id"],
-                    e.payload["sha256"], e.payload.get("step", ""), e.payload.get("step_no")) for e in events]
+                    e.payload["sha256"], e.payload.get("step", name or ""), e.payload.get("step_no", step_no))
+            for e, name, step_no in rows]

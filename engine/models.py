@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -22,9 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from engine.db import TaskId, Timestamp
+
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime()}
+    type_annotation_map = {dict[str, Any]: JSON, datetime: Timestamp()}
 
 
 class User(Base):
@@ -151,7 +152,7 @@ class TaskRecord(Base):
               sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
     )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(TaskId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
     seq: Mapped[int]
     spec_id: Mapped[str] = mapped_column(String(200))
@@ -169,7 +170,7 @@ class TaskRecord(Base):
     waited_working_seconds: Mapped[int | None]  # ready -> completed/cancelled in office working time
     reminded_at: Mapped[datetime | None]  # when the one `overdue` reminder went out
     # the activation whose return (keputusan tidak_setuju) made this one; None for a first run
-    returned_by_task: Mapped[str | None] = mapped_column(String(36))
+    returned_by_task: Mapped[str | None] = mapped_column(TaskId)
     claimed_by: Mapped[str | None] = mapped_column(String(80))  # who holds it ("Saya kerjakan")
     claimed_at: Mapped[datetime | None]
     instance: Mapped[Instance] = relationship(lazy="raise_on_sql", viewonly=True)
@@ -203,7 +204,7 @@ class Timer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
     definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definitions.id"))
-    task_id: Mapped[str | None] = mapped_column(String(36))  # the waiting SpiffWorkflow task
+    task_id: Mapped[str | None] = mapped_column(TaskId)  # the waiting SpiffWorkflow task
     spec_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(10))  # date | duration | cycle | start
     expression: Mapped[str] = mapped_column(String(200))
@@ -226,7 +227,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(40))
     instance_id: Mapped[int | None] = mapped_column(index=True)
-    task_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(TaskId)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
@@ -255,7 +256,7 @@ class DocumentVersion(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
-    task_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    task_id: Mapped[str | None] = mapped_column(TaskId, index=True)
     uploaded_by: Mapped[str] = mapped_column(String(80))
     uploaded_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(String(500))   # why this version exists (generated, replaced)
