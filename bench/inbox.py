@@ -41,7 +41,7 @@ from bench.server import Server
 from bench.service import Steps
 from engine.clock import utcnow
 from engine.diagram import SopModel, Step
-from engine.models import Instance, TaskRecord
+from engine.models import Instance, InstanceState, TaskRecord
 from engine.services import Alur
 from engine.users import slug
 
@@ -58,8 +58,7 @@ AGENCIES = [f"Dinas Contoh {n}" for n in range(1, 40)]
 @dataclass
 class Template:
     definition_id: int
-    running_state: bytes
-    completed_state: bytes
+    running_state: bytes  # a finished request keeps no workflow state (engine.models.InstanceState)
     data: dict[str, Any]
 
 
@@ -71,7 +70,7 @@ def _templates(alur: Alur) -> Template:
     with alur.unit_of_work(write=False) as uow:
         run_row = uow.session.get_one(Instance, running)
         done_row = uow.session.get_one(Instance, done)
-        return Template(done_row.definition_id, run_row.state, done_row.state, dict(done_row.data))
+        return Template(done_row.definition_id, run_row.state, dict(done_row.data))
 
 
 def _timeline(steps: list[Step]) -> list[tuple[int, int, int]]:
@@ -122,7 +121,7 @@ def _rows(model: SopModel, tpl: Template, first_id: int, count: int, open_tasks:
             ended = started + timedelta(minutes=at + taken)
         instances.append({
             "id": iid, "definition_id": tpl.definition_id, "status": "running" if is_running else "completed",
-            "state": tpl.running_state if is_running else tpl.completed_state, "data": tpl.data,
+            "data": tpl.data,
             "perihal": f"Permohonan narasumber {iid}", "agency": agency, "letter_number": None,
             "started_by": "pemohon", "started_at": started, "ended_at": ended, "lock_version": 1})
         if len(instances) >= CHUNK:
@@ -189,6 +188,8 @@ def generate(alur: Alur, count: int, open_tasks: int, seed: int = 7) -> Generate
         first_id = (conn.scalar(select(func.max(Instance.id))) or 0) + 1
         for instances, tasks in _rows(model, tpl, first_id, count - 2, open_tasks - 1, utcnow(), rng):
             conn.execute(insert(Instance), instances)
+            conn.execute(insert(InstanceState), [{"instance_id": r["id"], "state": tpl.running_state}
+                                                 for r in instances if r["status"] == "running"])
             if tasks:
                 conn.execute(insert(TaskRecord), tasks)
         if engine.dialect.name == "postgresql":  # rows are consistent by construction: skip the per-row FK triggers

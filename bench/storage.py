@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import create_engine, text
 
 # What an instance leaves in the database apart from its documents.
-INSTANCE_TABLES = ("instances", "tasks", "audit_events", "letter_register")
+INSTANCE_TABLES = ("instances", "instance_states", "tasks", "audit_events", "letter_register")
 
 
 @dataclass

@@ -174,7 +174,7 @@ class Commands:
             for record in uow.ready_records(instance.id):
                 office.close_task(record, "cancelled", now, calendar)
             instance.status, instance.ended_at = "cancelled", now
-            instance.state = state.dump(workflow)
+            instance.state = None  # an ended request keeps no workflow (engine.models.InstanceState)
             timers.drop(uow.session, instance.id)
             speakers.release_for(uow, instance.id, actor.username, now)
             uow.audit(actor.username, "cancel", now, instance.id, reason=reason)
@@ -361,7 +361,8 @@ class Commands:
             uow.audit(actor.username, "end", now, instance.id)  # which end event: instances.end_event
         reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
                                  self.office.calendar(uow.session))
-        instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
+        # before the flush below: one UPDATE of the instance; an ended request keeps no workflow
+        instance.state = state.dump(workflow) if instance.ended_at is None else None
         self._sync_tasks(uow, instance, parsed, workflow, now)
         if ctx.is_return:
             mark_rework(uow.ready_records(instance.id), record, now)

@@ -17,9 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import flag_modified
 
 from engine.db import TaskId, Timestamp
 
@@ -114,7 +116,6 @@ class Instance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="running")
-    state: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded only by commands
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     perihal: Mapped[str | None] = mapped_column(String(500))
     agency: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -126,8 +127,39 @@ class Instance(Base):
     task_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # activations so far
     end_event: Mapped[dict[str, Any] | None]  # how it ended: {"id", "name", "kind"} of the end event reached
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    # loaded only by commands (joinedload); a running request's workflow, None once it has ended
+    workflow_state: Mapped[InstanceState | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+    @property
+    def state(self) -> bytes | None:
+        """The stored SpiffWorkflow state (engine/state.py), None for an ended request."""
+        return self.workflow_state.state if self.workflow_state is not None else None
+
+    @state.setter
+    def state(self, blob: bytes | None) -> None:
+        if blob is None:
+            self.workflow_state = None
+        elif self.workflow_state is None:
+            self.workflow_state = InstanceState(state=blob)
+        else:
+            self.workflow_state.state = blob
+        if inspect(self).persistent:  # a new state is a new version of the request (lock_version)
+            flag_modified(self, "task_count")
+
+
+class InstanceState(Base):
+    """A running request's SpiffWorkflow state, apart from its row and deleted when it ends.
+
+    An ended workflow says nothing the instance row does not (status, end_event, data), and
+    kept in the row it left finished requests (the many) with pages sized for running ones.
+    """
+
+    __tablename__ = "instance_states"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class TaskRecord(Base):

@@ -19,7 +19,7 @@ from uuid import UUID
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, joinedload
 
 from engine import conditions, office, state, timers
 from engine.clock import utcnow
@@ -356,7 +356,7 @@ def plan_migration(alur: Alur, key: str, from_version: int, to_version: int,
         ids = list(uow.session.scalars(select(Instance.id).where(
             Instance.definition_id == source_def.id, Instance.status == "running").order_by(Instance.id)))
         for instance_id in ids:
-            instance = uow.session.get_one(Instance, instance_id, options=[undefer(Instance.state)])
+            instance = uow.session.get_one(Instance, instance_id, options=[joinedload(Instance.workflow_state)])
             problem = _check_instance(instance, target_def)
             if problem:
                 checks.append(MigrationCheck(instance_id, False, [problem]))

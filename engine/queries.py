@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, undefer
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from engine import decisions, state
 from engine.actors import Actor, Filters
@@ -277,19 +277,26 @@ class Queries:
     def verify(self, instance_id: int) -> list[str]:
         """Problems where the stored workflow and the task table disagree (empty when consistent)."""
         with unit_of_work(self.db, write=False) as uow:
-            instance = uow.session.get(Instance, instance_id, options=[undefer(Instance.state)])
+            instance = uow.session.get(Instance, instance_id, options=[joinedload(Instance.workflow_state)])
             if instance is None:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
-            parsed = self.specs.get(instance.definition)
-            workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
-            in_workflow = {str(t.id) for t in state.ready_user_tasks(workflow)}
             in_table = {r.id for r in uow.ready_records(instance_id)}
-            problems = [f"tugas {t} siap di alur kerja tetapi tidak di tabel tugas" for t in in_workflow - in_table]
-            problems += [f"tugas {t} siap di tabel tugas tetapi tidak di alur kerja" for t in in_table - in_workflow]
-            if instance.status == "completed" and not state.ended(workflow):
-                problems.append("status selesai tetapi alur kerja belum mencapai end event")
-            if instance.status == "running" and state.ended(workflow):
-                problems.append("alur kerja sudah selesai tetapi status masih berjalan")
+            if instance.state is None:  # an ended request keeps no workflow (engine.models.InstanceState)
+                problems = [f"tugas {t} siap di tabel tugas tetapi permohonan sudah {instance.status}"
+                            for t in in_table]
+                if instance.status == "running":
+                    problems.append("permohonan berjalan tanpa status alur kerja")
+            else:
+                parsed = self.specs.get(instance.definition)
+                workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+                in_workflow = {str(t.id) for t in state.ready_user_tasks(workflow)}
+                problems = [f"tugas {t} siap di alur kerja tetapi tidak di tabel tugas" for t in in_workflow - in_table]
+                problems += [f"tugas {t} siap di tabel tugas tetapi tidak di alur kerja"
+                             for t in in_table - in_workflow]
+                if instance.status == "completed" and not state.ended(workflow):
+                    problems.append("status selesai tetapi alur kerja belum mencapai end event")
+                if instance.status == "running" and state.ended(workflow):
+                    problems.append("alur kerja sudah selesai tetapi status masih berjalan")
             orphans = uow.session.scalars(select(DocumentVersion.id).join(Document).outerjoin(
                 DocumentContent, DocumentContent.version_id == DocumentVersion.id).where(
                 Document.instance_id == instance_id, DocumentContent.version_id.is_(None))).all()

@@ -119,17 +119,9 @@ def end_event(workflow: BpmnWorkflow) -> dict[str, str] | None:
 
 
 def dump(workflow: BpmnWorkflow) -> bytes:
-    """Prune, then serialize without the spec and compress.
-
-    An ended workflow is stored without its data: nothing runs on it again, and its final data
-    is the instance's `data` column (a copy here was most of a finished request's blob).
-    """
+    """Prune, then serialize without the spec and compress (only running requests keep one)."""
     prune(workflow)
     dct = SERIALIZER.to_dict(workflow)
-    if ended(workflow):
-        dct["data"] = {}
-        for task in dct["tasks"].values():
-            task["data"], task["delta"] = {}, {}
     dct["serializer_version"] = SERIALIZER.VERSION
     return zlib.compress(json.dumps(dct, separators=(",", ":")).encode(), 6)
 

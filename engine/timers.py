@@ -155,9 +155,9 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
             return True
         assert instance is not None
         parsed = alur.parsed(instance.definition)
-        workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
-        task = workflow.tasks.get(UUID(row.task_id)) if row.task_id else None
-        if instance.status != "running" or task is None or task.state != TaskState.WAITING:
+        workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs) if instance.state else None
+        task = workflow.tasks.get(UUID(row.task_id)) if workflow and row.task_id else None
+        if instance.status != "running" or workflow is None or task is None or task.state != TaskState.WAITING:
             row.fired_at = now  # stale: the step it watched is over
             return False
         if row.kind == "cycle":
@@ -172,9 +172,10 @@ def fire(alur: Alur, timer_id: int, owner: str) -> bool:
         _reschedule(row, now, calendar, timezone)
         if state.ended(workflow):
             instance.status, instance.ended_at = "completed", now
+            instance.end_event = state.end_event(workflow)
             uow.audit(TIMER_ACTOR.username, "end", now, instance.id)
             reports.count_end(uow.session, instance, calendar)
-        instance.state = state.dump(workflow)
+        instance.state = state.dump(workflow) if instance.ended_at is None else None  # an ended one keeps none
         alur.commands._sync_tasks(uow, instance, parsed, workflow, now)
         return True
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from engine.db import Database
 from engine.errors import NotFound
@@ -38,8 +38,14 @@ class UnitOfWork:
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
         self.session.execute(insert(model).values(**values).on_conflict_do_nothing())
 
+    def _with_state(self) -> Any:
+        """Load the workflow state with the instance: joined on SQLite (the writer lock is already held);
+        on PostgreSQL in a statement of its own after the row lock, because a FOR UPDATE that waited
+        re-reads the locked row but not what is joined to it (a stale state)."""
+        return joinedload(Instance.workflow_state) if self.db.is_sqlite else selectinload(Instance.workflow_state)
+
     def lock_instance(self, instance_id: int) -> Instance:
-        stmt = select(Instance).where(Instance.id == instance_id).options(undefer(Instance.state))
+        stmt = select(Instance).where(Instance.id == instance_id).options(self._with_state())
         instance = self.session.scalars(self.for_update(stmt, Instance)).one_or_none()
         if instance is None:
             raise NotFound(f"permohonan {instance_id} tidak ditemukan")
@@ -55,7 +61,7 @@ class UnitOfWork:
     def lock_task(self, task_id: str) -> tuple[TaskRecord, Instance]:
         """The task and its instance, read under the instance's write lock (one statement)."""
         stmt = (select(TaskRecord, Instance).join(Instance, TaskRecord.instance_id == Instance.id)
-                .where(TaskRecord.id == task_id).options(undefer(Instance.state)))
+                .where(TaskRecord.id == task_id).options(self._with_state()))
         row = self.session.execute(self.for_update(stmt, Instance, TaskRecord)).first()
         if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")

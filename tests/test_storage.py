@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from engine import initials, state
 from engine.actors import SYSTEM
 from engine.demo import run_instance
 from engine.migrate import alembic_config
-from engine.models import AuditEvent, Instance, TaskRecord
+from engine.models import AuditEvent, Instance, InstanceState, TaskRecord
 from engine.services import Alur
 from engine.testing import PROCESS, SOP_FILE
 from tests.helpers import current, start, step
@@ -41,10 +40,10 @@ def test_a_finished_request_is_stored_compactly_and_its_history_is_whole(alur: A
             "SELECT payload FROM audit_events WHERE instance_id = ? AND kind IN ('complete', 'return', 'end')",
             (iid,))}
         assert payloads == {"{}"}
-        blob = conn.execute("SELECT state FROM instances WHERE id = ?", (iid,)).fetchone()[0]
-    stored = json.loads(zlib.decompress(blob))
-    assert stored["data"] == {} and all(t["data"] == {} for t in stored["tasks"].values())
+        assert conn.execute("SELECT COUNT(*) FROM instance_states WHERE instance_id = ?", (iid,)).fetchone() == (0,)
     detail = alur.instance(iid, SYSTEM)
+    assert detail.instance.end_event == {"id": "end_surat_diterima", "name": "Surat diterima pemohon",
+                                         "kind": "biasa"}
     assert detail.instance.status == "completed" and alur.verify(iid) == []
     # every activation keeps its step, decision, note, who and when; each audit event finds its row
     with alur.unit_of_work(write=False) as uow:
@@ -82,7 +81,8 @@ def _old_rows(conn: Any, sqlite: bool) -> None:
     conn.execute(text("INSERT INTO process_definitions (id, key, version, name, bpmn_xml, sha256, deployed_by, "
                       "deployed_at) VALUES (1, :key, 1, 'SOP', :xml, 'x', 'system', :at)"),
                  {"key": PROCESS, "xml": SOP_FILE.read_text(), "at": when(READY_AT)})
-    end_event = {"id": "end_surat_diterima", "name": "Surat diterima", "kind": "biasa"}
+    end_event = {"id": "end_surat_diterima", "name": "Surat diterima pemohon",
+                                         "kind": "biasa"}
     conn.execute(text("INSERT INTO instances (id, definition_id, status, state, data, started_by, started_at, "
                       "ended_at, lock_version, task_count, end_event) VALUES (1, 1, 'completed', :state, '{}', "
                       "'pemohon', :started, :ended, 3, 2, :end_event)"),
@@ -129,6 +129,7 @@ def _check_upgraded(url: str) -> None:
             assert session.get(TaskRecord, TASK).keputusan == "tidak_setuju"
             instance = session.get_one(Instance, 1)
             assert (instance.started_at, instance.ended_at) == (READY_AT, DONE_AT)
+            assert instance.state == b"old"  # every stored state moved, an ended request's too
             payloads = {e.kind: e.payload for e in session.scalars(select(AuditEvent))}
             assert {e.task_id for e in session.scalars(select(AuditEvent))} == {TASK, OTHER, None}
             assert session.scalars(select(AuditEvent.at)).all() == [DONE_AT] * 6
@@ -183,11 +184,21 @@ def test_migration_0012_keeps_old_postgresql_data(pg_url: str) -> None:
         engine.dispose()
 
 
-def test_an_ended_workflow_still_loads_and_reads_as_ended(alur: Alur) -> None:
-    iid = run_instance(alur, PROCESS)
+def _stored_state(alur: Alur, iid: int) -> bytes | None:
     with alur.unit_of_work(write=False) as uow:
-        instance = uow.session.get_one(Instance, iid)
-        blob = uow.session.scalar(select(Instance.state).where(Instance.id == iid))
-        parsed = alur.parsed(instance.definition)
+        return uow.session.scalar(select(InstanceState.state).where(InstanceState.instance_id == iid))
+
+
+def test_only_a_running_request_keeps_a_workflow_state(alur: Alur) -> None:
+    running, cancelled = start(alur), start(alur)
+    blob = _stored_state(alur, running)
+    assert blob is not None and alur.verify(running) == []
+    with alur.unit_of_work(write=False) as uow:
+        parsed = alur.parsed(uow.session.get_one(Instance, running).definition)
     workflow = state.load(blob, parsed.spec, parsed.subprocess_specs)
-    assert state.ended(workflow) and state.end_event(workflow) == instance.end_event
+    assert [str(t.id) for t in state.ready_user_tasks(workflow)] == [current(alur, running).id]
+    alur.cancel(cancelled, SYSTEM, "uji")
+    assert _stored_state(alur, cancelled) is None and alur.verify(cancelled) == []
+    step(alur, running)
+    assert _stored_state(alur, running) is not None and alur.verify(running) == []
+

@@ -1,4 +1,5 @@
-"""compact storage: task ids in 16 bytes, SQLite times as integers, audit events without copies of rows
+"""compact storage: task ids in 16 bytes, SQLite times as integers, audit events without copies of rows,
+the workflow state of a request in its own table (instance_states; an ended request keeps none)
 
 Revision ID: 0012_storage
 Revises: 0008_reports
@@ -97,6 +98,17 @@ PG_TRIMS = (
 
 
 def upgrade() -> None:
+    # every stored state moves, those of ended requests too (from now on an ended request keeps none)
+    op.create_table(
+        'instance_states',
+        sa.Column('instance_id', sa.Integer(), nullable=False),
+        sa.Column('state', sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('instance_id'),
+    )
+    op.execute("INSERT INTO instance_states (instance_id, state) SELECT id, state FROM instances")
+    with op.batch_alter_table('instances', schema=None) as batch_op:
+        batch_op.drop_column('state')
     bind = op.get_bind()
     if bind.dialect.name == 'sqlite':
         raw = bind.connection.driver_connection
@@ -117,7 +129,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to text ids and text times; the trimmed audit keys stay where they are kept (their rows)."""
+    """Back to text ids and text times; the trimmed audit keys stay where they are kept (their rows).
+
+    A request that ended after the upgrade has no state to give back: an empty one (no code loads it).
+    """
+    with op.batch_alter_table('instances', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('state', sa.LargeBinary(), nullable=False, server_default=sa.text("''")))
+    op.execute("UPDATE instances SET state = (SELECT s.state FROM instance_states s "
+               "WHERE s.instance_id = instances.id) WHERE id IN (SELECT instance_id FROM instance_states)")
+    with op.batch_alter_table('instances', schema=None) as batch_op:
+        batch_op.alter_column('state', server_default=None)
+    op.drop_table('instance_states')
     bind = op.get_bind()
     if bind.dialect.name == 'sqlite':
         raw = bind.connection.driver_connection
