@@ -27,7 +27,8 @@ DEMO_AGENCY = "Dinas Pendidikan Provinsi Kalimantan Barat"
 
 
 def actor_of(user: User) -> Actor:
-    return Actor(user.username, frozenset(user.lane_names), user.agency, user.is_process_owner, user.is_admin)
+    return Actor(user.username, frozenset(user.lane_names), user.agency, user.is_process_owner, user.is_admin,
+                 frozenset(user.head_lanes))
 
 
 def slug(text: str) -> str:
@@ -36,7 +37,7 @@ def slug(text: str) -> str:
 
 def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] = (), full_name: str = "",
                 agency: str | None = None, process_owner: bool = False, admin: bool = False,
-                by: str = "system", email: str | None = None) -> User:
+                by: str = "system", email: str | None = None, head_lanes: Iterable[str] = ()) -> User:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,79}", username):
         raise InvalidData("nama pengguna: huruf kecil, angka, titik, garis; 2-80 karakter", "username")
     if not 8 <= len(password) <= 200:
@@ -56,10 +57,10 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
             raise InvalidData(f"pengguna '{username}' sudah ada", "username")
         user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
                     agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now, email=email,
-                    lanes=[UserLane(lane=lane) for lane in sorted(set(lanes))])
+                    lanes=[UserLane(lane=lane, is_head=lane in set(head_lanes)) for lane in sorted(set(lanes))])
         uow.session.add(user)
         uow.audit(by, "user_created", now, username=username, lanes=sorted(set(lanes)), process_owner=process_owner,
-                  admin=admin)
+                  admin=admin, **({"head_lanes": sorted(set(head_lanes) & set(lanes))} if head_lanes else {}))
         return user
 
 
@@ -238,8 +239,16 @@ def revoke_token(alur: Alur, token: str) -> bool:
         return True
 
 
+# The demo users who head their lane: the SOP's "Terkait" lanes stand for one of several Kabag and
+# Kasubbag of the Biro, so these lanes have many members in an office and a head who hands their
+# tasks around. The single posts (Kepala Biro, Asisten, Sekda) need no head, the applicants none.
+DEMO_HEAD_LANES = frozenset({"Kepala Bagian Terkait", "Kasubbag Terkait"})
+
+
 def create_demo_users(alur: Alur, lanes: Iterable[str], applicant_lane: str | None) -> list[tuple[str, str]]:
     """One demo user per lane (named after the lane), a process owner and an admin; existing ones are kept.
+
+    The user of a lane in `DEMO_HEAD_LANES` is its head (kepala).
 
     Returns every demo account (new or not) with what it is for, so `make run` can always list them.
     """
@@ -249,8 +258,10 @@ def create_demo_users(alur: Alur, lanes: Iterable[str], applicant_lane: str | No
     plan += [("pemilik-proses", [], None, True, False, "Pemilik proses"), ("admin", [], None, True, True, "Admin")]
     for username, user_lanes, agency, owner, admin, name in plan:
         try:
-            create_user(alur, username, DEMO_PASSWORD, user_lanes, name, agency, owner, admin)
+            create_user(alur, username, DEMO_PASSWORD, user_lanes, name, agency, owner, admin,
+                        head_lanes=DEMO_HEAD_LANES.intersection(user_lanes))
         except InvalidData:
             pass  # already there
-        accounts.append((username, ", ".join(user_lanes) or name))
+        heads = DEMO_HEAD_LANES.intersection(user_lanes)
+        accounts.append((username, ", ".join(user_lanes) + (" (kepala lane)" if heads else "") if user_lanes else name))
     return accounts
