@@ -51,16 +51,20 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
     lanes = [lane.strip() for lane in lanes]
     if len(lanes) > 50 or not all(0 < len(lane) <= 200 for lane in lanes):
         raise InvalidData("lane: paling banyak 50 nama, masing-masing 1 sampai 200 karakter", "lanes")
+    head_lanes = {lane.strip() for lane in head_lanes}
+    if head_lanes - set(lanes):
+        raise InvalidData(f"kepala lane '{sorted(head_lanes - set(lanes))[0]}': hanya anggota lane yang dapat "
+                          f"menjadi kepalanya (tambahkan lanenya)", "head_lanes")
     now = utcnow()
     with alur.unit_of_work() as uow:
         if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise InvalidData(f"pengguna '{username}' sudah ada", "username")
         user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
                     agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now, email=email,
-                    lanes=[UserLane(lane=lane, is_head=lane in set(head_lanes)) for lane in sorted(set(lanes))])
+                    lanes=[UserLane(lane=lane, is_head=lane in head_lanes) for lane in sorted(set(lanes))])
         uow.session.add(user)
         uow.audit(by, "user_created", now, username=username, lanes=sorted(set(lanes)), process_owner=process_owner,
-                  admin=admin, **({"head_lanes": sorted(set(head_lanes) & set(lanes))} if head_lanes else {}))
+                  admin=admin, **({"head_lanes": sorted(head_lanes)} if head_lanes else {}))
         return user
 
 
