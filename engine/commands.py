@@ -40,7 +40,7 @@ from engine.models import (
 from engine.office import Office
 from engine.owner import lane_warnings
 from engine.queries import check_can_read, find_definition
-from engine.rework import check_upload_allowed, mark_rework
+from engine.rework import check_upload_allowed
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
@@ -146,9 +146,9 @@ class Commands:
         Returns the instance id. A refused completion stores none of the files."""
         now = utcnow()
         with unit_of_work(self.db) as uow:
-            record, instance = self._task_for_update(uow, task_id, actor)
+            record, instance, ready = self._task_for_update(uow, task_id, actor, with_ready=True)
             parsed = self.specs.get(instance.definition)
-            self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, None)
+            self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, None, ready)
             return instance.id
 
     def attach(self, task_id: str, actor: Actor, upload: Upload) -> DocumentVersion:
@@ -185,8 +185,12 @@ class Commands:
 
     # ---- internals of a step -----------------------------------------------------------
 
-    def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor) -> tuple[TaskRecord, Instance]:
-        record, instance = uow.lock_task(task_id)
+    def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor, with_ready: bool = False) -> Any:
+        """The locked task and instance, checked for the actor; `with_ready`: the instance's ready tasks too."""
+        if with_ready:
+            record, instance, ready = uow.lock_step(task_id)
+        else:
+            (record, instance), ready = uow.lock_task(task_id), None
         check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
@@ -196,7 +200,7 @@ class Commands:
             raise NotReady(f"tugas '{record.name}' tidak siap lagi: {done}"
                            f"{f' oleh {record.completed_by}' if record.completed_by else ''}")
         check_holder(record, actor)
-        return record, instance
+        return (record, instance, ready) if with_ready else (record, instance)
 
     def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
                 actor: Actor, upload: Upload, now: datetime, note: str | None = None) -> DocumentVersion:
@@ -284,7 +288,7 @@ class Commands:
 
     def _complete(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
                   actor: Actor, data: dict[str, Any], uploads: Sequence[Upload], now: datetime,
-                  workflow: Any) -> None:
+                  workflow: Any, ready: list[TaskRecord] | None = None) -> None:
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if workflow is None:
@@ -363,15 +367,18 @@ class Commands:
         reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
                                  self.office.calendar(uow.session))
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
-        self._sync_tasks(uow, instance, parsed, workflow, now)
-        if ctx.is_return:
-            mark_rework(uow.ready_records(instance.id), record, now)
+        self._sync_tasks(uow, instance, parsed, workflow, now, ready, record if ctx.is_return else None)
 
     def _sync_tasks(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, workflow: Any,
-                    now: datetime) -> None:
-        """Make the task table agree with the workflow: new activations in, vanished ones cancelled."""
+                    now: datetime, records: list[TaskRecord] | None = None,
+                    returning: TaskRecord | None = None) -> None:
+        """Make the task table agree with the workflow: new activations in, vanished ones cancelled.
+
+        `records`: the instance's ready rows when the caller has read them under its lock; `returning`: the
+        activation whose return made the new ones (they remember it)."""
         ready = {str(t.id): t for t in state.ready_user_tasks(workflow)}
-        known = {r.id: r for r in uow.ready_records(instance.id)}
+        known = {r.id: r for r in (uow.ready_records(instance.id) if records is None else records)
+                 if r.state == "ready"}
         calendar = self.office.calendar(uow.session)
         for task_id, record in known.items():
             if task_id not in ready:
@@ -387,7 +394,7 @@ class Commands:
                 name=step.name if step else task.task_spec.bpmn_name or task.task_spec.name,
                 lane=step.lane if step else (task.task_spec.lane or ""), step_no=step.step_no if step else None,
                 standard_minutes=minutes, state="ready", ready_at=now,
-                due_at=office.due_at(now, minutes, calendar)))
+                due_at=office.due_at(now, minutes, calendar), returned_by_task=returning.id if returning else None))
         timers.sync(uow.session, instance, parsed, workflow, now, calendar, self.settings.timezone)
         uow.session.flush()
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, undefer
@@ -60,6 +60,25 @@ class UnitOfWork:
         if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")
         return row[0], self.current_definition(row[1])
+
+    def lock_step(self, task_id: str) -> tuple[TaskRecord, Instance, list[TaskRecord]]:
+        """The task, its instance (write-locked) and the instance's ready tasks, for completing a step.
+
+        SQLite: one statement; the writer lock was taken at BEGIN IMMEDIATE, so it sees the newest rows.
+        PostgreSQL: the ready rows are read after the lock (a row-lock wait re-checks only the rows the
+        locking statement found, not ones another writer has added meanwhile)."""
+        if not self.db.is_sqlite:
+            record, instance = self.lock_task(task_id)
+            return record, instance, self.ready_records(instance.id)
+        owner = select(TaskRecord.instance_id).where(TaskRecord.id == task_id).scalar_subquery()
+        stmt = (select(TaskRecord, Instance).join(Instance, TaskRecord.instance_id == Instance.id)
+                .where(TaskRecord.instance_id == owner, or_(TaskRecord.state == "ready", TaskRecord.id == task_id))
+                .order_by(TaskRecord.seq).options(undefer(Instance.state)))
+        rows = self.session.execute(stmt).all()
+        record = next((row[0] for row in rows if row[0].id == task_id), None)
+        if record is None:
+            raise NotFound(f"tugas {task_id} tidak ditemukan")
+        return record, self.current_definition(rows[0][1]), [row[0] for row in rows if row[0].state == "ready"]
 
     def ready_records(self, instance_id: int) -> list[TaskRecord]:
         """Ready rows, as this transaction sees them (no autoflush: pending changes are in the objects)."""
