@@ -60,6 +60,7 @@ class Commands:
                  office: Office | None = None) -> None:
         self.db, self.settings, self.specs, self.handlers = db, settings, specs, handlers
         self.office = office or Office(db, settings)  # the calendar due times and waiting times count in
+        self.workflows = state.WorkflowCache()  # each instance's workflow as this process's last step left it
 
     def deploy(self, xml: bytes, actor: Actor, filename: str = "diagram.bpmn") -> DeployResult:
         """Validate and store a diagram as the next version of its process; identical content is a no-op."""
@@ -148,8 +149,10 @@ class Commands:
         with unit_of_work(self.db) as uow:
             record, instance, ready = self._task_for_update(uow, task_id, actor, with_ready=True)
             parsed = self.specs.get(instance.definition)
-            self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, None, ready)
-            return instance.id
+            workflow = self.workflows.take(instance.id, instance.state, parsed.spec, parsed.subprocess_specs)
+            self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, workflow, ready)
+        self.workflows.put(instance.id, instance.state, workflow)  # committed: the next step may start from it
+        return instance.id
 
     def attach(self, task_id: str, actor: Actor, upload: Upload) -> DocumentVersion:
         """Attach one document to a READY task without completing it (the API's separate upload)."""
