@@ -16,7 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from engine import decisions, forms, generated, initials, letters, office, reports, signing, speakers, state, timers
 from engine.actors import Actor, Upload
@@ -44,6 +44,17 @@ from engine.rework import check_upload_allowed
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
+
+# Built once (a step asks them for each document it needs); constructing them cost more than running them.
+_UPLOADED = (select(DocumentVersion.id).join(Document)
+             .where(Document.instance_id == bindparam("instance_id"), Document.doc_type == bindparam("doc_type"),
+                    DocumentVersion.task_id == bindparam("task_id")).limit(1))
+_UPLOADED_BY_STEP = (select(DocumentVersion.id).join(Document)
+                     .join(TaskRecord, TaskRecord.id == DocumentVersion.task_id)
+                     .where(Document.instance_id == bindparam("instance_id"),
+                            Document.doc_type == bindparam("doc_type"),
+                            TaskRecord.instance_id == bindparam("instance_id"),
+                            TaskRecord.spec_id == bindparam("spec_id")).limit(1))
 
 
 @dataclass
@@ -271,10 +282,8 @@ class Commands:
                             note=why)
 
     def _has_upload(self, uow: UnitOfWork, instance: Instance, record: TaskRecord, doc_type: str) -> bool:
-        return uow.session.scalar(
-            select(DocumentVersion.id).join(Document)
-            .where(Document.instance_id == instance.id, Document.doc_type == doc_type,
-                   DocumentVersion.task_id == record.id).limit(1)) is not None
+        return uow.session.scalar(_UPLOADED, {"instance_id": instance.id, "doc_type": doc_type,
+                                              "task_id": record.id}) is not None
 
     def _has_required(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
                       doc_type: str) -> bool:
@@ -284,10 +293,8 @@ class Commands:
             return True
         if doc_type in step.new_version_required:
             return False
-        return uow.session.scalar(
-            select(DocumentVersion.id).join(Document).join(TaskRecord, TaskRecord.id == DocumentVersion.task_id)
-            .where(Document.instance_id == instance.id, Document.doc_type == doc_type,
-                   TaskRecord.instance_id == instance.id, TaskRecord.spec_id == step.id).limit(1)) is not None
+        return uow.session.scalar(_UPLOADED_BY_STEP, {"instance_id": instance.id, "doc_type": doc_type,
+                                                      "spec_id": step.id}) is not None
 
     def _complete(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
                   actor: Actor, data: dict[str, Any], uploads: Sequence[Upload], now: datetime,
