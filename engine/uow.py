@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, text
+from sqlalchemy import Select, bindparam, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, undefer
@@ -31,6 +31,7 @@ class UnitOfWork:
     def __init__(self, db: Database, write: bool) -> None:
         self.db, self.write = db, write
         self.session: Session = db.session(write)
+        self._audits: list[dict[str, Any]] = []
 
     def for_update(self, stmt: Select[Any], *of: Any) -> Select[Any]:
         """Lock the rows of `of` for the rest of the transaction (SQLite's writer lock already does)."""
@@ -94,8 +95,14 @@ class UnitOfWork:
 
     def audit(self, actor: str, kind: str, now: datetime, instance_id: int | None = None,
               task_id: str | None = None, **payload: Any) -> None:
-        self.session.add(AuditEvent(at=now, actor=actor, kind=kind, instance_id=instance_id, task_id=task_id,
-                                    payload=payload))
+        """Recorded with the commit, in the order of the calls (one INSERT for all of a command's events)."""
+        self._audits.append({"at": now, "actor": actor, "kind": kind, "instance_id": instance_id,
+                             "task_id": task_id, "payload": payload})
+
+    def write_audits(self) -> None:
+        if self._audits:
+            rows, self._audits = self._audits, []
+            self.session.execute(insert(AuditEvent.__table__), rows)
 
 
 # The hot statements of a step are built once: constructing a select at every call cost more CPU than
@@ -132,6 +139,7 @@ def unit_of_work(db: Database, write: bool = True) -> Iterator[UnitOfWork]:
     try:
         yield uow
         if write:
+            uow.write_audits()
             uow.session.commit()
     except BaseException:
         uow.session.rollback()
