@@ -56,6 +56,10 @@ _UPLOADED_BY_STEP = (select(DocumentVersion.id).join(Document)
                             TaskRecord.instance_id == bindparam("instance_id"),
                             TaskRecord.spec_id == bindparam("spec_id")).limit(1))
 
+_DOCUMENT = select(Document).where(Document.instance_id == bindparam("instance_id"),
+                                   Document.doc_type == bindparam("doc_type"))
+_LAST_VERSION = select(func.max(DocumentVersion.version)).where(DocumentVersion.document_id == bindparam("document_id"))
+
 
 @dataclass
 class DeployResult:
@@ -239,14 +243,12 @@ class Commands:
         except InvalidData as exc:
             exc.params.setdefault("doc_type", upload.doc_type)
             raise
-        document = uow.session.scalars(select(Document).where(
-            Document.instance_id == instance.id, Document.doc_type == upload.doc_type)).first()
+        document = uow.session.scalars(_DOCUMENT, {"instance_id": instance.id, "doc_type": upload.doc_type}).first()
         if document is None:
             document = Document(instance_id=instance.id, doc_type=upload.doc_type, created_at=now)
             uow.session.add(document)
             uow.session.flush()
-        number = (uow.session.scalar(select(func.max(DocumentVersion.version))
-                                     .where(DocumentVersion.document_id == document.id)) or 0) + 1
+        number = (uow.session.scalar(_LAST_VERSION, {"document_id": document.id}) or 0) + 1
         version = DocumentVersion(
             document_id=document.id, version=number, filename=filename, media_type=media_type,
             size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
