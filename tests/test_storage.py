@@ -150,7 +150,7 @@ def _check_upgraded(url: str) -> None:
 
 def _migrate_old_data(url: str, sqlite: bool) -> None:
     cfg = alembic_config(url)
-    command.upgrade(cfg, "0008_reports")
+    command.upgrade(cfg, "0012_storage-1")  # the schema just before (whatever it revises)
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -167,7 +167,7 @@ def test_migration_0012_keeps_old_sqlite_data(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "old.sqlite") as conn:
         assert conn.execute("SELECT DISTINCT typeof(id), typeof(ready_at) FROM tasks").fetchall() == [
             ("blob", "integer")]
-    command.downgrade(alembic_config(url), "0008_reports")  # and back: text again, the same values
+    command.downgrade(alembic_config(url), "0012_storage-1")  # and back: text again, the same values
     with sqlite3.connect(tmp_path / "old.sqlite") as conn:
         assert conn.execute("SELECT id, ready_at, completed_at FROM tasks ORDER BY seq LIMIT 1").fetchone() == (
             TASK, "2026-11-02 03:04:05.123456", "2026-11-03 08:00:00.000007")
