@@ -2,7 +2,8 @@
 
 Each server is the production command (gunicorn, its own workers and scheduler) on its own port;
 clients are spread over both. The scenarios are those of tests/test_reliability.py (one server,
-SQLite); the scheduler's leases across processes are in tests/test_scheduler_pg.py.
+SQLite), plus what a per-process cache must not hide (a revoked token, a disabled account);
+the scheduler's leases across processes are in tests/test_scheduler_pg.py.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from engine.testing import make_alur
-from tests.livesrv import LiveServer
+from tests.livesrv import Client, LiveServer
 from tests.test_reliability import (
     parallel_branches_completed_at_once,
     twenty_clients_complete_the_same_task,
@@ -50,3 +52,19 @@ def test_letters_completed_on_two_servers_at_once_are_numbered_without_gap_or_du
 def test_parallel_branches_completed_on_two_servers_at_once_keep_both(
         pg_servers: list[LiveServer], pg_url: str) -> None:
     parallel_branches_completed_at_once(pg_servers, pg_url)
+
+
+def test_a_token_revoked_or_a_user_disabled_on_one_server_is_refused_on_the_other(
+        pg_servers: list[LiveServer]) -> None:
+    """Tokens and accounts live in the database: what one server revokes, the other refuses at once."""
+    first, other = pg_servers
+    pemohon, sekda = Client(other, "pemohon"), Client(other, "sekda")
+    assert pemohon.get("/tasks").status_code == 200 and sekda.get("/tasks").status_code == 200
+    token = pemohon.http.headers["Authorization"]
+    revoked = requests.post(f"{first.url}/api/v1/auth/revoke", headers={"Authorization": token}, timeout=60)
+    assert revoked.status_code == 204, revoked.text
+    assert all(pemohon.get("/tasks").status_code == 401 for _ in range(4))  # whichever worker answers
+    disabled = Client(first, "admin").http.patch(f"{first.url}/api/v1/users/sekda", json={"active": False},
+                                                 timeout=60)
+    assert disabled.status_code == 200, disabled.text
+    assert all(sekda.get("/tasks").status_code == 401 for _ in range(4))
