@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from bench import inbox, load, reporting, service, spiff, storage, targets
 from bench.common import FULL, PG_SERVER_URL, TINY, Sizes, SqliteFiles, make_alur, pg_database, sop_model
 from bench.report import Baseline, Report
-from bench.server import Server, default_workers
+from bench.server import Server, ServerGroup, default_workers
 from engine.bootstrap import build
 from engine.services import Alur
 from engine.settings import ROOT, Settings
@@ -154,17 +154,17 @@ def two_servers(report: Report, sizes: Sizes, url: str, workers: int, workdir: P
                 one_server: load.LoadSummary, progress: Progress) -> None:
     """Part 4 past one machine: the most clients spread over two gunicorns on the same PostgreSQL database.
 
-    The two servers share the one server's number of workers (e.g. 3 + 2 for 5), so that on this one
-    machine the row compares the deployment, not more processes; the first server idles meanwhile.
+    The two servers share the one server's number of workers (e.g. 3 + 2 for 5) and its one session
+    (see ServerGroup), so that on this one machine the row compares the deployment, not more
+    processes or a bigger share of the CPU; the one server idles meanwhile.
     """
     split = [max(1, (workers + 1) // 2), max(1, workers // 2)]
     clients = max(sizes.http_clients)
     model = sop_model()
-    log = workdir / "gunicorn.log"
-    with Server(url, split[0], log) as first, Server(url, split[1], log) as second:
+    with ServerGroup(url, split, workdir / "gunicorn.log") as group:
         progress(f"   {clients} clients over two servers ({split[0]} + {split[1]} workers)")
-        warm = load.run([first, second], model, tokens, clients, sizes.http_seconds)
-        runs = [load.run([first, second], model, tokens, clients, sizes.http_seconds)
+        warm = load.run(group.endpoints, model, tokens, clients, sizes.http_seconds)
+        runs = [load.run(group.endpoints, model, tokens, clients, sizes.http_seconds)
                 for _ in range(sizes.http_repeats)]
     s = load.summarize(runs)
     name = f"PostgreSQL, {clients:>2} clients, 2 servers"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.common import PROCESS, decide, demo_returns, median, ms, percentile
-from bench.server import Server
+from bench.server import Endpoint, Server
 from engine.bootstrap import build
 from engine.demo import SAMPLE_PDF, fill
 from engine.diagram import SopModel
@@ -163,7 +163,7 @@ class LoadRun:
     completions_per_server: list[int] = field(default_factory=list)
 
 
-def run(servers: Server | list[Server], model: SopModel, lane_tokens: dict[str, str], clients: int,
+def run(servers: Server | list[Server] | list[Endpoint], model: SopModel, lane_tokens: dict[str, str], clients: int,
         seconds: float) -> LoadRun:
     servers = servers if isinstance(servers, list) else [servers]
     workers = [Client(servers[i % len(servers)].port, model, lane_tokens) for i in range(clients)]
