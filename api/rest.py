@@ -32,7 +32,7 @@ from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
-from engine.inbox import InboxQuery, inbox
+from engine.inbox import InboxQuery, InboxTask, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
@@ -184,7 +184,7 @@ def version_of(definition: ProcessDefinition) -> dict[str, Any]:
         bpmn_url=url_for("rest.process_bpmn", key=definition.key, version=definition.version))
 
 
-def ready_of(record: TaskRecord, now: datetime) -> dict[str, Any]:
+def ready_of(record: TaskRecord | InboxTask, now: datetime) -> dict[str, Any]:
     return dict(id=record.id, spec_id=record.spec_id, name=record.name, step_no=record.step_no, lane=record.lane,
                 ready_at=record.ready_at, due_at=record.due_at, standard_minutes=record.standard_minutes,
                 waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now))
@@ -428,10 +428,11 @@ def list_tasks(query: s.TaskQuery) -> Any:
         returned=bool(query.returned), mine=bool(query.mine), sort="tenggat" if query.sort == "due" else "menunggu",
         limit=query.limit or 100, offset=query.offset or 0))
     counts = found.counts
+    tasks_url = url_for("rest.list_tasks")  # each task's url is <this>/<id> (one url_for, not one a row)
     return s.InboxList(tasks=[
         s.InboxTask(**ready_of(r, now), instance_id=r.instance_id, perihal=r.instance.perihal,
-                    agency=r.instance.agency, process=r.instance.definition.key,
-                    url=url_for("rest.get_task", task_id=r.id), returned=r.returned_by_task is not None,
+                    agency=r.instance.agency, process=r.instance.process,
+                    url=f"{tasks_url}/{r.id}", returned=r.returned_by_task is not None,
                     claimed_by=r.claimed_by)
         for r in found.tasks],
         counts=s.InboxCounts(all=counts["semua"], overdue=counts["terlambat"], returned=counts["dikembalikan"],

@@ -106,7 +106,9 @@ class Instance(Base):
 
     __tablename__ = "instances"
     __table_args__ = (
-        Index("ix_instances_status_started", "status", "started_at"),
+        # the list, newest first (started_at DESC, id DESC), under a status and/or a date range
+        Index("ix_instances_status_started", "status", "started_at", "id"),
+        Index("ix_instances_started", "started_at", "id"),
         Index("ix_instances_status_id", "status", "id"),
     )
 
@@ -143,6 +145,9 @@ class TaskRecord(Base):
         Index("ix_tasks_ready_due", "due_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_instance_seq", "instance_id", "seq"),
+        # the open tasks of a request: the list's overdue filter and the ready tasks of a page of requests
+        Index("ix_tasks_ready_instance", "instance_id", "due_at", sqlite_where=text("state = 'ready'"),
+              postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_ready_claimed", "claimed_by", "ready_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         # Reports: backlog and overdue per step without reading the rows of open tasks.
