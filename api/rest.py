@@ -209,12 +209,12 @@ def group_of(document: Document) -> s.DocumentGroup:
                            versions=[document_version_of(document.doc_type, v) for v in document.versions])
 
 
-def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> dict[str, Any]:
+def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime, url: str | None = None) -> dict[str, Any]:
     return dict(id=instance.id, process=instance.definition.key, process_name=instance.definition.name,
                 version=instance.definition.version, status=instance.status, perihal=instance.perihal,
                 agency=instance.agency, started_at=instance.started_at, started_by=instance.started_by,
                 ended_at=instance.ended_at, end_event=instance.end_event, letter_number=instance.letter_number,
-                url=url_for("rest.get_instance", instance_id=instance.id),
+                url=url or url_for("rest.get_instance", instance_id=instance.id),
                 overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now) for r in ready])
 
 
@@ -389,7 +389,8 @@ def list_instances(query: s.InstanceQuery) -> Any:
     found = services().instances(actor(), filters)
     ready = services().ready_of([i.id for i in found]) if found else {}
     now = utcnow()
-    return s.InstanceList(instances=[summary_of(i, ready.get(i.id, []), now) for i in found],
+    list_url = url_for("rest.list_instances")  # each request's url is <this>/<id> (one url_for, not one a row)
+    return s.InstanceList(instances=[summary_of(i, ready.get(i.id, []), now, f"{list_url}/{i.id}") for i in found],
                           limit=filters.limit, offset=filters.offset)
 
 

@@ -129,10 +129,15 @@ def inbox(alur: Alur, actor: Actor, query: InboxQuery) -> InboxPage:
         if not joined:
             # the counts from the lane's partial index, then the page read in the index's order
             total, late, returned, mine = uow.session.execute(counted).one()
-            stmt = base.join(Instance, Instance.id == TaskRecord.instance_id).where(
-                *[flags[name] for name in wanted])
-            rows = uow.session.execute(_ordered(_with_process(stmt).with_only_columns(*PAGE_COLUMNS), query,
-                                                TaskRecord.due_at, TaskRecord.ready_at, TaskRecord.seq)).all()
+            # the page's keys from the index alone (sorted, cut to the page), then only those rows are joined
+            keys = _ordered(base.with_only_columns(TaskRecord.id, TaskRecord.due_at, TaskRecord.ready_at,
+                                                   TaskRecord.seq).where(*[flags[name] for name in wanted]),
+                            query, TaskRecord.due_at, TaskRecord.ready_at, TaskRecord.seq).subquery()
+            stmt = _with_process(select(*PAGE_COLUMNS).select_from(keys)
+                                 .join(TaskRecord, TaskRecord.id == keys.c.id)
+                                 .join(Instance, Instance.id == TaskRecord.instance_id))
+            order = _order(query, keys.c.due_at, keys.c.ready_at, keys.c.seq)
+            rows = uow.session.execute(stmt.order_by(*order)).all()
         else:
             # searching or an applicant: every matching row is joined to its request anyway, so the counts
             # ride along as window sums over the same rows (one pass, one statement)
@@ -162,7 +167,12 @@ def _with_process(stmt: Select[Any]) -> Select[Any]:
     return stmt.join(ProcessDefinition, ProcessDefinition.id == Instance.definition_id)
 
 
+def _order(query: InboxQuery, due_at: Any, ready_at: Any, seq: Any) -> tuple[Any, ...]:
+    """Longest waiting first, or nearest due time first (tasks without one last: the index's order on
+    PostgreSQL, which can then stop after the page)."""
+    return (due_at.asc().nulls_last(), seq) if query.sort == "tenggat" else (ready_at, seq)
+
+
 def _ordered(stmt: Select[Any], query: InboxQuery, due_at: Any, ready_at: Any, seq: Any) -> Select[Any]:
-    """The sort (longest waiting, or nearest due time) and the page, one row more to know if another follows."""
-    order = (due_at.is_(None), due_at, seq) if query.sort == "tenggat" else (ready_at, seq)
-    return stmt.order_by(*order).limit(query.limit + 1).offset(query.offset)
+    """The sort and the page, one row more to know if another follows."""
+    return stmt.order_by(*_order(query, due_at, ready_at, seq)).limit(query.limit + 1).offset(query.offset)

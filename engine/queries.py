@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, contains_eager, undefer
+from sqlalchemy.orm import Session, contains_eager, defer, undefer
 
 from engine import decisions, state
 from engine.actors import Actor, Filters
@@ -228,7 +228,9 @@ class Queries:
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         with unit_of_work(self.db, write=False) as uow:
             # newest first by start time: a date range or a status reads its index backwards and stops
-            stmt = select(Instance).order_by(Instance.started_at.desc(), Instance.id.desc())
+            # a list shows no form data: not read, not decoded (and touching it raises, not lazy-loads)
+            stmt = (select(Instance).options(defer(Instance.data, raiseload=True))
+                    .order_by(Instance.started_at.desc(), Instance.id.desc()))
             if actor.agency:
                 stmt = stmt.where(Instance.agency == actor.agency)
             if filters.status:
