@@ -1,8 +1,8 @@
 """The inbox of a real office: search, filters with their counts, sort and paging over ready tasks.
 
 Reads only the open rows of the task table (partial indexes on `state = 'ready'`) and joins
-the instance only when the search or the applicant's agency needs it. Two statements per
-page: the counts of every filter, and the page itself as plain columns (the row, the
+the instance only when the search or the applicant's agency needs it. At most two statements
+a page: the counts of every filter, and the page itself as plain columns (the row, the
 request's perihal, agency and process key) -- no ORM objects, no form data decoded.
 """
 
@@ -127,9 +127,9 @@ def inbox(alur: Alur, actor: Actor, query: InboxQuery) -> InboxPage:
     counted = base.with_only_columns(func.count(), *sums).order_by(None)
     with alur.unit_of_work(write=False) as uow:
         if not joined:
-            # the counts from the lane's partial index, then the page read in the index's order
+            # the counts from the lane's covering partial index; the page's keys from the index alone (sorted,
+            # cut to the page), then only those rows are joined to their requests
             total, late, returned, mine = uow.session.execute(counted).one()
-            # the page's keys from the index alone (sorted, cut to the page), then only those rows are joined
             keys = _ordered(base.with_only_columns(TaskRecord.id, TaskRecord.due_at, TaskRecord.ready_at,
                                                    TaskRecord.seq).where(*[flags[name] for name in wanted]),
                             query, TaskRecord.due_at, TaskRecord.ready_at, TaskRecord.seq).subquery()
