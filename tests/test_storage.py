@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.orm import Session
 
 from engine import initials, state
@@ -202,3 +202,14 @@ def test_only_a_running_request_keeps_a_workflow_state(alur: Alur) -> None:
     step(alur, running)
     assert _stored_state(alur, running) is not None and alur.verify(running) == []
 
+
+
+def test_a_time_moved_in_sql_keeps_its_meaning(alur: Alur) -> None:
+    """`started_at - timedelta` in an UPDATE: SQLite subtracts microseconds, PostgreSQL an interval."""
+    iid = start(alur)
+    with alur.unit_of_work() as uow:
+        before = uow.session.get_one(Instance, iid).started_at
+        uow.session.execute(update(Instance).where(Instance.id == iid)
+                            .values(started_at=Instance.started_at - timedelta(days=1, microseconds=3)))
+    with alur.unit_of_work(write=False) as uow:
+        assert uow.session.get_one(Instance, iid).started_at == before - timedelta(days=1, microseconds=3)
