@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from engine.db import Database
 from engine.errors import NotFound
-from engine.models import AuditEvent, Base, CalendarDay, Instance, ProcessDefinition, TaskRecord
+from engine.models import AuditEvent, Base, CalendarDay, Instance, InstanceState, ProcessDefinition, TaskRecord
 
 CALENDAR_STAMP = "alur_calendar_stamp"  # (rows, newest change) of calendar_days, read with a step's lock
 
@@ -73,6 +73,8 @@ class UnitOfWork:
         stmt = _lock_step_statement(self.db.is_sqlite)
         if not self.db.is_sqlite:
             row = self.session.execute(stmt, {"task_id": task_id}).first()
+            if row is None:  # no such task, or its request has ended (and keeps no workflow state)
+                row = self.session.execute(_lock_step_statement(False, False), {"task_id": task_id}).first()
             if row is None:
                 raise NotFound(f"tugas {task_id} tidak ditemukan")
             self.session.info[CALENDAR_STAMP] = (row[2], row[3])
@@ -126,14 +128,21 @@ def _lock_task_statement(sqlite: bool) -> Select[Any]:
 
 
 @functools.cache
-def _lock_step_statement(sqlite: bool) -> Select[Any]:
+def _lock_step_statement(sqlite: bool, with_state: bool = True) -> Select[Any]:
+    """PostgreSQL: the state row is joined and locked too, so that a lock wait re-reads it with the instance
+    (one statement); `with_state=False` finds a step whose request has ended (no state row)."""
     task_id = bindparam("task_id")
     stamp = (select(func.count()).select_from(CalendarDay).scalar_subquery(),
              select(func.max(CalendarDay.created_at)).scalar_subquery())
-    stmt = (select(TaskRecord, Instance, *stamp).join(Instance, TaskRecord.instance_id == Instance.id)
-            .options(_with_state(sqlite)))
+    stmt = select(TaskRecord, Instance, *stamp).join(Instance, TaskRecord.instance_id == Instance.id)
     if not sqlite:
-        return stmt.where(TaskRecord.id == task_id).with_for_update(of=[Instance, TaskRecord])
+        locked = [Instance, TaskRecord]
+        if with_state:
+            stmt = (stmt.join(InstanceState, InstanceState.instance_id == Instance.id)
+                    .options(contains_eager(Instance.workflow_state)))
+            locked.append(InstanceState)
+        return stmt.where(TaskRecord.id == task_id).with_for_update(of=locked)
+    stmt = stmt.options(_with_state(sqlite))
     owner = select(TaskRecord.instance_id).where(TaskRecord.id == task_id).scalar_subquery()
     return (stmt.where(TaskRecord.instance_id == owner, or_(TaskRecord.state == "ready", TaskRecord.id == task_id))
             .order_by(TaskRecord.seq))
