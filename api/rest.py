@@ -36,13 +36,14 @@ from engine.inbox import InboxQuery, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
-from engine.queries import InstanceDetail, TaskDetail, overdue
+from engine.queries import RECENT_HISTORY, InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, revoke_token
 from engine.worktime import HARI
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
 
 F = TypeVar("F", bound=Callable[..., Any])
+FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 ID = f"int(min=1, max={s.MAX_ID})"   # ids are 32-bit integers; others are no route (404)
 
 
@@ -55,6 +56,8 @@ def _refuse(req: Any, resp: Any, error: ValidationError | None, instance: Any, a
         metadata = spec.get_function_metadata(current_app.view_functions[req.endpoint])
         context = getattr(req, "context", None)
         if metadata is None or metadata.json is None or context is None or context.json is not None:
+            return
+        if metadata.form is not None and req.mimetype in FORM_MEDIA:  # the endpoint takes a form too: it is one
             return
         model = getattr(s, metadata.json)
         try:
@@ -187,7 +190,8 @@ def version_of(definition: ProcessDefinition) -> dict[str, Any]:
 def ready_of(record: TaskRecord, now: datetime) -> dict[str, Any]:
     return dict(id=record.id, spec_id=record.spec_id, name=record.name, step_no=record.step_no, lane=record.lane,
                 ready_at=record.ready_at, due_at=record.due_at, standard_minutes=record.standard_minutes,
-                waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now))
+                waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now),
+                url=url_for("rest.get_task", task_id=record.id))
 
 
 def history_of(record: TaskRecord) -> s.HistoryEntry:
@@ -220,11 +224,25 @@ def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> di
 
 def instance_of(detail: InstanceDetail, now: datetime | None = None) -> s.Instance:
     now = now or utcnow()
+    instance_id = detail.instance.id
+    older = detail.older
     return s.Instance(**summary_of(detail.instance, detail.ready, now), data=dict(detail.instance.data or {}),
-                      history=[history_of(r) for r in detail.history], returns=detail.returns,
-                      lead_seconds=max(0, int(detail.lead_seconds)), lead_working_seconds=detail.lead_working_seconds,
+                      history=[history_of(r) for r in detail.history], history_total=detail.history_total,
+                      history_url=url_for("rest.instance_history", instance_id=instance_id),
+                      history_older_url=None if older is None else url_for(
+                          "rest.instance_history", instance_id=instance_id, before=older),
+                      returns=detail.returns, lead_seconds=max(0, int(detail.lead_seconds)),
+                      lead_working_seconds=detail.lead_working_seconds,
                       path_standard_minutes=detail.path_standard_minutes,
                       documents=[group_of(d) for d in detail.documents])
+
+
+def completion_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> s.Completion:
+    return s.Completion(instance_id=instance.id, status=instance.status, ended=instance.status != "running",
+                        ended_at=instance.ended_at, end_event=instance.end_event, letter_number=instance.letter_number,
+                        ready_tasks=[ready_of(r, now) for r in ready],
+                        url=url_for("rest.get_instance", instance_id=instance.id),
+                        history_url=url_for("rest.instance_history", instance_id=instance.id))
 
 
 def task_of(detail: TaskDetail, who: Actor, now: datetime) -> s.TaskDetail:
@@ -276,7 +294,7 @@ def rework_of(detail: TaskDetail) -> s.Rework:
 
 
 def _instance(instance_id: int) -> s.Instance:
-    return instance_of(services().instance(instance_id, actor()))
+    return instance_of(services().instance(instance_id, actor(), recent=RECENT_HISTORY))
 
 
 def _location(endpoint: str, **values: Any) -> dict[str, str]:
@@ -402,6 +420,26 @@ def get_instance(instance_id: int) -> Any:
     return _instance(instance_id)
 
 
+@bp.get(f"/instances/<{ID}:instance_id>/history")
+@authenticated
+@spec.validate(query=s.HistoryQuery, resp=answers(400, 404, HTTP_200=(s.History, "A page of the history")),
+               tags=["instances"], operation_id="getInstanceHistory",
+               path_parameter_descriptions={"instance_id": "request (instance) id"})
+def instance_history(instance_id: int, query: s.HistoryQuery) -> Any:
+    """A request's history (one entry per task activation) in order of `seq`, page by page: from the first
+    (`after`, then the `next` link), or back from the newest (`before`, then the `previous` link)."""
+    if query.after is not None and query.before is not None:
+        raise BadRequest("gunakan 'after' atau 'before', tidak keduanya", "before")
+    page = services().history(instance_id, actor(), query.after, query.before, query.limit or 50)
+
+    def link(**cursor: int) -> str:
+        return url_for("rest.instance_history", instance_id=instance_id, **cursor, limit=query.limit or 50)
+
+    return s.History(instance_id=instance_id, total=page.total, entries=[history_of(r) for r in page.entries],
+                     next=None if page.after is None else link(after=page.after),
+                     previous=None if page.before is None else link(before=page.before))
+
+
 @bp.post(f"/instances/<{ID}:instance_id>/cancel")
 @authenticated
 @spec.validate(resp=answers(400, 403, 404, 409, 413, HTTP_200=(s.Instance, ONE_INSTANCE)), tags=["instances"],
@@ -431,8 +469,7 @@ def list_tasks(query: s.TaskQuery) -> Any:
     return s.InboxList(tasks=[
         s.InboxTask(**ready_of(r, now), instance_id=r.instance_id, perihal=r.instance.perihal,
                     agency=r.instance.agency, process=r.instance.definition.key,
-                    url=url_for("rest.get_task", task_id=r.id), returned=r.returned_by_task is not None,
-                    claimed_by=r.claimed_by)
+                    returned=r.returned_by_task is not None, claimed_by=r.claimed_by)
         for r in found.tasks],
         counts=s.InboxCounts(all=counts["semua"], overdue=counts["terlambat"], returned=counts["dikembalikan"],
                              mine=counts["saya"]),
@@ -494,11 +531,25 @@ def upload_document(task_id: Any, form: s.UploadForm) -> Any:
 
 @bp.post("/tasks/<uuid:task_id>/complete")
 @authenticated
-@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_200=(s.Instance, "The request's new state")),
+@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_200=(s.Completion, "The request's status and its "
+                                                                     "ready tasks")),
                tags=["tasks"], operation_id="completeTask", path_parameter_descriptions=TASK_ID)
-def complete_task(task_id: Any, json: s.CompleteRequest) -> Any:
-    """Complete a ready task of the caller's lane with its form data."""
-    return _instance(services().complete(str(task_id), actor(), json.data))
+def complete_task(task_id: Any, json: s.CompleteRequest, form: s.CompleteForm) -> Any:
+    """Complete a ready task of the caller's lane with its form data: a JSON body, or multipart/form-data with
+    the step's documents too (`data` as JSON text, then `file` and `type` parts in pairs). Files and completion
+    are one transaction: a refused completion stores no file."""
+    uploads: list[Upload] = []
+    if form is not None:
+        if len(form.type) != len(form.file):
+            raise BadRequest(f"setiap berkas ('file') perlu satu jenis dokumen ('type'), berurutan: ada "
+                             f"{len(form.file)} berkas dan {len(form.type)} jenis", "type")
+        uploads = [Upload(t, f.filename or "", f.read()) for t, f in zip(form.type, form.file, strict=True)]
+        data = form.data
+    else:
+        data = json.data if json is not None else {}
+    who = actor()
+    instance, ready = services().progress(services().complete(str(task_id), who, data, uploads), who)
+    return completion_of(instance, ready, utcnow())
 
 
 @bp.get(f"/documents/<{ID}:version_id>")
@@ -801,7 +852,11 @@ OPTIONAL_BODY = {"cancelInstance", "completeTask", "releaseEngagement", "updateS
 EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     ("startInstance", "201"): {"links": INSTANCE_LINKS,
                                "headers": {"Location": {"schema": {"type": "string"}}}},
-    ("completeTask", "200"): {"links": INSTANCE_LINKS},
+    ("completeTask", "200"): {"links": {
+        "GetInstance": ("getInstance", {"instance_id": "$response.body#/instance_id"}),
+        "GetHistory": ("getInstanceHistory", {"instance_id": "$response.body#/instance_id"}),
+        "GetReadyTask": ("getTask", {"task_id": "$response.body#/ready_tasks/0/id"}),
+        "CompleteReadyTask": ("completeTask", {"task_id": "$response.body#/ready_tasks/0/id"})}},
     ("uploadDocument", "201"): {"links": {"Download": ("downloadDocument", {"version_id": "$response.body#/id"})},
                                 "headers": {"Location": {"schema": {"type": "string"}}}},
     ("getTemplate", "200"): {"description": "The DOCX template", "content": {

@@ -9,10 +9,10 @@ inbox, the instance detail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, undefer
 
 from engine import decisions, state
@@ -54,27 +54,51 @@ def overdue(record: TaskRecord, now: datetime | None = None) -> bool:
     return record.state == "ready" and record.due_at is not None and record.due_at < (now or utcnow())
 
 
+RECENT_HISTORY = 10  # history entries the instance body and page carry; the rest is paged
+HISTORY_PAGE, MAX_HISTORY_PAGE = 50, 200
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """What the instance body says about the whole history, from one aggregate query (no rows loaded)."""
+
+    total: int = 0
+    returns: int = 0
+    path_standard_minutes: int = 0  # the standards of the completed activations
+    completed_steps: frozenset[str] = frozenset()
+    returned_steps: frozenset[str] = frozenset()
+
+
 @dataclass
 class InstanceDetail:
+    """A request with its history: all of it, or (for pages and the API) its last few entries."""
+
     instance: Instance
     history: list[TaskRecord]
     documents: list[Document]
     parsed: ParsedDiagram
     lead_seconds: float = 0.0  # started -> ended (or now), wall clock
     lead_working_seconds: int = 0  # the same in office working time
+    ready: list[TaskRecord] = field(default_factory=list)
+    stats: HistoryStats = field(default_factory=HistoryStats)
 
     @property
     def path_standard_minutes(self) -> int:
         """The standard of the path this request took: the standards of its completed activations."""
-        return sum(r.standard_minutes or 0 for r in self.history if r.state == "completed")
-
-    @property
-    def ready(self) -> list[TaskRecord]:
-        return [r for r in self.history if r.state == "ready"]
+        return self.stats.path_standard_minutes
 
     @property
     def returns(self) -> int:
-        return sum(1 for r in self.history if r.keputusan == decisions.RETURN)
+        return self.stats.returns
+
+    @property
+    def history_total(self) -> int:
+        return self.stats.total
+
+    @property
+    def older(self) -> int | None:
+        """The `seq` to page back from when entries before `history` exist, else None."""
+        return self.history[0].seq if self.history and self.history[0].seq > 1 else None
 
     def can_complete(self, record: TaskRecord, actor: Actor) -> bool:
         return can_complete(record, self.instance, actor)
@@ -87,11 +111,22 @@ class InstanceDetail:
     @property
     def completed_steps(self) -> list[str]:
         """Spec ids of steps done at least once and not waiting now."""
-        return sorted({r.spec_id for r in self.history if r.state == "completed"} - set(self.current_steps))
+        return sorted(self.stats.completed_steps - set(self.current_steps))
 
     @property
     def returned_steps(self) -> list[str]:
-        return sorted({r.spec_id for r in self.history if r.keputusan == decisions.RETURN})
+        return sorted(self.stats.returned_steps)
+
+
+@dataclass
+class HistoryPage:
+    """One page of a request's history, in order; `before`/`after` say where the neighbours start."""
+
+    instance_id: int
+    entries: list[TaskRecord]
+    total: int
+    after: int | None  # more entries after this page: page on with after=<this>
+    before: int | None  # more entries before this page: page back with before=<this>
 
 
 @dataclass
@@ -211,18 +246,61 @@ class Queries:
             raise NotFound(f"langkah '{spec_id}' tidak ada di versi mana pun dari proses '{definition.key}'")
         return step
 
-    def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
+    def instance(self, instance_id: int, actor: Actor, recent: int | None = None,
+                 before: int | None = None) -> InstanceDetail:
+        """A request with its whole history, or only its last `recent` entries (before `before`, a `seq`):
+        then what a page costs does not grow with the number of returns (LIMIT, one aggregate)."""
         with unit_of_work(self.db, write=False) as uow:
             instance = uow.session.get(Instance, instance_id)
             if instance is None:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
             check_can_read(instance, actor)
-            history = list(uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id)
-                                               .order_by(TaskRecord.seq)))
+            stmt = select(TaskRecord).where(TaskRecord.instance_id == instance_id)
+            if recent is None:
+                history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq)))
+                ready = [r for r in history if r.state == "ready"]
+            else:
+                if before is not None:
+                    stmt = stmt.where(TaskRecord.seq < before)
+                history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq.desc()).limit(recent)))[::-1]
+                ready = list(uow.session.scalars(select(TaskRecord).where(
+                    TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
             lead_end = instance.ended_at or utcnow()
             return InstanceDetail(instance, history, _documents(uow.session, instance_id),
                                   self.specs.get(instance.definition), (lead_end - instance.started_at).total_seconds(),
-                                  self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end))
+                                  self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end),
+                                  ready, _history_stats(uow.session, instance_id))
+
+    def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
+        """A request's row and its ready tasks: what a client needs after a completion (no history)."""
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            check_can_read(instance, actor)
+            return instance, list(uow.session.scalars(select(TaskRecord).where(
+                TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+
+    def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
+                limit: int = HISTORY_PAGE) -> HistoryPage:
+        """A page of a request's history by `seq`: the `limit` entries after `after`, or before `before`."""
+        limit = max(1, min(limit, MAX_HISTORY_PAGE))
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            check_can_read(instance, actor)
+            stmt = select(TaskRecord).where(TaskRecord.instance_id == instance_id)
+            if before is not None:
+                rows = list(uow.session.scalars(stmt.where(TaskRecord.seq < before)
+                                                .order_by(TaskRecord.seq.desc()).limit(limit + 1)))[::-1]
+                more, rows = len(rows) > limit, rows[-limit:]
+                return HistoryPage(instance_id, rows, instance.task_count, None,
+                                   rows[0].seq if more and rows else None)
+            rows = list(uow.session.scalars(stmt.where(TaskRecord.seq > (after or 0))
+                                            .order_by(TaskRecord.seq).limit(limit + 1)))
+            more, rows = len(rows) > limit, rows[:limit]
+            return HistoryPage(instance_id, rows, instance.task_count, rows[-1].seq if more and rows else None, None)
 
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         with unit_of_work(self.db, write=False) as uow:
@@ -311,6 +389,21 @@ def find_definition(session: Session, key: str, version: int | None) -> ProcessD
     if found is None:
         raise NotFound(f"proses '{key}'{f' versi {version}' if version else ''} tidak ditemukan")
     return found
+
+
+def _history_stats(session: Session, instance_id: int) -> HistoryStats:
+    """Counts over the whole history in one GROUP BY: a few rows per step, never one per activation."""
+    rows = session.execute(
+        select(TaskRecord.spec_id, TaskRecord.state, TaskRecord.keputusan, func.count(),
+               func.coalesce(func.sum(TaskRecord.standard_minutes), 0))
+        .where(TaskRecord.instance_id == instance_id)
+        .group_by(TaskRecord.spec_id, TaskRecord.state, TaskRecord.keputusan)).all()
+    return HistoryStats(
+        total=sum(n for *_, n, _ in rows),
+        returns=sum(n for _, _, decision, n, _ in rows if decision == decisions.RETURN),
+        path_standard_minutes=sum(int(m) for _, state, _, _, m in rows if state == "completed"),
+        completed_steps=frozenset(spec for spec, state, *_ in rows if state == "completed"),
+        returned_steps=frozenset(spec for spec, _, decision, *_ in rows if decision == decisions.RETURN))
 
 
 def _documents(session: Session, instance_id: int) -> list[Document]:

@@ -37,7 +37,7 @@ from engine.models import (
 )
 from engine.office import DayEntry, Office
 from engine.owner import BulkMigration, MigrationCheck, MigrationResult, Validation, VersionSummary
-from engine.queries import InstanceDetail, Queries, TaskDetail
+from engine.queries import HISTORY_PAGE, HistoryPage, InstanceDetail, Queries, TaskDetail
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
@@ -133,8 +133,16 @@ class Alur:
     def task(self, task_id: str, actor: Actor) -> TaskDetail:
         return self.queries.task(task_id, actor)
 
-    def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
-        return self.queries.instance(instance_id, actor)
+    def instance(self, instance_id: int, actor: Actor, recent: int | None = None,
+                 before: int | None = None) -> InstanceDetail:
+        return self.queries.instance(instance_id, actor, recent, before)
+
+    def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
+                limit: int = HISTORY_PAGE) -> HistoryPage:
+        return self.queries.history(instance_id, actor, after, before, limit)
+
+    def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
+        return self.queries.progress(instance_id, actor)
 
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         return self.queries.instances(actor, filters)
