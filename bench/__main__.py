@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench import inbox, load, reporting, service, spiff, storage
+from bench import http_flat, inbox, load, reporting, service, spiff, storage
 from bench.common import FULL, PG_SERVER_URL, TINY, Sizes, SqliteFiles, make_alur, pg_database, sop_model
 from bench.report import Report
 from bench.server import Server, default_workers
@@ -89,7 +89,8 @@ def part_service(report: Report, sizes: Sizes, files: SqliteFiles, bare_ms: floa
     report.detail("storage_sqlite", size)
 
 
-def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles) -> None:
+def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles, workdir: Path) -> None:
+    """The engine's step after many returns, then the same loop through the API of a one-worker server."""
     alur = service_layer(files.fresh("flat"))
     try:
         result = service.flatness(alur, sizes.flat_checkpoints, sizes.flat_window)
@@ -100,6 +101,14 @@ def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles) -> None:
     first, last = min(result.step_ms_median), max(result.step_ms_median)
     report.add("3", f"{last} returns / {first} returns", result.ratio, "x", "<= 1.5", result.ratio <= 1.5)
     report.detail("flatness", result)
+    with Server(files.fresh("flat-http"), 1, workdir / "gunicorn.log") as server:
+        http = http_flat.run(server, server.database_url, sop_model(), (0, last), sizes.flat_window)
+    for returns, value in sorted(http.step_ms_median.items()):
+        report.add("3", f"HTTP: per step after {returns} returns (median)", value, "ms")
+        report.add("3", f"HTTP: bytes read per step after {returns} returns (median)", http.bytes_median[returns] / KB,
+                   "KB")
+    report.add("3", f"HTTP: {last} returns / {first} returns", http.ratio, "x", "<= 1.2", http.ratio <= 1.2)
+    report.detail("flatness_http", http)
 
 
 def part_api(report: Report, sizes: Sizes, files: SqliteFiles, kind: str, workers: int, workdir: Path,
@@ -237,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             progress("2. service layer on SQLite")
             part_service(report, sizes, files, bare)
             progress("3. flatness")
-            part_flatness(report, sizes, files)
+            part_flatness(report, sizes, files, workdir)
             for kind in ("SQLite", "PostgreSQL"):
                 part_api(report, sizes, files, kind, workers, workdir, progress)
         except BaseException:

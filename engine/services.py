@@ -247,7 +247,7 @@ class Alur:
 
     def initials(self, instance_id: int, actor: Actor) -> list[initials.Initial]:
         """The paraf recorded on a request's documents (engine/initials.py), oldest first."""
-        self.queries.instance(instance_id, actor)  # may the actor read it at all
+        self.queries.progress(instance_id, actor)  # may the actor read it at all (404 otherwise)
         with unit_of_work(self.db, write=False) as uow:
             return initials.of_instance(uow.session, instance_id)
 
