@@ -209,8 +209,10 @@ def document_version_of(doc_type: str, version: DocumentVersion) -> s.DocumentVe
 
 
 def group_of(document: Document) -> s.DocumentGroup:
-    return s.DocumentGroup(type=document.doc_type,
-                           versions=[document_version_of(document.doc_type, v) for v in document.versions])
+    return s.DocumentGroup(type=document.doc_type, total=document.versions[-1].version,
+                           versions=[document_version_of(document.doc_type, v) for v in document.versions],
+                           url=url_for("rest.instance_document", instance_id=document.instance_id,
+                                       doc_type=document.doc_type))
 
 
 def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> dict[str, Any]:
@@ -253,7 +255,9 @@ def task_of(detail: TaskDetail, who: Actor, now: datetime) -> s.TaskDetail:
             *older, current = document.versions
             inputs.append(s.InputDocument(type=document.doc_type,
                                           current=document_version_of(document.doc_type, current),
-                                          older=[document_version_of(document.doc_type, v) for v in reversed(older)]))
+                                          older=[document_version_of(document.doc_type, v) for v in reversed(older)],
+                                          url=url_for("rest.instance_document", instance_id=instance.id,
+                                                      doc_type=document.doc_type)))
     attached = [document_version_of(d.doc_type, v) for d in detail.documents for v in d.versions
                 if v.task_id == record.id]
     fields = [s.FormField(id=f.id, label=f.label, type=f.type, required=f.required, required_when=f.required_when,
@@ -290,7 +294,7 @@ def rework_of(detail: TaskDetail) -> s.Rework:
                                      filename=d.version.filename, new_version_required=d.new_version_required,
                                      replaced_here=d.replaced_here, kept=d.kept)
                    for d in rework.earlier_documents.values()],
-        decisions=[s.Decision(value=v, label=label) for v, label in rework.decisions])
+        decisions=[s.Decision(value=v, label=label) for v, label in rework.decisions], older_notes=rework.older_notes)
 
 
 def _instance(instance_id: int) -> s.Instance:
@@ -438,6 +442,18 @@ def instance_history(instance_id: int, query: s.HistoryQuery) -> Any:
     return s.History(instance_id=instance_id, total=page.total, entries=[history_of(r) for r in page.entries],
                      next=None if page.after is None else link(after=page.after),
                      previous=None if page.before is None else link(before=page.before))
+
+
+@bp.get(f"/instances/<{ID}:instance_id>/documents/<doc_type>")
+@authenticated
+@spec.validate(resp=answers(404, HTTP_200=(s.DocumentGroup, "Every version of the document, oldest first")),
+               tags=["instances"], operation_id="getInstanceDocument",
+               path_parameter_descriptions={"instance_id": "request (instance) id", "doc_type": "document type"})
+def instance_document(instance_id: int, doc_type: str) -> Any:
+    """One document of a request with all its versions (the request's body carries the newest few)."""
+    if "\x00" in doc_type or len(doc_type) > 64:  # no document type has them: not found, no database asked
+        raise NotFound(f"dokumen '{doc_type[:64]}' belum ada pada permohonan {instance_id}")
+    return group_of(services().document_versions(instance_id, actor(), doc_type))
 
 
 @bp.post(f"/instances/<{ID}:instance_id>/cancel")

@@ -444,10 +444,11 @@ class Decision(Reply):
 
 class Rework(Reply):
     returned: ReturnInfo | None = Field(description="who returned this activation, from which step, when, why")
-    notes: list[Note] = Field(description="the request's notes so far, in order")
+    notes: list[Note] = Field(description="the request's last 20 notes, in order")
     prefill: dict[str, Any] = Field(description="the step's form pre-filled from the request's current data")
     documents: list[EarlierDocument] = Field(description="documents this step may replace that exist already")
     decisions: list[Decision]
+    older_notes: bool = Field(description="notes before these exist (the request's history has them all)")
 
 
 class HistoryEntry(Reply):
@@ -487,7 +488,10 @@ class DocumentVersion(Reply):
 
 class DocumentGroup(Reply):
     type: str
-    versions: list[DocumentVersion]
+    versions: list[DocumentVersion] = Field(
+        description="in the request's body: the newest few (at most 5), oldest first; all of them at `url`")
+    total: int = Field(ge=1, description="how many versions there are (numbered 1..total)")
+    url: str = Field(description="every version of this document (GET)")
 
 
 class EndEvent(Reply):
@@ -586,7 +590,9 @@ class FormField(Reply):
 class InputDocument(Reply):
     type: str
     current: DocumentVersion
-    older: list[DocumentVersion]
+    older: list[DocumentVersion] = Field(description="the versions before `current`, newest first (at most 4; "
+                                                     "`current.version - 1` in all, listed at `url`)")
+    url: str = Field(description="every version of this document (GET)")
 
 
 class Step(Reply):

@@ -666,7 +666,10 @@ def instances() -> str:
 def instance(instance_id: int) -> str:
     who = actor()
     before = _query_int("sebelum", 1, 2**31 - 1)  # "Lihat yang lebih lama": the entries before this seq
-    detail = services().instance(instance_id, who, recent=RECENT_HISTORY, before=before)
+    detail = services().instance(instance_id, who, recent=RECENT_HISTORY, before=before, steps=True)
+    every = request.args.get("semua_versi", "")  # one document with every version, not only the newest few
+    detail.documents = [services().document_versions(instance_id, who, d.doc_type) if d.doc_type == every else d
+                        for d in detail.documents]
     model = detail.parsed.model
     running = detail.instance.status == "running"
     end = worktime.expected_end(model, detail.ready, services().calendar()) if running else None

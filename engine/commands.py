@@ -347,6 +347,8 @@ class Commands:
         office.close_task(record, "completed", now, self.office.calendar(uow.session))
         record.completed_by = actor.username
         record.keputusan, record.catatan = ctx.values.get(decisions.FIELD), ctx.values.get(decisions.NOTE)
+        instance.return_count += record.keputusan == decisions.RETURN
+        instance.path_standard_minutes += record.standard_minutes or 0
         uow.audit(actor.username, "return" if ctx.is_return else "complete", now, instance.id, record.id,
                   step=step.name, step_no=step.step_no, keputusan=record.keputusan, catatan=record.catatan)
         data = {**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}}

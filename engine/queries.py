@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, contains_eager, undefer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, contains_eager, raiseload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import decisions, state
 from engine.actors import Actor, Filters
@@ -56,11 +57,12 @@ def overdue(record: TaskRecord, now: datetime | None = None) -> bool:
 
 RECENT_HISTORY = 10  # history entries the instance body and page carry; the rest is paged
 HISTORY_PAGE, MAX_HISTORY_PAGE = 50, 200
+RECENT_VERSIONS = 5  # versions of each document a page shows; older ones are listed per document
 
 
 @dataclass(frozen=True)
 class HistoryStats:
-    """What the instance body says about the whole history, from one aggregate query (no rows loaded)."""
+    """What a request's page says about its whole history (the counts are kept on the instance row)."""
 
     total: int = 0
     returns: int = 0
@@ -229,7 +231,7 @@ class Queries:
             instance = uow.session.get_one(Instance, record.instance_id)
             check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
             step = self._step(uow.session, instance.definition, record.spec_id)
-            documents = _documents(uow.session, instance.id)
+            documents = _documents(uow.session, instance.id, RECENT_VERSIONS, record.id)
             return TaskDetail(record, instance, step, documents, rework(uow.session, record, instance, step, documents))
 
     def _step(self, session: Session, definition: ProcessDefinition, spec_id: str) -> Step:
@@ -246,10 +248,11 @@ class Queries:
             raise NotFound(f"langkah '{spec_id}' tidak ada di versi mana pun dari proses '{definition.key}'")
         return step
 
-    def instance(self, instance_id: int, actor: Actor, recent: int | None = None,
-                 before: int | None = None) -> InstanceDetail:
+    def instance(self, instance_id: int, actor: Actor, recent: int | None = None, before: int | None = None,
+                 steps: bool = False) -> InstanceDetail:
         """A request with its whole history, or only its last `recent` entries (before `before`, a `seq`):
-        then what a page costs does not grow with the number of returns (LIMIT, one aggregate)."""
+        then a page costs the same after any number of returns (LIMIT, and the counts the instance row keeps).
+        `steps`: also which steps were completed and returned (the diagram's colours; one aggregate query)."""
         with unit_of_work(self.db, write=False) as uow:
             instance = uow.session.get(Instance, instance_id)
             if instance is None:
@@ -259,17 +262,22 @@ class Queries:
             if recent is None:
                 history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq)))
                 ready = [r for r in history if r.state == "ready"]
+                stats = _stats_of(history)
             else:
                 if before is not None:
                     stmt = stmt.where(TaskRecord.seq < before)
                 history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq.desc()).limit(recent)))[::-1]
                 ready = list(uow.session.scalars(select(TaskRecord).where(
                     TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+                completed, returned = _step_sets(uow.session, instance_id) if steps else (frozenset(), frozenset())
+                stats = HistoryStats(instance.task_count, instance.return_count, instance.path_standard_minutes,
+                                     completed, returned)
             lead_end = instance.ended_at or utcnow()
-            return InstanceDetail(instance, history, _documents(uow.session, instance_id),
+            documents = _documents(uow.session, instance_id, None if recent is None else RECENT_VERSIONS)
+            return InstanceDetail(instance, history, documents,
                                   self.specs.get(instance.definition), (lead_end - instance.started_at).total_seconds(),
                                   self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end),
-                                  ready, _history_stats(uow.session, instance_id))
+                                  ready, stats)
 
     def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
         """A request's row and its ready tasks: what a client needs after a completion (no history)."""
@@ -280,6 +288,19 @@ class Queries:
             check_can_read(instance, actor)
             return instance, list(uow.session.scalars(select(TaskRecord).where(
                 TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+
+    def document_versions(self, instance_id: int, actor: Actor, doc_type: str) -> Document:
+        """One document of a request with every version."""
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            check_can_read(instance, actor)
+            document = uow.session.scalars(select(Document).where(
+                Document.instance_id == instance_id, Document.doc_type == doc_type)).first()
+            if document is None or not document.versions:
+                raise NotFound(f"dokumen '{doc_type}' belum ada pada permohonan {instance_id}")
+            return document
 
     def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
                 limit: int = HISTORY_PAGE) -> HistoryPage:
@@ -372,6 +393,12 @@ class Queries:
                 DocumentContent, DocumentContent.version_id == DocumentVersion.id).where(
                 Document.instance_id == instance_id, DocumentContent.version_id.is_(None))).all()
             problems += [f"versi dokumen {v} tanpa isi" for v in orphans]
+            kept = (instance.task_count, instance.return_count, instance.path_standard_minutes)
+            stats = _stats_of(list(uow.session.scalars(
+                select(TaskRecord).where(TaskRecord.instance_id == instance_id))))
+            if kept != (stats.total, stats.returns, stats.path_standard_minutes):
+                problems.append(f"hitungan di baris permohonan {kept} tidak sesuai tabel tugas "
+                                f"{(stats.total, stats.returns, stats.path_standard_minutes)}")
             return problems
 
     def audit_log(self, instance_id: int) -> list[AuditEvent]:
@@ -391,20 +418,41 @@ def find_definition(session: Session, key: str, version: int | None) -> ProcessD
     return found
 
 
-def _history_stats(session: Session, instance_id: int) -> HistoryStats:
-    """Counts over the whole history in one GROUP BY: a few rows per step, never one per activation."""
-    rows = session.execute(
-        select(TaskRecord.spec_id, TaskRecord.state, TaskRecord.keputusan, func.count(),
-               func.coalesce(func.sum(TaskRecord.standard_minutes), 0))
-        .where(TaskRecord.instance_id == instance_id)
-        .group_by(TaskRecord.spec_id, TaskRecord.state, TaskRecord.keputusan)).all()
+def _stats_of(history: list[TaskRecord]) -> HistoryStats:
     return HistoryStats(
-        total=sum(n for *_, n, _ in rows),
-        returns=sum(n for _, _, decision, n, _ in rows if decision == decisions.RETURN),
-        path_standard_minutes=sum(int(m) for _, state, _, _, m in rows if state == "completed"),
-        completed_steps=frozenset(spec for spec, state, *_ in rows if state == "completed"),
-        returned_steps=frozenset(spec for spec, _, decision, *_ in rows if decision == decisions.RETURN))
+        total=len(history), returns=sum(1 for r in history if r.keputusan == decisions.RETURN),
+        path_standard_minutes=sum(r.standard_minutes or 0 for r in history if r.state == "completed"),
+        completed_steps=frozenset(r.spec_id for r in history if r.state == "completed"),
+        returned_steps=frozenset(r.spec_id for r in history if r.keputusan == decisions.RETURN))
 
 
-def _documents(session: Session, instance_id: int) -> list[Document]:
-    return list(session.scalars(select(Document).where(Document.instance_id == instance_id).order_by(Document.id)))
+def _step_sets(session: Session, instance_id: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The steps completed and the steps that returned, from one GROUP BY (a few rows per step)."""
+    returned = TaskRecord.keputusan == decisions.RETURN
+    rows = session.execute(select(TaskRecord.spec_id, TaskRecord.state, returned)
+                           .where(TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
+                           .group_by(TaskRecord.spec_id, TaskRecord.state, returned)).all()
+    return (frozenset(spec for spec, _, _ in rows), frozenset(spec for spec, _, back in rows if back))
+
+
+def _documents(session: Session, instance_id: int, recent: int | None = None,
+               task_id: str | None = None) -> list[Document]:
+    """The request's documents with all their versions, or only the newest `recent` of each (and those attached
+    in activation `task_id`): a document replaced at every return does not make a page grow.
+
+    Versions are numbered 1..n without gaps, so `versions[-1].version` is how many there are.
+    """
+    if recent is None:
+        return list(session.scalars(select(Document).where(Document.instance_id == instance_id)
+                                    .order_by(Document.id)))
+    documents = list(session.scalars(select(Document).options(raiseload(Document.versions))
+                                     .where(Document.instance_id == instance_id).order_by(Document.id)))
+    for document in documents:
+        newest = list(session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == document.id)
+                                      .order_by(DocumentVersion.version.desc()).limit(recent)))
+        known = {v.id for v in newest}
+        if task_id is not None:
+            newest += [v for v in session.scalars(select(DocumentVersion).where(
+                DocumentVersion.document_id == document.id, DocumentVersion.task_id == task_id)) if v.id not in known]
+        set_committed_value(document, "versions", sorted(newest, key=lambda v: v.version))
+    return documents

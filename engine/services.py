@@ -25,6 +25,7 @@ from engine.diff import VersionDiff
 from engine.hooks import Registry
 from engine.models import (
     AuditEvent,
+    Document,
     DocumentTemplate,
     DocumentVersion,
     Engagement,
@@ -133,13 +134,16 @@ class Alur:
     def task(self, task_id: str, actor: Actor) -> TaskDetail:
         return self.queries.task(task_id, actor)
 
-    def instance(self, instance_id: int, actor: Actor, recent: int | None = None,
-                 before: int | None = None) -> InstanceDetail:
-        return self.queries.instance(instance_id, actor, recent, before)
+    def instance(self, instance_id: int, actor: Actor, recent: int | None = None, before: int | None = None,
+                 steps: bool = False) -> InstanceDetail:
+        return self.queries.instance(instance_id, actor, recent, before, steps)
 
     def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
                 limit: int = HISTORY_PAGE) -> HistoryPage:
         return self.queries.history(instance_id, actor, after, before, limit)
+
+    def document_versions(self, instance_id: int, actor: Actor, doc_type: str) -> Document:
+        return self.queries.document_versions(instance_id, actor, doc_type)
 
     def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
         return self.queries.progress(instance_id, actor)

@@ -12,12 +12,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import event, func, select
 from werkzeug.test import TestResponse
 
+from engine.actors import SYSTEM
 from engine.demo import SAMPLE_PDF
+from engine.migrate import alembic_config
 from engine.models import DocumentVersion, TaskRecord
 from engine.services import Alur
+from engine.testing import make_alur
 from engine.users import DEMO_PASSWORD, create_user
 from tests.helpers import drive_to, start, step
 from tests.test_api import STEP_1, Api, api  # noqa: F401  (fixture)
@@ -200,3 +204,25 @@ def test_history_of_another_agencys_request_is_not_found(api: Api, alur: Alur) -
     create_user(alur, "pemohon-lain", DEMO_PASSWORD, ["Pemohon"], agency="Dinas Kesehatan Provinsi Kalimantan Barat")
     assert api.get(f"/api/v1/instances/{iid}/history", "pemohon-lain").status_code == 404
     assert api.get("/api/v1/instances/999999/history", "admin").status_code == 404
+
+
+# ---- the counts the instance row keeps -------------------------------------------------------------
+
+
+def test_the_instance_row_counts_returns_and_the_path_standard(alur: Alur, returned_often: int,
+                                                                 db_url: str) -> None:
+    detail = alur.instance(returned_often, SYSTEM)  # the whole history, counted in Python
+    instance = detail.instance
+    assert (instance.task_count, instance.return_count, instance.path_standard_minutes) == (23, 8, 325)
+    assert (detail.history_total, detail.returns, detail.path_standard_minutes) == (23, 8, 325)
+    assert alur.verify(returned_often) == []
+    # a database migrated from before the counts gets them from the task table
+    alur.db.engine.dispose()
+    command.downgrade(alembic_config(db_url), "0008_reports")
+    command.upgrade(alembic_config(db_url), "head")
+    again = make_alur(db_url, demo=False)
+    try:
+        row = again.instance(returned_often, SYSTEM, recent=10).instance
+        assert (row.return_count, row.path_standard_minutes) == (8, 325) and again.verify(returned_often) == []
+    finally:
+        again.db.engine.dispose()
