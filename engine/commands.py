@@ -17,6 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from engine import decisions, forms, generated, initials, letters, office, reports, signing, speakers, state, timers
 from engine.actors import Actor, Upload
@@ -221,7 +222,7 @@ class Commands:
         except InvalidData as exc:
             exc.params.setdefault("doc_type", upload.doc_type)
             raise
-        document = uow.session.scalars(select(Document).where(
+        document = uow.session.scalars(select(Document).options(lazyload(Document.versions)).where(  # not every version
             Document.instance_id == instance.id, Document.doc_type == upload.doc_type)).first()
         if document is None:
             document = Document(instance_id=instance.id, doc_type=upload.doc_type, created_at=now)
