@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -31,7 +32,7 @@ from api.errors import BadRequest, body_of, refusal, status_of
 from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
-from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
+from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, Throttled
 from engine.inbox import InboxQuery, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
@@ -431,16 +432,16 @@ def get_instance(instance_id: int) -> Any:
                path_parameter_descriptions={"instance_id": "request (instance) id"})
 def instance_history(instance_id: int, query: s.HistoryQuery) -> Any:
     """A request's history (one entry per task activation) in order of `seq`, page by page: from the first
-    (`after`, then the `next` link), or back from the newest (`before`, then the `previous` link)."""
-    if query.after is not None and query.before is not None:
-        raise BadRequest("gunakan 'after' atau 'before', tidak keduanya", "before")
+    (`after`, then the `next` link), or back from the newest (`before` alone, then the `previous` link);
+    `after` and `before` together page forward through the entries between them."""
     page = services().history(instance_id, actor(), query.after, query.before, query.limit or 50)
 
-    def link(**cursor: int) -> str:
-        return url_for("rest.instance_history", instance_id=instance_id, **cursor, limit=query.limit or 50)
+    def link(**cursor: int | None) -> str:
+        return url_for("rest.instance_history", instance_id=instance_id, **{k: v for k, v in cursor.items() if v},
+                       limit=query.limit or 50)
 
     return s.History(instance_id=instance_id, total=page.total, entries=[history_of(r) for r in page.entries],
-                     next=None if page.after is None else link(after=page.after),
+                     next=None if page.after is None else link(after=page.after, before=query.before),
                      previous=None if page.before is None else link(before=page.before))
 
 
@@ -545,6 +546,29 @@ def upload_document(task_id: Any, form: s.UploadForm) -> Any:
     return document_version_of(form.type, version), 201, _location("rest.download", version_id=version.id)
 
 
+_JSON_KINDS = {list: "daftar", str: "teks", int: "angka", float: "angka", bool: "boolean", type(None): "null"}
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _form_values(text: str) -> dict[str, Any]:
+    """A multipart `data` part: the JSON text of the object the JSON body carries as `data` (else 422 naming it)."""
+    try:
+        parsed = json.loads(text, parse_constant=_not_json) if text.strip() else {}
+    except (ValueError, RecursionError):
+        raise InvalidData("'data' bukan teks JSON yang valid (harus objek JSON isian formulir, misalnya "
+                          "{\"keputusan\": \"setuju\"})", "data", "bad_type") from None
+    if not isinstance(parsed, dict):
+        kind = _JSON_KINDS.get(type(parsed), "nilai lain")
+        raise InvalidData(f"'data' harus berupa objek JSON (isian formulir per id), bukan {kind}", "data", "bad_type")
+    try:
+        return s.CompleteRequest.model_validate({"data": parsed}).data
+    except ValidationError as exc:
+        raise InvalidData(refusal(exc, s.CompleteRequest).message, "data", "bad_type") from None
+
+
 @bp.post("/tasks/<uuid:task_id>/complete")
 @authenticated
 @spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_200=(s.Completion, "The request's status and its "
@@ -557,10 +581,11 @@ def complete_task(task_id: Any, json: s.CompleteRequest, form: s.CompleteForm) -
     uploads: list[Upload] = []
     if form is not None:
         if len(form.type) != len(form.file):
-            raise BadRequest(f"setiap berkas ('file') perlu satu jenis dokumen ('type'), berurutan: ada "
-                             f"{len(form.file)} berkas dan {len(form.type)} jenis", "type")
+            raise InvalidData(f"setiap berkas ('file') perlu satu jenis dokumen ('type'), berurutan: ada "
+                              f"{len(form.file)} berkas dan {len(form.type)} jenis", "type", "unpaired",
+                              {"files": len(form.file), "types": len(form.type)})
+        data = _form_values(form.data)
         uploads = [Upload(t, f.filename or "", f.read()) for t, f in zip(form.type, form.file, strict=True)]
-        data = form.data
     else:
         data = json.data if json is not None else {}
     who = actor()

@@ -8,7 +8,6 @@ refusal reads is `api.errors`' job; the error types raised here are named for it
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -162,27 +161,6 @@ class CompleteRequest(Request):
     data: FormData = Field(default_factory=dict)
 
 
-def _json_text(value: Any) -> Any:
-    """A multipart `data` part: JSON text of an object (the JSON body's `data`)."""
-    if not isinstance(value, str):
-        raise PydanticCustomError("json_text", "harus satu bagian teks berisi objek JSON")
-    try:
-        parsed = json.loads(value, parse_constant=_not_json) if value.strip() else {}
-    except (ValueError, RecursionError):
-        raise PydanticCustomError("json_text", "bukan teks JSON yang valid (harus objek JSON isian formulir)") from None
-    if not isinstance(parsed, dict):
-        raise PydanticCustomError("json_text", "harus berupa objek JSON (isian formulir per id), bukan {kind}",
-                                  {"kind": _JSON_KINDS.get(type(parsed), "nilai lain")})
-    return parsed
-
-
-_JSON_KINDS = {list: "daftar", str: "teks", int: "angka", float: "angka", bool: "boolean", type(None): "null"}
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(name)
-
-
 def _as_list(value: Any) -> Any:
     """One multipart part arrives as a value, several with the same name as a list."""
     return value if isinstance(value, list) else [value]
@@ -199,11 +177,10 @@ class CompleteForm(BaseModel):
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-    data: Annotated[dict[StrictStr, FormValue], BeforeValidator(plain_text), BeforeValidator(_json_text),
-                    WithJsonSchema({"type": "string", "contentMediaType": "application/json",
-                                    "description": "the form values as the JSON text of an object, the same as "
-                                                   "the JSON body's `data`, e.g. {\"keputusan\": \"setuju\"}"})
-                    ] = Field(default_factory=dict)
+    data: Annotated[Text, WithJsonSchema({
+        "type": "string", "contentMediaType": "application/json", "pattern": NO_NUL,
+        "description": "the form values as the JSON text of an object, the same as the JSON body's `data`, e.g. "
+                       "{\"keputusan\": \"setuju\"}; text that is no such object is refused (422 naming `data`)"})] = ""
     type: Annotated[list[DocType], BeforeValidator(_as_list), Field(
         description="document type of each `file`, in the same order (one of the step's outputs)")] = []
     file: Annotated[list[Binary], BeforeValidator(_as_list), Field(

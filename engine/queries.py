@@ -304,7 +304,8 @@ class Queries:
 
     def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
                 limit: int = HISTORY_PAGE) -> HistoryPage:
-        """A page of a request's history by `seq`: the `limit` entries after `after`, or before `before`."""
+        """A page of a request's history by `seq`: the `limit` entries after `after` (and before `before`),
+        or the `limit` entries just before `before`."""
         limit = max(1, min(limit, MAX_HISTORY_PAGE))
         with unit_of_work(self.db, write=False) as uow:
             instance = uow.session.get(Instance, instance_id)
@@ -312,7 +313,9 @@ class Queries:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
             check_can_read(instance, actor)
             stmt = select(TaskRecord).where(TaskRecord.instance_id == instance_id)
-            if before is not None:
+            if before is not None and after is not None:  # the entries between them, forward
+                stmt = stmt.where(TaskRecord.seq < before)
+            elif before is not None:
                 rows = list(uow.session.scalars(stmt.where(TaskRecord.seq < before)
                                                 .order_by(TaskRecord.seq.desc()).limit(limit + 1)))[::-1]
                 more, rows = len(rows) > limit, rows[-limit:]

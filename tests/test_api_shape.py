@@ -100,11 +100,11 @@ def test_the_applicant_cannot_send_the_signed_letter_with_step_13(api: Api, alur
     ('{"keputusan": ["setuju"]}', "'data'"),
     ('{"keputusan": "se\\u0000tuju"}', "NUL"),
 ])
-def test_a_bad_data_part_is_400_naming_it(api: Api, alur: Alur, raw: str, words: str) -> None:  # noqa: F811
+def test_a_bad_data_part_is_422_naming_it(api: Api, alur: Alur, raw: str, words: str) -> None:  # noqa: F811
     iid = start(alur)
     record = drive_to(alur, iid, 2)
     response = complete_multipart(api, record.id, "petugas-informasi-tu", raw_data=raw)
-    assert response.status_code == 400 and response.json["field"] == "data", response.json
+    assert response.status_code == 422 and response.json["field"] == "data", response.json
     assert words in response.json["error"], response.json["error"]
 
 
@@ -116,7 +116,7 @@ def test_files_and_types_must_pair_up(api: Api, alur: Alur) -> None:  # noqa: F8
             "file": [(io.BytesIO(SAMPLE_PDF), "a.pdf")]}
     unpaired = api.post(f"/api/v1/tasks/{task['id']}/complete", "pemohon", data=form,
                         content_type="multipart/form-data")
-    assert unpaired.status_code == 400 and unpaired.json["field"] == "type"
+    assert unpaired.status_code == 422 and unpaired.json["field"] == "type"
     assert "1 berkas dan 2 jenis" in unpaired.json["error"]
     unknown = complete_multipart(api, task["id"], "pemohon", STEP_1, lampiran="x")
     assert unknown.status_code == 400 and unknown.json["field"] == "lampiran"
@@ -181,6 +181,10 @@ def test_history_pages_forward_and_back(api: Api, alur: Alur, returned_often: in
         back = [h["seq"] for h in page["entries"]] + back
         url = page["previous"]
     assert back == list(range(1, 24))
+    between = api.get(f"/api/v1/instances/{iid}/history?after=3&before=12&limit=5", "admin").json
+    assert [h["seq"] for h in between["entries"]] == [4, 5, 6, 7, 8]
+    rest = api.get(between["next"], "admin").json
+    assert [h["seq"] for h in rest["entries"]] == [9, 10, 11] and rest["next"] is None
     last = api.get(f"/api/v1/instances/{iid}/history?after=20", "admin").json
     assert [h["seq"] for h in last["entries"]] == [21, 22, 23] and last["next"] is None
     returns = [h for h in api.get(f"/api/v1/instances/{iid}/history", "admin").json["entries"]
@@ -190,7 +194,7 @@ def test_history_pages_forward_and_back(api: Api, alur: Alur, returned_often: in
 
 @pytest.mark.parametrize(("query", "field"), [
     ("limit=0", "limit"), ("limit=201", "limit"), ("after=-1", "after"), ("before=0", "before"),
-    ("after=x", "after"), ("after=3&before=9", "before"),
+    ("after=x", "after"),
 ])
 def test_history_query_is_checked(api: Api, alur: Alur, query: str, field: str) -> None:  # noqa: F811
     iid = start(alur)
