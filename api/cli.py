@@ -327,11 +327,14 @@ def reports_rebuild() -> None:
 @click.option("--process-owner", is_flag=True)
 @click.option("--admin", is_flag=True)
 @click.option("--email", help="Alamat e-mail untuk pengingat tugas terlambat.")
+@click.option("--head", "heads", multiple=True,
+              help="Jadikan kepala lane ini (salah satu --lane): boleh mengalihkan tugas lane itu; boleh berulang.")
 @_errors
 def user_add(username: str, password: str, lanes: tuple[str, ...], full_name: str, agency: str | None,
-             process_owner: bool, admin: bool, email: str | None) -> None:
+             process_owner: bool, admin: bool, email: str | None, heads: tuple[str, ...]) -> None:
     """Tambah pengguna."""
-    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin, email=email)
+    create_user(_alur(), username, password, lanes, full_name, agency, process_owner, admin, email=email,
+                head_lanes=heads)
     click.echo(f"Pengguna {username} dibuat.")
 
 

@@ -81,7 +81,8 @@ def user(username: str) -> Any:
     return _render_user(username)
 
 
-ACTIONS = {"tambah_lane", "hapus_lane", "nonaktifkan", "aktifkan", "jadikan_pemilik", "cabut_pemilik", "sandi"}
+ACTIONS = {"tambah_lane", "hapus_lane", "jadikan_kepala", "cabut_kepala", "nonaktifkan", "aktifkan",
+           "jadikan_pemilik", "cabut_pemilik", "sandi"}
 
 
 @bp.post("/pengguna/<username>")
@@ -99,6 +100,10 @@ def user_change(username: str) -> Any:
         change.add_lanes, change.confirm = [lane], bool(form.get("konfirmasi"))
     elif action == "hapus_lane":
         change.remove_lanes = [form.get("lane", "")]
+    elif action == "jadikan_kepala":
+        change.add_head_lanes = [form.get("lane", "")]
+    elif action == "cabut_kepala":
+        change.remove_head_lanes = [form.get("lane", "")]
     elif action in ("nonaktifkan", "aktifkan"):
         change.active = action == "aktifkan"
     elif action in ("jadikan_pemilik", "cabut_pemilik"):
@@ -112,6 +117,8 @@ def user_change(username: str) -> Any:
         return _render_user(username, {field: exc.message}, {"lane_lain": form.get("lane_lain", "")}, 422)
     done = {"tambah_lane": f"Lane \u201c{(change.add_lanes or [''])[0]}\u201d ditambahkan",
             "hapus_lane": f"Lane \u201c{(change.remove_lanes or [''])[0]}\u201d dihapus",
+            "jadikan_kepala": f"Sekarang kepala lane \u201c{(change.add_head_lanes or [''])[0]}\u201d",
+            "cabut_kepala": f"Bukan lagi kepala lane \u201c{(change.remove_head_lanes or [''])[0]}\u201d",
             "nonaktifkan": "Akun dinonaktifkan; sesi dan token API-nya berakhir",
             "aktifkan": "Akun diaktifkan kembali",
             "jadikan_pemilik": "Sekarang pemilik proses", "cabut_pemilik": "Bukan lagi pemilik proses",

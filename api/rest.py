@@ -178,7 +178,8 @@ def _seconds(start: datetime, end: datetime) -> int:
 
 def user_of(user: Any) -> s.User:
     return s.User(username=user.username, full_name=user.full_name or "", lanes=sorted(user.lane_names),
-                  agency=user.agency, is_process_owner=bool(user.is_process_owner), is_admin=bool(user.is_admin))
+                  head_lanes=sorted(user.head_lanes), agency=user.agency,
+                  is_process_owner=bool(user.is_process_owner), is_admin=bool(user.is_admin))
 
 
 def version_of(definition: ProcessDefinition) -> dict[str, Any]:
@@ -520,7 +521,7 @@ def claim_task(task_id: Any) -> Any:
 @spec.validate(resp=answers(403, 404, 409, HTTP_200=(s.Claim, "Nobody holds the task")), tags=["tasks"],
                operation_id="releaseTask", path_parameter_descriptions=TASK_ID)
 def release_task(task_id: Any) -> Any:
-    """Give a held task back to the lane (its holder, or an admin)."""
+    """Give a held task back to the lane (its holder, the lane's head or an admin; 403 for others)."""
     return claim_of(claims.release(services(), str(task_id), actor()))
 
 
@@ -529,7 +530,7 @@ def release_task(task_id: Any) -> Any:
 @spec.validate(resp=answers(400, 403, 404, 409, 422, HTTP_200=(s.Claim, "The new holder")), tags=["tasks"],
                operation_id="reassignTask", path_parameter_descriptions=TASK_ID)
 def reassign_task(task_id: Any, json: s.ReassignRequest) -> Any:
-    """An admin gives a ready task to another member of its lane."""
+    """An admin or the lane's head gives a ready task to another active member of its lane (403 for others)."""
     return claim_of(claims.reassign(services(), str(task_id), actor(), json.username))
 
 
@@ -640,10 +641,12 @@ def users(query: s.UserQuery) -> Any:
                tags=["users"], operation_id="changeUser",
                path_parameter_descriptions={"username": "the account's user name"})
 def change_user_view(username: str, json: s.UserChange) -> Any:
-    """Add or remove lanes, disable or enable, reset the password, set the process-owner flag (admin only)."""
+    """Add or remove lanes, make or unmake a lane's head, disable or enable, reset the password, set the
+    process-owner flag (admin only)."""
     user = change_user(services(), actor(), username, UserChange(
         add_lanes=json.add_lanes, remove_lanes=json.remove_lanes, active=json.active,
-        is_process_owner=json.is_process_owner, password=json.password, confirm=json.confirm))
+        is_process_owner=json.is_process_owner, password=json.password, confirm=json.confirm,
+        add_head_lanes=json.add_head_lanes, remove_head_lanes=json.remove_head_lanes))
     return account_of(user)
 
 

@@ -214,11 +214,17 @@ class UserChange(Request):
 
     Lane names are trimmed and compared exactly with the lanes of deployed diagrams; a name no
     diagram has is refused (422, reason `unconfirmed_lane`) unless `confirm` is true. A new
-    password and `active: false` end the user's sessions and API tokens at once.
+    password and `active: false` end the user's sessions and API tokens at once. A lane's head
+    (kepala) may reassign and release the lane's tasks; only a member (after `add_lanes` and
+    `remove_lanes`) can be made its head (422 otherwise), and leaving a lane ends the headship.
     """
 
     add_lanes: Annotated[list[LaneName], Field(**_json_schema(maxItems=50))] = []
     remove_lanes: Annotated[list[LaneName], Field(**_json_schema(maxItems=50))] = []
+    add_head_lanes: Annotated[list[LaneName], Field(description="lanes of the user's that they now head",
+                                                    **_json_schema(maxItems=50))] = []
+    remove_head_lanes: Annotated[list[LaneName], Field(description="lanes they no longer head",
+                                                       **_json_schema(maxItems=50))] = []
     active: bool | None = None
     is_process_owner: bool | None = None
     password: Annotated[Text | None, Field(description="a new password (a reset)",
@@ -274,7 +280,9 @@ class TaskQuery(BaseModel):
 
 
 class ReassignRequest(Request):
-    username: Annotated[Text, Field(min_length=1, description="a member of the task's lane")]
+    """An admin or the head of the task's lane gives the task to another active member of the lane."""
+
+    username: Annotated[Text, Field(min_length=1, description="an active member of the task's lane (422 otherwise)")]
 
 
 class RegisterQuery(BaseModel):
@@ -304,6 +312,7 @@ class User(Reply):
     username: str
     full_name: str
     lanes: list[str]
+    head_lanes: list[str] = Field(description="the lanes this user heads (may reassign their tasks)")
     agency: str | None
     is_process_owner: bool
     is_admin: bool

@@ -448,11 +448,14 @@ def _render_task(task_id: str, values: dict[str, Any] | None = None, errors: For
     in_lane = detail.can_complete(who)
     held_by_other = bool(detail.record.claimed_by and detail.record.claimed_by != who.username)
     rework = detail.rework
+    directs = (who.directs(detail.record.lane) and detail.record.state == "ready"
+               and detail.instance.status == "running")
     return render_template(
         "task.html", detail=detail, record=detail.record, step=detail.step, instance=detail.instance,
         model=model, inputs=[(t, inputs.get(t)) for t in detail.step.inputs], upload_types=detail.step.upload_types,
         attached=detail.attached_by_type(), can_act=in_lane and not held_by_other, in_lane=in_lane,
-        held_by_other=held_by_other, rework=rework,
+        held_by_other=held_by_other, rework=rework, directs=directs,
+        lane_members=claims.lane_members(services(), detail.record.lane) if directs else [],
         values=values if values is not None else rework.prefill, errors=errors or FormErrors(),
         fields=[f for f in detail.step.fields if not (detail.step.is_decision and f.id == decisions.FIELD)],
         hint=lambda f: requirement_hint(detail.step, f), waiting=_waiting(detail.record),

@@ -5,6 +5,7 @@ since it shares the machine's cores with the server). Per step it does what
 tests/test_reliability.py's Driver does: GET /instances/<id> for the ready task, POST the
 step's required documents, POST /tasks/<id>/complete. Only the completion requests'
 latencies are reported; throughput counts successful completions per second of wall time.
+Given several servers (on one database), client i talks to server i mod their number.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.common import PROCESS, decide, demo_returns, median, ms, percentile
-from bench.server import Server
+from bench.server import Endpoint, Server
 from engine.bootstrap import build
 from engine.demo import SAMPLE_PDF, fill
 from engine.diagram import SopModel
@@ -165,10 +166,13 @@ class LoadRun:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    completions_per_server: list[int] = field(default_factory=list)
 
 
-def run(server: Server, model: SopModel, lane_tokens: dict[str, str], clients: int, seconds: float) -> LoadRun:
-    workers = [Client(server.port, model, lane_tokens) for _ in range(clients)]
+def run(servers: Server | list[Server] | list[Endpoint], model: SopModel, lane_tokens: dict[str, str], clients: int,
+        seconds: float) -> LoadRun:
+    servers = servers if isinstance(servers, list) else [servers]
+    workers = [Client(servers[i % len(servers)].port, model, lane_tokens) for i in range(clients)]
     barrier = threading.Barrier(clients + 1)
     deadline_box = [0.0]
     threads = [threading.Thread(target=w.run, args=(barrier, deadline_box), daemon=True) for w in workers]
@@ -190,7 +194,9 @@ def run(server: Server, model: SopModel, lane_tokens: dict[str, str], clients: i
         instances_finished=sum(w.stats.instances_finished for w in workers), errors=len(errors),
         error_samples=errors[:3], completions_per_s=completions / wall, requests_per_s=requests / wall,
         p50_ms=ms(percentile(latencies, 50)), p95_ms=ms(percentile(latencies, 95)),
-        p99_ms=ms(percentile(latencies, 99)))
+        p99_ms=ms(percentile(latencies, 99)),
+        completions_per_server=[sum(w.stats.completions for w in workers[i::len(servers)])
+                                for i in range(len(servers))])
 
 
 @dataclass

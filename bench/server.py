@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,6 +22,26 @@ def default_workers() -> int:
     return 2 * (os.cpu_count() or 1) + 1
 
 
+def gunicorn(workers: int, port: int) -> list[str]:
+    return [str(GUNICORN), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "120",
+            "api.wsgi:app"]
+
+
+def answers(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/api/v1/openapi.json")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "ALUR_SECRET_KEY": SECRET_KEY}
+
+
 @dataclass
 class Server:
     """`gunicorn --workers N --bind 127.0.0.1:PORT api.wsgi:app` with DATABASE_URL, as in production."""
@@ -32,17 +53,15 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "ALUR_SECRET_KEY": SECRET_KEY}
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(GUNICORN), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-                 "--timeout", "120", "api.wsgi:app"],
-                cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+            self.process = subprocess.Popen(gunicorn(self.workers, self.port), cwd=ROOT,
+                                            env=server_env(self.database_url), stdout=log, stderr=log,
+                                            start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log}")
-            if self._answers() and len(self.worker_pids()) == self.workers:
+            if answers(self.port) and len(self.worker_pids()) == self.workers:
                 return self
             time.sleep(0.1)
         self.stop()
@@ -50,16 +69,6 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _answers(self) -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            conn.request("GET", "/api/v1/openapi.json")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -103,3 +112,63 @@ class Server:
                     values[key] = int(rest.split()[0]) * 1024
             result[pid] = (values.get("VmRSS", 0), values.get("VmHWM", 0))
         return result
+
+
+@dataclass
+class Endpoint:
+    """One of the servers of a `ServerGroup`: where its clients connect."""
+
+    port: int
+    workers: int
+
+
+@dataclass
+class ServerGroup:
+    """Several gunicorns (each its own master, workers and port, as separate hosts would run them) on one database.
+
+    They are started by one shell in one new session, as one `Server` is: Linux (autogroup) shares
+    the CPU between sessions, so two sessions would get two shares of a busy machine and the
+    comparison with one server would measure the scheduler, not the deployment.
+    """
+
+    database_url: str
+    workers: list[int]
+    log: Path
+    endpoints: list[Endpoint] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ServerGroup:
+        self.endpoints = [Endpoint(free_port(), n) for n in self.workers]
+        # the shell ignores SIGTERM and waits, so that it reaps the masters once they have shut down
+        script = "trap '' TERM; " + " ".join(f"{shlex.join(gunicorn(e.workers, e.port))} &"
+                                             for e in self.endpoints) + " wait"
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(["/bin/sh", "-c", script], cwd=ROOT, env=server_env(self.database_url),
+                                            stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"a gunicorn of the group exited; see {self.log}")
+            if all(answers(e.port) for e in self.endpoints):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the servers did not start within 60 s; see {self.log}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM to the process group (the shell ignores it and waits for the masters); SIGKILL after 30 s."""
+        if self.process is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+                self.process.wait(timeout=30)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                break
+        self.process = None

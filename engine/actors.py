@@ -15,6 +15,11 @@ class Actor:
     agency: str | None = None
     is_process_owner: bool = False
     is_admin: bool = False
+    head_of: frozenset[str] = frozenset()  # lanes this user heads (may reassign their tasks)
+
+    def directs(self, lane: str) -> bool:
+        """An admin or the lane's head may hand the lane's tasks around."""
+        return self.is_admin or lane in self.head_of
 
     @property
     def is_staff(self) -> bool:

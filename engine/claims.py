@@ -1,8 +1,9 @@
 """Claims: one person of a lane takes a task ("Saya kerjakan") so that two people do not both work on it.
 
 A claimed task can be completed (and documents attached) only by its holder; the holder
-releases it, or an admin reassigns it to another member of the lane. Every change is in the
-audit log. The holder is a column of the task row, so the inbox shows it without a join.
+releases it, or an admin or the lane's head (kepala, a flag on the membership) reassigns it to
+another member of the lane or releases it. Every change is in the audit log. The holder is a
+column of the task row, so the inbox shows it without a join.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     from engine.actors import Actor
     from engine.services import Alur
     from engine.uow import UnitOfWork
+
+
+def lane_members(alur: Alur, lane: str) -> list[str]:
+    """The active members of a lane, by user name: whom a task of the lane can be given to."""
+    with alur.unit_of_work(write=False) as uow:
+        return list(uow.session.scalars(select(User.username).join(UserLane).where(
+            UserLane.lane == lane, User.active.is_(True)).order_by(User.username)))
 
 
 def check_holder(record: TaskRecord, actor: Actor) -> None:
@@ -55,15 +63,15 @@ def claim(alur: Alur, task_id: str, actor: Actor) -> TaskRecord:
 
 
 def release(alur: Alur, task_id: str, actor: Actor) -> TaskRecord:
-    """The holder (or an admin) gives the task back to the lane."""
+    """The holder (or an admin, or the lane's head) gives the task back to the lane."""
     now = utcnow()
     with alur.unit_of_work() as uow:
         record = _ready_for_update(uow, task_id)
         if record.claimed_by is None:
             return record
-        if record.claimed_by != actor.username and not actor.is_admin:
-            raise Forbidden(f"tugas '{record.name}' dipegang oleh {record.claimed_by}; hanya ia atau admin "
-                            f"yang dapat melepasnya")
+        if record.claimed_by != actor.username and not actor.directs(record.lane):
+            raise Forbidden(f"tugas '{record.name}' dipegang oleh {record.claimed_by}; hanya ia, kepala lane "
+                            f"'{record.lane}' atau admin yang dapat melepasnya")
         uow.audit(actor.username, "release", now, record.instance_id, record.id, step=record.name,
                   holder=record.claimed_by)
         record.claimed_by, record.claimed_at = None, None
@@ -71,12 +79,13 @@ def release(alur: Alur, task_id: str, actor: Actor) -> TaskRecord:
 
 
 def reassign(alur: Alur, task_id: str, actor: Actor, username: str) -> TaskRecord:
-    """An admin gives the task to another member of its lane."""
-    if not actor.is_admin:
-        raise Forbidden("hanya admin yang dapat mengalihkan tugas")
+    """An admin or the lane's head gives the task to another (active) member of its lane."""
     now = utcnow()
     with alur.unit_of_work() as uow:
         record = _ready_for_update(uow, task_id)
+        if not actor.directs(record.lane):
+            raise Forbidden(f"hanya admin atau kepala lane '{record.lane}' yang dapat mengalihkan tugas "
+                            f"'{record.name}'")
         member = uow.session.scalar(select(User.id).join(UserLane).where(
             User.username == username, User.active.is_(True), UserLane.lane == record.lane))
         if member is None:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import lazyload
 
 from engine import decisions, forms, generated, initials, letters, office, reports, signing, speakers, state, timers
@@ -41,10 +41,25 @@ from engine.models import (
 from engine.office import Office
 from engine.owner import lane_warnings
 from engine.queries import check_can_read, find_definition
-from engine.rework import check_upload_allowed, mark_rework
+from engine.rework import check_upload_allowed
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
+
+# Built once (a step asks them for each document it needs); constructing them cost more than running them.
+_UPLOADED = (select(DocumentVersion.id).join(Document)
+             .where(Document.instance_id == bindparam("instance_id"), Document.doc_type == bindparam("doc_type"),
+                    DocumentVersion.task_id == bindparam("task_id")).limit(1))
+_UPLOADED_BY_STEP = (select(DocumentVersion.id).join(Document)
+                     .join(TaskRecord, TaskRecord.id == DocumentVersion.task_id)
+                     .where(Document.instance_id == bindparam("instance_id"),
+                            Document.doc_type == bindparam("doc_type"),
+                            TaskRecord.instance_id == bindparam("instance_id"),
+                            TaskRecord.spec_id == bindparam("spec_id")).limit(1))
+
+_DOCUMENT = (select(Document).options(lazyload(Document.versions))  # not every version (selectin by default)
+             .where(Document.instance_id == bindparam("instance_id"), Document.doc_type == bindparam("doc_type")))
+_LAST_VERSION = select(func.max(DocumentVersion.version)).where(DocumentVersion.document_id == bindparam("document_id"))
 
 
 @dataclass
@@ -61,6 +76,7 @@ class Commands:
                  office: Office | None = None) -> None:
         self.db, self.settings, self.specs, self.handlers = db, settings, specs, handlers
         self.office = office or Office(db, settings)  # the calendar due times and waiting times count in
+        self.workflows = state.WorkflowCache()  # each instance's workflow as this process's last step left it
 
     def deploy(self, xml: bytes, actor: Actor, filename: str = "diagram.bpmn") -> DeployResult:
         """Validate and store a diagram as the next version of its process; identical content is a no-op."""
@@ -147,10 +163,12 @@ class Commands:
         Returns the instance id. A refused completion stores none of the files."""
         now = utcnow()
         with unit_of_work(self.db) as uow:
-            record, instance = self._task_for_update(uow, task_id, actor)
+            record, instance, ready = self._task_for_update(uow, task_id, actor, with_ready=True)
             parsed = self.specs.get(instance.definition)
-            self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, None)
-            return instance.id
+            workflow = self.workflows.take(instance.id, instance.state, parsed.spec, parsed.subprocess_specs)
+            self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, workflow, ready)
+        self.workflows.put(instance.id, instance.state, workflow)  # committed: the next step may start from it
+        return instance.id
 
     def attach(self, task_id: str, actor: Actor, upload: Upload) -> DocumentVersion:
         """Attach one document to a READY task without completing it (the API's separate upload)."""
@@ -186,8 +204,12 @@ class Commands:
 
     # ---- internals of a step -----------------------------------------------------------
 
-    def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor) -> tuple[TaskRecord, Instance]:
-        record, instance = uow.lock_task(task_id)
+    def _task_for_update(self, uow: UnitOfWork, task_id: str, actor: Actor, with_ready: bool = False) -> Any:
+        """The locked task and instance, checked for the actor; `with_ready`: the instance's ready tasks too."""
+        if with_ready:
+            record, instance, ready = uow.lock_step(task_id)
+        else:
+            (record, instance), ready = uow.lock_task(task_id), None
         check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
@@ -197,7 +219,7 @@ class Commands:
             raise NotReady(f"tugas '{record.name}' tidak siap lagi: {done}"
                            f"{f' oleh {record.completed_by}' if record.completed_by else ''}")
         check_holder(record, actor)
-        return record, instance
+        return (record, instance, ready) if with_ready else (record, instance)
 
     def _attach(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
                 actor: Actor, upload: Upload, now: datetime, note: str | None = None) -> DocumentVersion:
@@ -222,14 +244,12 @@ class Commands:
         except InvalidData as exc:
             exc.params.setdefault("doc_type", upload.doc_type)
             raise
-        document = uow.session.scalars(select(Document).options(lazyload(Document.versions)).where(  # not every version
-            Document.instance_id == instance.id, Document.doc_type == upload.doc_type)).first()
+        document = uow.session.scalars(_DOCUMENT, {"instance_id": instance.id, "doc_type": upload.doc_type}).first()
         if document is None:
             document = Document(instance_id=instance.id, doc_type=upload.doc_type, created_at=now)
             uow.session.add(document)
             uow.session.flush()
-        number = (uow.session.scalar(select(func.max(DocumentVersion.version))
-                                     .where(DocumentVersion.document_id == document.id)) or 0) + 1
+        number = (uow.session.scalar(_LAST_VERSION, {"document_id": document.id}) or 0) + 1
         version = DocumentVersion(
             document_id=document.id, version=number, filename=filename, media_type=media_type,
             size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
@@ -265,10 +285,8 @@ class Commands:
                             note=why)
 
     def _has_upload(self, uow: UnitOfWork, instance: Instance, record: TaskRecord, doc_type: str) -> bool:
-        return uow.session.scalar(
-            select(DocumentVersion.id).join(Document)
-            .where(Document.instance_id == instance.id, Document.doc_type == doc_type,
-                   DocumentVersion.task_id == record.id).limit(1)) is not None
+        return uow.session.scalar(_UPLOADED, {"instance_id": instance.id, "doc_type": doc_type,
+                                              "task_id": record.id}) is not None
 
     def _has_required(self, uow: UnitOfWork, instance: Instance, step: Step, record: TaskRecord,
                       doc_type: str) -> bool:
@@ -278,14 +296,12 @@ class Commands:
             return True
         if doc_type in step.new_version_required:
             return False
-        return uow.session.scalar(
-            select(DocumentVersion.id).join(Document).join(TaskRecord, TaskRecord.id == DocumentVersion.task_id)
-            .where(Document.instance_id == instance.id, Document.doc_type == doc_type,
-                   TaskRecord.instance_id == instance.id, TaskRecord.spec_id == step.id).limit(1)) is not None
+        return uow.session.scalar(_UPLOADED_BY_STEP, {"instance_id": instance.id, "doc_type": doc_type,
+                                                      "spec_id": step.id}) is not None
 
     def _complete(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
                   actor: Actor, data: dict[str, Any], uploads: Sequence[Upload], now: datetime,
-                  workflow: Any) -> None:
+                  workflow: Any, ready: list[TaskRecord] | None = None) -> None:
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
         if workflow is None:
@@ -366,15 +382,18 @@ class Commands:
         reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
                                  self.office.calendar(uow.session))
         instance.state = state.dump(workflow)  # before the flush below: one UPDATE of the instance
-        self._sync_tasks(uow, instance, parsed, workflow, now)
-        if ctx.is_return:
-            mark_rework(uow.ready_records(instance.id), record, now)
+        self._sync_tasks(uow, instance, parsed, workflow, now, ready, record if ctx.is_return else None)
 
     def _sync_tasks(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, workflow: Any,
-                    now: datetime) -> None:
-        """Make the task table agree with the workflow: new activations in, vanished ones cancelled."""
+                    now: datetime, records: list[TaskRecord] | None = None,
+                    returning: TaskRecord | None = None) -> None:
+        """Make the task table agree with the workflow: new activations in, vanished ones cancelled.
+
+        `records`: the instance's ready rows when the caller has read them under its lock; `returning`: the
+        activation whose return made the new ones (they remember it)."""
         ready = {str(t.id): t for t in state.ready_user_tasks(workflow)}
-        known = {r.id: r for r in uow.ready_records(instance.id)}
+        known = {r.id: r for r in (uow.ready_records(instance.id) if records is None else records)
+                 if r.state == "ready"}
         calendar = self.office.calendar(uow.session)
         for task_id, record in known.items():
             if task_id not in ready:
@@ -390,7 +409,7 @@ class Commands:
                 name=step.name if step else task.task_spec.bpmn_name or task.task_spec.name,
                 lane=step.lane if step else (task.task_spec.lane or ""), step_no=step.step_no if step else None,
                 standard_minutes=minutes, state="ready", ready_at=now,
-                due_at=office.due_at(now, minutes, calendar)))
+                due_at=office.due_at(now, minutes, calendar), returned_by_task=returning.id if returning else None))
         timers.sync(uow.session, instance, parsed, workflow, now, calendar, self.settings.timezone)
         uow.session.flush()
 

@@ -9,6 +9,7 @@ comprehensions or imports exist in this language.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -34,8 +35,11 @@ class ConditionError(ValueError):
     """The expression is not in the allowed language, or cannot be evaluated."""
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(expression: str) -> ast.Expression:
-    """Parse and check an expression; raise ConditionError naming what is not allowed."""
+    """Parse and check an expression; raise ConditionError naming what is not allowed.
+
+    Cached: a diagram's few expressions are evaluated at every gateway; the trees are only read."""
     text = (expression or "").strip()
     if not text:
         raise ConditionError("ekspresi kosong")

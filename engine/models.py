@@ -49,6 +49,11 @@ class User(Base):
     def lane_names(self) -> set[str]:
         return {lane.lane for lane in self.lanes}
 
+    @property
+    def head_lanes(self) -> set[str]:
+        """The lanes this user heads (kepala): they may reassign and release that lane's tasks."""
+        return {lane.lane for lane in self.lanes if lane.is_head}
+
 
 class UserLane(Base):
     """Membership of a user in a lane, by the lane's name in the diagram."""
@@ -57,6 +62,9 @@ class UserLane(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     lane: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # the lane's head: a flag on the membership, so only a member can head a lane and
+    # leaving the lane ends the headship
+    is_head: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class LoginThrottle(Base):

@@ -21,10 +21,11 @@ from engine.db import Database
 from engine.errors import Forbidden, InvalidData, NotFound
 from engine.models import CalendarDay, TaskRecord
 from engine.settings import Settings
-from engine.uow import unit_of_work
+from engine.uow import CALENDAR_STAMP, unit_of_work
 from engine.worktime import OfficeCalendar, national_holidays, parse_office_hours
 
 LIBUR, MASUK = "libur", "masuk"
+SESSION_KEY = "alur_calendar"  # the calendar one session (one command) has already checked
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,17 @@ class CalendarCache:
         self._calendar: OfficeCalendar | None = None
 
     def get(self, session: Session) -> OfficeCalendar:
-        stamp = tuple(session.execute(select(func.count(), func.max(CalendarDay.created_at))
-                                      .select_from(CalendarDay)).one())
+        """Checked against the table once per session (one command): a step asks for it several times."""
+        seen = session.info.get(SESSION_KEY)
+        if seen is not None:
+            return seen  # type: ignore[no-any-return]
+        stamp = session.info.get(CALENDAR_STAMP) or tuple(session.execute(
+            select(func.count(), func.max(CalendarDay.created_at)).select_from(CalendarDay)).one())
+        calendar = self._current(session, stamp)  # type: ignore[arg-type]
+        session.info[SESSION_KEY] = calendar
+        return calendar
+
+    def _current(self, session: Session, stamp: tuple[int, datetime | None]) -> OfficeCalendar:
         with self._lock:
             if self._calendar is not None and self._stamp == stamp:
                 return self._calendar

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from werkzeug.security import generate_password_hash
@@ -79,6 +81,8 @@ class UserChange:
     is_process_owner: bool | None = None
     password: str | None = None
     confirm: bool = False  # lane names that no deployed diagram has are meant
+    add_head_lanes: list[str] = field(default_factory=list)  # lanes (of the user's) they now head
+    remove_head_lanes: list[str] = field(default_factory=list)
 
 
 def _clean_lanes(names: Iterable[str], field_name: str) -> list[str]:
@@ -99,6 +103,11 @@ def change_user(alur: Alur, actor: Actor, username: str, change: UserChange) -> 
                           "add_lanes")
     if change.password is not None and not 8 <= len(change.password) <= 200:
         raise InvalidData("kata sandi baru 8 sampai 200 karakter", "password")
+    heads = _clean_lanes(change.add_head_lanes, "add_head_lanes")
+    unheads = _clean_lanes(change.remove_head_lanes, "remove_head_lanes")
+    if set(heads) & set(unheads):
+        raise InvalidData(f"kepala lane '{sorted(set(heads) & set(unheads))[0]}' tidak bisa dijadikan dan dicabut "
+                          f"sekaligus", "add_head_lanes")
     unknown = require_known_lanes(alur, add, change.confirm, "add_lanes")
     now = utcnow()
     with alur.unit_of_work() as uow:
@@ -117,6 +126,7 @@ def change_user(alur: Alur, actor: Actor, username: str, change: UserChange) -> 
             user.lanes.extend(UserLane(lane=n) for n in added)
             uow.audit(actor.username, "user_lanes_changed", now, username=username, added=added,
                       removed=remove, unconfirmed=[n for n in unknown if n in added])
+        _change_heads(uow, actor, user, heads, unheads, now)
         if change.is_process_owner is not None and change.is_process_owner != user.is_process_owner:
             user.is_process_owner = change.is_process_owner
             uow.audit(actor.username, "user_process_owner", now, username=username, value=change.is_process_owner)
@@ -133,6 +143,20 @@ def change_user(alur: Alur, actor: Actor, username: str, change: UserChange) -> 
         return user
 
 
+def _change_heads(uow: Any, actor: Actor, user: User, heads: list[str], unheads: list[str],
+                  now: datetime) -> None:
+    """Make the user head of lanes they belong to (after this change's lane changes), or no longer."""
+    memberships = {m.lane: m for m in user.lanes}
+    for name, field_name in [(n, "add_head_lanes") for n in heads] + [(n, "remove_head_lanes") for n in unheads]:
+        if name not in memberships:
+            raise InvalidData(f"pengguna '{user.username}' bukan anggota lane '{name}': hanya anggota lane yang "
+                              f"dapat menjadi kepalanya", field_name)
+    for name, value in [(n, True) for n in heads] + [(n, False) for n in unheads]:
+        if bool(memberships[name].is_head) != value:
+            memberships[name].is_head = value
+            uow.audit(actor.username, "user_lane_head", now, username=user.username, lane=name, value=value)
+
+
 # ---- what owners and admins see ----------------------------------------------------------
 
 
@@ -144,6 +168,10 @@ class LaneView:
     members: list[User]
     open_tasks: int
     overdue_tasks: int
+
+    @property
+    def heads(self) -> list[User]:
+        return [u for u in self.members if self.lane in u.head_lanes]
 
 
 def lanes_overview(alur: Alur, actor: Actor) -> list[LaneView]:

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, case, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, TextClause, case, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from engine import decisions
@@ -98,19 +97,27 @@ def _week(moment: datetime, timezone: str) -> int:
 
 # ---- keeping the rollups ------------------------------------------------------------------
 
+_UPSERTS: dict[tuple[str, ...], TextClause] = {}
+
+
 def _upsert(session: Session, model: type[Any], keys: dict[str, Any], counts: dict[str, int],
             max_seconds: int, **fixed: Any) -> None:
-    """Add `counts` to a rollup row (made when missing, with `fixed`) and raise its maximum: one statement."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    stmt = make(table).values(**keys, **counts, max_seconds=max_seconds, **fixed)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={**{name: table.c[name] + stmt.excluded[name] for name in counts},
-              "max_seconds": case((stmt.excluded.max_seconds > table.c.max_seconds, stmt.excluded.max_seconds),
-                                  else_=table.c.max_seconds)})
-    session.execute(stmt)
+    """Add `counts` to a rollup row (made when missing, with `fixed`) and raise its maximum: one statement.
+
+    The same SQL on SQLite and PostgreSQL, written once per shape: building and compiling the ORM's
+    upsert at every step cost more than running it."""
+    table = model.__table__.name
+    shape = (table, *keys, "|", *counts, "|", *fixed)
+    stmt = _UPSERTS.get(shape)
+    if stmt is None:
+        names = [*keys, *counts, "max_seconds", *fixed]
+        sets = [f"{n} = {table}.{n} + excluded.{n}" for n in counts]
+        sets.append(f"max_seconds = CASE WHEN excluded.max_seconds > {table}.max_seconds "
+                    f"THEN excluded.max_seconds ELSE {table}.max_seconds END")
+        stmt = _UPSERTS[shape] = text(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}")
+    session.execute(stmt, {**keys, **counts, "max_seconds": max_seconds, **fixed})
 
 
 def count_completion(session: Session, instance: Instance, record: TaskRecord, ended: bool,

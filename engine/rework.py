@@ -36,13 +36,6 @@ def check_upload_allowed(step: Step, doc_type: str) -> None:
                                                  "options": list(step.upload_types)})
 
 
-def mark_rework(ready: Iterable[TaskRecord], returning: TaskRecord, now: datetime) -> None:
-    """The activations a return just made remember it (they are the ones that became ready now)."""
-    for record in ready:
-        if record.ready_at == now and record.returned_by_task is None and record.id != returning.id:
-            record.returned_by_task = returning.id
-
-
 @dataclass(frozen=True)
 class Note:
     """A note of the request (disposition, review, return), with its step, person and time."""

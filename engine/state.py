@@ -11,7 +11,9 @@ back on load.
 from __future__ import annotations
 
 import json
+import threading
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -136,3 +138,30 @@ def load(blob: bytes, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkfl
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
     """READY manual tasks, read from the flat task map (never the depth-limited iterator)."""
     return [t for t in workflow.tasks.values() if t.state == TaskState.READY and t.task_spec.manual]
+
+
+class WorkflowCache:
+    """The workflow object a command of this process left behind, per instance, with the blob it stored.
+
+    A command takes it instead of loading the blob again, but only when the stored blob is still byte for
+    byte the one this object was dumped to (any other writer, worker or restore changes it). Taking
+    removes the entry: an object is never shared, and a command that fails puts nothing back."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[int, tuple[bytes, BpmnWorkflow]] = OrderedDict()
+
+    def take(self, instance_id: int, blob: bytes, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+        if entry is not None and entry[0] == blob and entry[1].spec is spec:
+            return entry[1]
+        return load(blob, spec, subprocess_specs)
+
+    def put(self, instance_id: int, blob: bytes, workflow: BpmnWorkflow) -> None:
+        with self._lock:
+            self._entries[instance_id] = (blob, workflow)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)

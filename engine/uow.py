@@ -7,19 +7,22 @@ UPDATE on the instance (and the letter counter) a command changes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, bindparam, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, undefer
 
 from engine.db import Database
 from engine.errors import NotFound
-from engine.models import AuditEvent, Base, Instance, ProcessDefinition, TaskRecord
+from engine.models import AuditEvent, Base, CalendarDay, Instance, ProcessDefinition, TaskRecord
+
+CALENDAR_STAMP = "alur_calendar_stamp"  # (rows, newest change) of calendar_days, read with a step's lock
 
 
 class UnitOfWork:
@@ -28,6 +31,7 @@ class UnitOfWork:
     def __init__(self, db: Database, write: bool) -> None:
         self.db, self.write = db, write
         self.session: Session = db.session(write)
+        self._audits: list[dict[str, Any]] = []
 
     def for_update(self, stmt: Select[Any], *of: Any) -> Select[Any]:
         """Lock the rows of `of` for the rest of the transaction (SQLite's writer lock already does)."""
@@ -54,17 +58,35 @@ class UnitOfWork:
 
     def lock_task(self, task_id: str) -> tuple[TaskRecord, Instance]:
         """The task and its instance, read under the instance's write lock (one statement)."""
-        stmt = (select(TaskRecord, Instance).join(Instance, TaskRecord.instance_id == Instance.id)
-                .where(TaskRecord.id == task_id).options(undefer(Instance.state)))
-        row = self.session.execute(self.for_update(stmt, Instance, TaskRecord)).first()
+        row = self.session.execute(_lock_task_statement(self.db.is_sqlite), {"task_id": task_id}).first()
         if row is None:
             raise NotFound(f"tugas {task_id} tidak ditemukan")
         return row[0], self.current_definition(row[1])
 
+    def lock_step(self, task_id: str) -> tuple[TaskRecord, Instance, list[TaskRecord]]:
+        """The task, its instance (write-locked) and the instance's ready tasks, for completing a step.
+
+        The office calendar's stamp (engine/office.py) comes along, so the step need not ask for it.
+        SQLite: one statement; the writer lock was taken at BEGIN IMMEDIATE, so it sees the newest rows.
+        PostgreSQL: the ready rows are read after the lock (a row-lock wait re-checks only the rows the
+        locking statement found, not ones another writer has added meanwhile)."""
+        stmt = _lock_step_statement(self.db.is_sqlite)
+        if not self.db.is_sqlite:
+            row = self.session.execute(stmt, {"task_id": task_id}).first()
+            if row is None:
+                raise NotFound(f"tugas {task_id} tidak ditemukan")
+            self.session.info[CALENDAR_STAMP] = (row[2], row[3])
+            return row[0], self.current_definition(row[1]), self.ready_records(row[1].id)
+        rows = self.session.execute(stmt, {"task_id": task_id}).all()
+        record = next((row[0] for row in rows if row[0].id == task_id), None)
+        if record is None:
+            raise NotFound(f"tugas {task_id} tidak ditemukan")
+        self.session.info[CALENDAR_STAMP] = (rows[0][2], rows[0][3])
+        return record, self.current_definition(rows[0][1]), [row[0] for row in rows if row[0].state == "ready"]
+
     def ready_records(self, instance_id: int) -> list[TaskRecord]:
         """Ready rows, as this transaction sees them (no autoflush: pending changes are in the objects)."""
-        rows = self.session.scalars(select(TaskRecord).where(
-            TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq))
+        rows = self.session.scalars(_READY, {"instance_id": instance_id})
         return [r for r in rows if r.state == "ready"]
 
     def optimize(self) -> None:
@@ -73,8 +95,41 @@ class UnitOfWork:
 
     def audit(self, actor: str, kind: str, now: datetime, instance_id: int | None = None,
               task_id: str | None = None, **payload: Any) -> None:
-        self.session.add(AuditEvent(at=now, actor=actor, kind=kind, instance_id=instance_id, task_id=task_id,
-                                    payload=payload))
+        """Recorded with the commit, in the order of the calls (one INSERT for all of a command's events)."""
+        self._audits.append({"at": now, "actor": actor, "kind": kind, "instance_id": instance_id,
+                             "task_id": task_id, "payload": payload})
+
+    def write_audits(self) -> None:
+        if self._audits:
+            rows, self._audits = self._audits, []
+            self.session.execute(insert(AuditEvent.__table__), rows)
+
+
+# The hot statements of a step are built once: constructing a select at every call cost more CPU than
+# SQLite took to run it (SQLAlchemy still finds the compiled form in its cache).
+_READY = (select(TaskRecord).where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == "ready")
+          .order_by(TaskRecord.seq))
+
+
+@functools.cache
+def _lock_task_statement(sqlite: bool) -> Select[Any]:
+    stmt = (select(TaskRecord, Instance).join(Instance, TaskRecord.instance_id == Instance.id)
+            .where(TaskRecord.id == bindparam("task_id")).options(undefer(Instance.state)))
+    return stmt if sqlite else stmt.with_for_update(of=[Instance, TaskRecord])
+
+
+@functools.cache
+def _lock_step_statement(sqlite: bool) -> Select[Any]:
+    task_id = bindparam("task_id")
+    stamp = (select(func.count()).select_from(CalendarDay).scalar_subquery(),
+             select(func.max(CalendarDay.created_at)).scalar_subquery())
+    stmt = (select(TaskRecord, Instance, *stamp).join(Instance, TaskRecord.instance_id == Instance.id)
+            .options(undefer(Instance.state)))
+    if not sqlite:
+        return stmt.where(TaskRecord.id == task_id).with_for_update(of=[Instance, TaskRecord])
+    owner = select(TaskRecord.instance_id).where(TaskRecord.id == task_id).scalar_subquery()
+    return (stmt.where(TaskRecord.instance_id == owner, or_(TaskRecord.state == "ready", TaskRecord.id == task_id))
+            .order_by(TaskRecord.seq))
 
 
 @contextmanager
@@ -84,6 +139,7 @@ def unit_of_work(db: Database, write: bool = True) -> Iterator[UnitOfWork]:
     try:
         yield uow
         if write:
+            uow.write_audits()
             uow.session.commit()
     except BaseException:
         uow.session.rollback()

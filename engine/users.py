@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
@@ -27,7 +27,8 @@ DEMO_AGENCY = "Dinas Pendidikan Provinsi Kalimantan Barat"
 
 
 def actor_of(user: User) -> Actor:
-    return Actor(user.username, frozenset(user.lane_names), user.agency, user.is_process_owner, user.is_admin)
+    return Actor(user.username, frozenset(user.lane_names), user.agency, user.is_process_owner, user.is_admin,
+                 frozenset(user.head_lanes))
 
 
 def slug(text: str) -> str:
@@ -36,7 +37,7 @@ def slug(text: str) -> str:
 
 def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] = (), full_name: str = "",
                 agency: str | None = None, process_owner: bool = False, admin: bool = False,
-                by: str = "system", email: str | None = None) -> User:
+                by: str = "system", email: str | None = None, head_lanes: Iterable[str] = ()) -> User:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,79}", username):
         raise InvalidData("nama pengguna: huruf kecil, angka, titik, garis; 2-80 karakter", "username")
     if not 8 <= len(password) <= 200:
@@ -50,16 +51,20 @@ def create_user(alur: Alur, username: str, password: str, lanes: Iterable[str] =
     lanes = [lane.strip() for lane in lanes]
     if len(lanes) > 50 or not all(0 < len(lane) <= 200 for lane in lanes):
         raise InvalidData("lane: paling banyak 50 nama, masing-masing 1 sampai 200 karakter", "lanes")
+    head_lanes = {lane.strip() for lane in head_lanes}
+    if head_lanes - set(lanes):
+        raise InvalidData(f"kepala lane '{sorted(head_lanes - set(lanes))[0]}': hanya anggota lane yang dapat "
+                          f"menjadi kepalanya (tambahkan lanenya)", "head_lanes")
     now = utcnow()
     with alur.unit_of_work() as uow:
         if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise InvalidData(f"pengguna '{username}' sudah ada", "username")
         user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
                     agency=agency, is_process_owner=process_owner, is_admin=admin, created_at=now, email=email,
-                    lanes=[UserLane(lane=lane) for lane in sorted(set(lanes))])
+                    lanes=[UserLane(lane=lane, is_head=lane in head_lanes) for lane in sorted(set(lanes))])
         uow.session.add(user)
         uow.audit(by, "user_created", now, username=username, lanes=sorted(set(lanes)), process_owner=process_owner,
-                  admin=admin)
+                  admin=admin, **({"head_lanes": sorted(head_lanes)} if head_lanes else {}))
         return user
 
 
@@ -223,10 +228,13 @@ def issue_token(alur: Alur, user: User) -> str:
 def user_for_token(alur: Alur, token: str) -> User | None:
     """The active user of a valid (known, unexpired, unrevoked) token: one query, on every API call."""
     with alur.unit_of_work(write=False) as uow:
-        return uow.session.scalars(
-            select(User).join(ApiToken, ApiToken.user_id == User.id).options(joinedload(User.lanes))
-            .where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None),
-                   ApiToken.expires_at > utcnow(), User.active.is_(True))).unique().first()
+        return uow.session.scalars(_TOKEN_USER, {"token_hash": _hash(token), "now": utcnow()}).unique().first()
+
+
+# Built once (every API call runs it): constructing the select cost more CPU than running it.
+_TOKEN_USER = (select(User).join(ApiToken, ApiToken.user_id == User.id).options(joinedload(User.lanes))
+               .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                      ApiToken.expires_at > bindparam("now"), User.active.is_(True)))
 
 
 def revoke_token(alur: Alur, token: str) -> bool:
@@ -238,8 +246,16 @@ def revoke_token(alur: Alur, token: str) -> bool:
         return True
 
 
+# The demo users who head their lane: the SOP's "Terkait" lanes stand for one of several Kabag and
+# Kasubbag of the Biro, so these lanes have many members in an office and a head who hands their
+# tasks around. The single posts (Kepala Biro, Asisten, Sekda) need no head, the applicants none.
+DEMO_HEAD_LANES = frozenset({"Kepala Bagian Terkait", "Kasubbag Terkait"})
+
+
 def create_demo_users(alur: Alur, lanes: Iterable[str], applicant_lane: str | None) -> list[tuple[str, str]]:
     """One demo user per lane (named after the lane), a process owner and an admin; existing ones are kept.
+
+    The user of a lane in `DEMO_HEAD_LANES` is its head (kepala).
 
     Returns every demo account (new or not) with what it is for, so `make run` can always list them.
     """
@@ -249,8 +265,10 @@ def create_demo_users(alur: Alur, lanes: Iterable[str], applicant_lane: str | No
     plan += [("pemilik-proses", [], None, True, False, "Pemilik proses"), ("admin", [], None, True, True, "Admin")]
     for username, user_lanes, agency, owner, admin, name in plan:
         try:
-            create_user(alur, username, DEMO_PASSWORD, user_lanes, name, agency, owner, admin)
+            create_user(alur, username, DEMO_PASSWORD, user_lanes, name, agency, owner, admin,
+                        head_lanes=DEMO_HEAD_LANES.intersection(user_lanes))
         except InvalidData:
             pass  # already there
-        accounts.append((username, ", ".join(user_lanes) or name))
+        heads = DEMO_HEAD_LANES.intersection(user_lanes)
+        accounts.append((username, ", ".join(user_lanes) + (" (kepala lane)" if heads else "") if user_lanes else name))
     return accounts

@@ -31,7 +31,7 @@ PDF = SAMPLE_PDF
 
 # Markers by what a test uses (see pyproject.toml); `make test-fast` leaves these out.
 SLOW_FILES = {"test_reliability.py", "test_fuzz.py", "test_bench.py", "test_bpmnlint.py"}
-SLOW_FIXTURES = {"server"}  # a live gunicorn server
+SLOW_FIXTURES = {"server", "pg_servers"}  # live gunicorn servers
 BROWSER_FIXTURES = {"browser"}  # Playwright and Chromium
 
 # Debian's chromium, as Playwright cannot download its own browsers here.

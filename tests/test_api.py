@@ -193,11 +193,13 @@ def test_token_for_good_credentials_describes_the_user(api: Api) -> None:
     assert response.status_code == 200
     body = response.json
     assert len(body["token"]) >= 40 and body["token_type"] == "Bearer" and body["expires_in"] == 12 * 3600
-    assert body["user"] == {"username": "pemohon", "full_name": "Pemohon", "lanes": ["Pemohon"],
+    assert body["user"] == {"username": "pemohon", "full_name": "Pemohon", "lanes": ["Pemohon"], "head_lanes": [],
                             "agency": "Dinas Pendidikan Provinsi Kalimantan Barat",
                             "is_process_owner": False, "is_admin": False}
     owner = api.post("/api/v1/auth/token", json={"username": "pemilik-proses", "password": DEMO_PASSWORD}).json
     assert owner["user"]["is_process_owner"] is True and owner["user"]["agency"] is None
+    kabag = api.post("/api/v1/auth/token", json={"username": "kepala-bagian-terkait", "password": DEMO_PASSWORD}).json
+    assert kabag["user"]["head_lanes"] == ["Kepala Bagian Terkait"]  # the demo's Kabag heads the lane
 
 
 @pytest.mark.parametrize("credentials", [

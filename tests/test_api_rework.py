@@ -8,6 +8,7 @@ import pytest
 from engine.actors import SYSTEM, Upload
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.errors import InvalidData
+from engine.models import AuditEvent
 from engine.services import Alur
 from engine.users import DEMO_PASSWORD, create_user
 from tests.helpers import current, drive_to, start, step
@@ -131,3 +132,68 @@ def test_the_applicant_does_not_send_their_agency(api: Api, alur: Alur) -> None:
     body = api.get(done.json["url"], "pemohon").json
     assert body["agency"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
     assert body["data"]["instansi_pemohon"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
+
+
+def test_a_lane_head_reassigns_and_releases_the_lanes_tasks(api: Api, alur: Alur) -> None:  # noqa: F811
+    """The demo's Kabag heads "Kepala Bagian Terkait"; a plain member and the head of another lane may not."""
+    create_user(alur, "kabag-dua", DEMO_PASSWORD, ["Kepala Bagian Terkait"])
+    iid = start(alur)
+    record = drive_to(alur, iid, 5)
+    assert record.lane == "Kepala Bagian Terkait"
+    url = f"/api/v1/tasks/{record.id}/reassign"
+    plain = api.post(url, "kabag-dua", json={"username": "kabag-dua"})
+    assert plain.status_code == 403 and plain.json["code"] == "forbidden", plain.json
+    assert "hanya admin atau kepala lane 'Kepala Bagian Terkait'" in plain.json["error"]
+    other_head = api.post(url, "kasubbag-terkait", json={"username": "kabag-dua"})  # heads "Kasubbag Terkait"
+    assert other_head.status_code == 403 and "kepala lane 'Kepala Bagian Terkait'" in other_head.json["error"]
+    not_member = api.post(url, "kepala-bagian-terkait", json={"username": "kasubbag-terkait"})
+    assert not_member.status_code == 422 and not_member.json["field"] == "username", not_member.json
+    assert "bukan anggota aktif lane 'Kepala Bagian Terkait'" in not_member.json["error"]
+    assert current(alur, iid).claimed_by is None  # nothing changed by the refusals
+    moved = api.post(url, "kepala-bagian-terkait", json={"username": "kabag-dua"})
+    assert moved.status_code == 200 and moved.json["claimed_by"] == "kabag-dua", moved.json
+    assert api.complete(record.id, "kepala-bagian-terkait", narasumber_ditunjuk="x").status_code == 409
+    released = api.post(f"/api/v1/tasks/{record.id}/release", "kepala-bagian-terkait")  # the head frees it
+    assert released.status_code == 200 and released.json["claimed_by"] is None
+    api.post(f"/api/v1/tasks/{record.id}/claim", "kepala-bagian-terkait")
+    refused = api.post(f"/api/v1/tasks/{record.id}/release", "kabag-dua")  # a plain member cannot
+    assert refused.status_code == 403 and "kepala lane" in refused.json["error"]
+    events = [(e.kind, e.actor, e.payload) for e in alur.audit_log(iid) if e.kind in {"claim", "reassign", "release"}]
+    assert [(kind, who) for kind, who, _ in events] == [
+        ("reassign", "kepala-bagian-terkait"), ("release", "kepala-bagian-terkait"), ("claim", "kepala-bagian-terkait")]
+    assert events[0][2]["to"] == "kabag-dua" and events[0][2]["holder"] is None
+    assert events[1][2]["holder"] == "kabag-dua"
+
+
+def test_an_admin_makes_a_member_the_lanes_head_over_the_api(api: Api, alur: Alur) -> None:  # noqa: F811
+    create_user(alur, "tu-dua", DEMO_PASSWORD, ["Petugas Informasi/TU"])
+    iid = start(alur)
+    record = drive_to(alur, iid, 2)
+    url = f"/api/v1/tasks/{record.id}/reassign"
+    assert api.post(url, "tu-dua", json={"username": "petugas-informasi-tu"}).status_code == 403
+    # only a member can head a lane; a non-admin cannot make heads
+    outside = api.call("PATCH", "/api/v1/users/tu-dua", "admin", json={"add_head_lanes": ["Sekda"]})
+    assert outside.status_code == 422 and outside.json["field"] == "add_head_lanes", outside.json
+    assert "bukan anggota lane 'Sekda'" in outside.json["error"]
+    assert api.call("PATCH", "/api/v1/users/tu-dua", "tu-dua",
+                    json={"add_head_lanes": ["Petugas Informasi/TU"]}).status_code == 403
+    made = api.call("PATCH", "/api/v1/users/tu-dua", "admin", json={"add_head_lanes": ["Petugas Informasi/TU"]})
+    assert made.status_code == 200 and made.json["head_lanes"] == ["Petugas Informasi/TU"], made.json
+    listed = {u["username"]: u["head_lanes"] for u in api.get("/api/v1/users?q=kepala", "admin").json["users"]}
+    assert listed["kepala-bagian-terkait"] == ["Kepala Bagian Terkait"] and listed["kepala-biro"] == []
+    moved = api.post(url, "tu-dua", json={"username": "petugas-informasi-tu"})  # the new head's token works at once
+    assert moved.status_code == 200 and moved.json["claimed_by"] == "petugas-informasi-tu"
+    # leaving the lane ends the headship
+    gone = api.call("PATCH", "/api/v1/users/tu-dua", "admin",
+                    json={"remove_lanes": ["Petugas Informasi/TU"], "add_lanes": ["Sekda"]})
+    assert gone.status_code == 200 and gone.json["head_lanes"] == [], gone.json
+    back = api.call("PATCH", "/api/v1/users/tu-dua", "admin",
+                    json={"add_lanes": ["Petugas Informasi/TU"], "add_head_lanes": ["Petugas Informasi/TU"]})
+    assert back.json["head_lanes"] == ["Petugas Informasi/TU"]  # join and head in one change
+    unmade = api.call("PATCH", "/api/v1/users/tu-dua", "admin", json={"remove_head_lanes": ["Petugas Informasi/TU"]})
+    assert unmade.json["head_lanes"] == [] and unmade.json["lanes"] == ["Petugas Informasi/TU", "Sekda"]
+    with alur.unit_of_work(write=False) as uow:
+        heads = [(e.actor, e.payload["lane"], e.payload["value"])
+                 for e in uow.session.query(AuditEvent).filter_by(kind="user_lane_head").order_by(AuditEvent.id)]
+    assert heads == [("admin", "Petugas Informasi/TU", True), ("admin", "Petugas Informasi/TU", True),
+                     ("admin", "Petugas Informasi/TU", False)]

@@ -9,6 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
+from engine.bootstrap import build
+from engine.errors import NotFound
+from engine.testing import settings_for
+from engine.users import get_user
 from tests.conftest import SOP_FILE
 
 
@@ -97,3 +101,20 @@ def test_password_change_and_disable_from_the_command_line(run) -> None:
     missing = CliRunner().invoke(main, ["user-disable", "tidak-ada"])
     assert missing.exit_code == 1 and "tidak ditemukan" in missing.output
     alur.db.engine.dispose()
+
+
+
+def test_user_add_makes_the_head_of_one_of_the_users_lanes(run, tmp_path: Path) -> None:
+    run("init")
+    made = run("user-add", "kabag-dua", "--password", "rahasia-123", "--lane", "Kepala Bagian Terkait",
+               "--head", "Kepala Bagian Terkait")
+    assert made.exit_code == 0, made.output
+    refused = run("user-add", "kabag-tiga", "--password", "rahasia-123", "--lane", "Sekda", "--head", "Kepala Biro")
+    assert refused.exit_code != 0 and "hanya anggota lane yang dapat menjadi kepalanya" in refused.output
+    alur = build(settings_for(f"sqlite:///{tmp_path / 'cli.sqlite'}"))
+    try:
+        assert get_user(alur, "kabag-dua").head_lanes == {"Kepala Bagian Terkait"}
+        with pytest.raises(NotFound):
+            get_user(alur, "kabag-tiga")  # nothing stored
+    finally:
+        alur.db.engine.dispose()

@@ -198,3 +198,23 @@ def test_admin_adds_an_account_with_a_lane_from_the_diagram(client: FlaskClient,
     assert client.post("/pengguna", data={**form, "username": "bendahara", "lane_lain": "Bendahara",
                                           "konfirmasi": "1"}).status_code == 302
     assert get_user(alur, "bendahara").lane_names == {"Bendahara"}
+
+
+def test_admin_makes_a_lane_head_shown_on_the_user_and_lanes_pages(client: FlaskClient, alur: Alur) -> None:
+    login(client, "admin")
+    lanes = client.get("/lane").text
+    kabag = lanes.split('data-lane="Kepala Bagian Terkait"')[1].split("</tr>")[0]
+    assert 'class="chip is-head"' in kabag and "· kepala" in kabag  # the demo's Kabag heads the lane
+    tu = lanes.split('data-lane="Petugas Informasi/TU"')[1].split("</tr>")[0]
+    assert "is-head" not in tu
+    page = client.get("/pengguna/sekda").text
+    assert "Kepala lane</span>" not in page and 'value="jadikan_kepala"' in page
+    made = client.post("/pengguna/sekda", data={"aksi": "jadikan_kepala", "lane": "Sekda"}, follow_redirects=True)
+    assert made.status_code == 200 and "Sekarang kepala lane \u201cSekda\u201d" in made.text
+    assert 'head-badge">Kepala lane</span>' in made.text and 'value="cabut_kepala"' in made.text
+    assert get_user(alur, "sekda").head_lanes == {"Sekda"}
+    assert "is-head" in client.get("/lane").text.split('data-lane="Sekda"')[1].split("</tr>")[0]
+    outside = client.post("/pengguna/sekda", data={"aksi": "jadikan_kepala", "lane": "Kepala Biro"})
+    assert outside.status_code == 422 and "bukan anggota lane" in outside.text  # a tampered form
+    client.post("/pengguna/sekda", data={"aksi": "cabut_kepala", "lane": "Sekda"})
+    assert get_user(alur, "sekda").head_lanes == set()

@@ -19,7 +19,7 @@ from engine.models import Document, DocumentContent, DocumentVersion, Instance, 
 from engine.testing import sop_model
 from tests.conftest import make_alur
 from tests.livesrv import Client, LiveServer
-from tests.test_concurrency import run_together
+from tests.test_concurrency import check_register, run_together
 
 MODEL = sop_model()
 LANE_USER = {lane: re.sub(r"[^a-z0-9]+", "-", lane.lower()).strip("-") for lane in MODEL.lanes}
@@ -35,32 +35,41 @@ def server(db_url: str) -> Iterator[LiveServer]:
 
 
 class Driver:
-    """Drives requests through the API as the demo user of each lane."""
+    """Drives requests through the API as the demo user of each lane.
 
-    def __init__(self, server: LiveServer) -> None:
-        self.server = server
-        self.clients: dict[str, Client] = {}
+    Given several servers (separate gunicorns on one database, as separate hosts would be), the
+    servers take turns: each completion goes to the next server, and each read to the server
+    after the last completion's, so every step reads and writes what another server just wrote.
+    """
+
+    def __init__(self, *servers: LiveServer) -> None:
+        self.servers = servers
+        self.turn = 0
+        self.clients: dict[tuple[int, str], Client] = {}
         self.acknowledged_completions: list[str] = []
         self.acknowledged_uploads: list[tuple[int, str]] = []
 
-    def client(self, lane: str) -> Client:
-        if lane not in self.clients:
-            self.clients[lane] = Client(self.server, LANE_USER[lane])
-        return self.clients[lane]
+    def client(self, lane: str, turn: int = 0) -> Client:
+        key = (turn % len(self.servers), lane)
+        if key not in self.clients:
+            self.clients[key] = Client(self.servers[key[0]], LANE_USER[lane])
+        return self.clients[key]
 
     def start(self) -> dict:
-        r = self.client(MODEL.ordered_steps()[0].lane).post("/instances", json={"process": MODEL.key, "data": {}})
+        r = self.client(MODEL.ordered_steps()[0].lane, self.turn + 1).post(
+            "/instances", json={"process": MODEL.key, "data": {}})
         assert r.status_code == 201, r.text
         return r.json()
 
     def ready(self, instance_id: int) -> list[dict]:
-        r = self.client(MODEL.ordered_steps()[0].lane).get(f"/instances/{instance_id}")
+        r = self.client(MODEL.ordered_steps()[0].lane, self.turn + 1).get(f"/instances/{instance_id}")
         assert r.status_code == 200, r.text
         return r.json()["ready_tasks"]
 
     def advance(self, task: dict, decision: str | None = None) -> requests.Response:
         step = MODEL.steps[task["spec_id"]]
-        client = self.client(step.lane)
+        self.turn += 1
+        client = self.client(step.lane, self.turn)
         if decision != "tidak_setuju":
             for doc_type in step.required_uploads:
                 r = client.post(f"/tasks/{task['id']}/documents", data={"type": doc_type},
@@ -81,11 +90,12 @@ class Driver:
         raise AssertionError(f"never reached step {step_no}")
 
 
-def test_twenty_clients_complete_the_same_task_exactly_one_wins(server: LiveServer, db_url: str) -> None:
-    driver = Driver(server)
+def twenty_clients_complete_the_same_task(servers: list[LiveServer], db_url: str) -> None:
+    """Twenty clients, spread over the servers, complete one task at once: one wins, nothing is doubled."""
+    driver = Driver(*servers)
     iid = driver.start()["id"]
     task = driver.drive_to(iid, 2)
-    clients = [Client(server, LANE_USER[task["lane"]]) for _ in range(20)]
+    clients = [Client(servers[i % len(servers)], LANE_USER[task["lane"]]) for i in range(20)]
     responses = run_together([
         lambda c=c: c.post(f"/tasks/{task['id']}/complete", json={"data": {"keputusan": "setuju"}})
         for c in clients])
@@ -95,26 +105,73 @@ def test_twenty_clients_complete_the_same_task_exactly_one_wins(server: LiveServ
     ready = driver.ready(iid)
     assert [t["step_no"] for t in ready] == [3]
     alur = make_alur(db_url, demo=False)
-    assert alur.verify(iid) == []
-    history = alur.instance(iid, SYSTEM).history
-    assert [r.step_no for r in history if r.step_no == 2] == [2]
+    try:
+        assert alur.verify(iid) == []
+        history = alur.instance(iid, SYSTEM).history
+        assert [r.step_no for r in history if r.step_no == 2] == [2]
+        with alur.unit_of_work(write=False) as uow:
+            rows = uow.session.scalar(select(func.count()).select_from(TaskRecord).where(
+                TaskRecord.instance_id == iid, TaskRecord.step_no.in_([2, 3])))
+        assert rows == 2, "one completed step 2 and one ready step 3, no duplicate"
+    finally:
+        alur.db.engine.dispose()
+
+
+def twenty_letters_numbered_at_once(servers: list[LiveServer], db_url: str) -> None:
+    """Twenty requests complete step 11 at once, spread over the servers: numbers 1..20, no gap, no duplicate."""
+    driver = Driver(*servers)
+    tasks = [driver.drive_to(driver.start()["id"], 11) for _ in range(20)]
+    on = [Driver(server) for server in servers]  # task n is completed on server n mod len(servers)
+    responses = run_together([lambda n=n, t=t: on[n % len(on)].advance(t) for n, t in enumerate(tasks)])
+    assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses if r.status_code != 200]
+    alur = make_alur(db_url, demo=False)
+    try:
+        with alur.unit_of_work(write=False) as uow:
+            entries = list(uow.session.scalars(select(LetterRegisterEntry).order_by(LetterRegisterEntry.sequence)))
+        check_register(entries, alur, 20)
+    finally:
+        alur.db.engine.dispose()
+
+
+def parallel_branches_completed_at_once(servers: list[LiveServer], db_url: str) -> None:
+    """Both branches of a parallel gateway completed at the same moment (on different servers if given): both kept."""
+    first, other = servers[0], servers[-1]
+    diagram = Path(__file__).parent / "diagrams" / "paralel.bpmn"
+    owner = Client(first, "pemilik-proses")
+    deployed = owner.post("/processes", files={"file": ("paralel.bpmn", diagram.read_bytes(), "application/xml")})
+    assert deployed.status_code == 201, deployed.text
+    pemohon = Client(other, "pemohon")  # the version deployed on one server starts on the other
+    started = pemohon.post("/instances", json={"process": "uji_paralel", "data": {}})
+    assert started.status_code == 201, started.text
+    iid, task = started.json()["id"], started.json()["ready_tasks"][0]
+    done = Client(first, "pemohon").post(f"/tasks/{task['id']}/complete", json={"data": {"perihal": "uji"}})
+    assert done.status_code == 200, done.text
+    branches = {t["lane"]: t for t in pemohon.get(f"/instances/{iid}").json()["ready_tasks"]}
+    assert set(branches) == {"Kepala Biro", "Sekda"}
+    biro, sekda = Client(first, "kepala-biro"), Client(other, "sekda")
+    responses = run_together([
+        lambda: biro.post(f"/tasks/{branches['Kepala Biro']['id']}/complete", json={"data": {"hasil_b": "B"}}),
+        lambda: sekda.post(f"/tasks/{branches['Sekda']['id']}/complete", json={"data": {"hasil_c": "C"}}),
+    ])
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    for server in servers:  # every server sees both branches' data and the join's next step
+        final = Client(server, "pemohon").get(f"/instances/{iid}").json()
+        assert final["data"]["hasil_b"] == "B" and final["data"]["hasil_c"] == "C"
+        assert [t["spec_id"] for t in final["ready_tasks"]] == ["periksa"]
+    alur = make_alur(db_url, demo=False)
+    try:
+        assert alur.verify(iid) == []
+    finally:
+        alur.db.engine.dispose()
+
+
+def test_twenty_clients_complete_the_same_task_exactly_one_wins(server: LiveServer, db_url: str) -> None:
+    twenty_clients_complete_the_same_task([server], db_url)
 
 
 def test_letter_numbers_of_twenty_concurrent_instances_are_unique_and_gap_free(
         server: LiveServer, db_url: str) -> None:
-    driver = Driver(server)
-    tasks = []
-    for _ in range(20):
-        iid = driver.start()["id"]
-        tasks.append(driver.drive_to(iid, 11))
-    responses = run_together([lambda t=t: driver.advance(t) for t in tasks])
-    assert [r.status_code for r in responses] == [200] * 20
-    numbers = [r.json()["letter_number"] for r in responses]
-    sequences = sorted(int(n.split("/")[1]) for n in numbers)
-    assert sequences == list(range(1, 21)) and len(set(numbers)) == 20
-    alur = make_alur(db_url, demo=False)
-    with alur.unit_of_work(write=False) as uow:
-        assert uow.session.scalar(select(func.count()).select_from(LetterRegisterEntry)) == 20
+    twenty_letters_numbered_at_once([server], db_url)
 
 
 def test_sigkill_in_the_middle_of_a_load_loses_nothing_acknowledged(server: LiveServer, db_url: str) -> None:
@@ -179,24 +236,4 @@ def test_sigkill_in_the_middle_of_a_load_loses_nothing_acknowledged(server: Live
 
 
 def test_parallel_branches_completed_at_the_same_moment_keep_both(server: LiveServer, db_url: str) -> None:
-    diagram = Path(__file__).parent / "diagrams" / "paralel.bpmn"
-    owner = Client(server, "pemilik-proses")
-    deployed = owner.post("/processes", files={"file": ("paralel.bpmn", diagram.read_bytes(), "application/xml")})
-    assert deployed.status_code == 201, deployed.text
-    pemohon = Client(server, "pemohon")
-    started = pemohon.post("/instances", json={"process": "uji_paralel", "data": {}})
-    assert started.status_code == 201, started.text
-    iid, first = started.json()["id"], started.json()["ready_tasks"][0]
-    assert pemohon.post(f"/tasks/{first['id']}/complete", json={"data": {"perihal": "uji"}}).status_code == 200
-    branches = {t["lane"]: t for t in pemohon.get(f"/instances/{iid}").json()["ready_tasks"]}
-    assert set(branches) == {"Kepala Biro", "Sekda"}
-    biro, sekda = Client(server, "kepala-biro"), Client(server, "sekda")
-    responses = run_together([
-        lambda: biro.post(f"/tasks/{branches['Kepala Biro']['id']}/complete", json={"data": {"hasil_b": "B"}}),
-        lambda: sekda.post(f"/tasks/{branches['Sekda']['id']}/complete", json={"data": {"hasil_c": "C"}}),
-    ])
-    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
-    final = pemohon.get(f"/instances/{iid}").json()
-    assert final["data"]["hasil_b"] == "B" and final["data"]["hasil_c"] == "C"
-    assert [t["spec_id"] for t in final["ready_tasks"]] == ["periksa"]
-    assert make_alur(db_url, demo=False).verify(iid) == []
+    parallel_branches_completed_at_once([server], db_url)

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.services import Alur
 from engine.users import DEMO_PASSWORD, create_user
+from tests.helpers import drive_to, start
 
 SHOTS = Path(tempfile.gettempdir()) / "alur-rework-shots"
 RETURN_NOTE_2 = "Surat PD belum ditandatangani kepala dinas.\nMohon unggah ulang bila perlu dan perbaiki perihal."
@@ -40,6 +41,17 @@ def one_page_pdf(text: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def fits(page: Any, what: str) -> None:
+    """The page does not scroll sideways: nothing is wider than the window."""
+    used, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    if used > width:  # name the widest elements that stick out, to say what to fix
+        wide = page.evaluate("""w => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > w + 0.5)
+            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.')
+                 + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)""", width)
+        raise AssertionError(f"{what} ({page.url}) scrolls sideways at {width} px: {used} px wide; {wide}")
 
 
 def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser: Any, tmp_path: Path) -> None:
@@ -145,12 +157,18 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     mobile.goto(page.url)
     expect(mobile.locator("#return-banner")).to_be_visible()
     data_top = mobile.locator("aside.col-side").bounding_box()
+    docs_top = mobile.locator("aside.col-side h2:has-text('Dokumen masukan')").bounding_box()
     button_top = mobile.locator("form.form button[type='submit']").first.bounding_box()
-    assert data_top and button_top and data_top["y"] < button_top["y"]  # request data before the buttons
+    assert data_top and docs_top and button_top  # request data and documents before the buttons
+    assert data_top["y"] < button_top["y"] and docs_top["y"] < button_top["y"]
+    header = mobile.locator("header.topbar").bounding_box()
+    assert header and header["height"] <= 56, header  # compact: one row, the menu behind its button
+    fits(mobile, "the returned task")
     mobile.screenshot(path=str(SHOTS / "task-after-return-390.png"), full_page=True)
     mobile.screenshot(path=str(SHOTS / "task-after-return-390-top.png"))  # the first screen, at full size
     mobile.goto(f"{base}/")
     expect(mobile.locator(".task-card .badge-return")).to_have_count(1)
+    fits(mobile, "the inbox")
     mobile.screenshot(path=str(SHOTS / "inbox-390.png"), full_page=True)
     mobile.context.close()
     page.fill("#f_perihal", "Permohonan narasumber bimtek koperasi (diperbaiki)")
@@ -272,5 +290,99 @@ def test_returns_claims_and_forms_in_the_browser(live: tuple[str, Alur], browser
     expect(viewport).to_have_attribute("transform", fitted or "")
     logout()
 
+    assert not problems, problems
+    print(f"screenshots: {SHOTS}")
+
+
+def test_no_page_scrolls_sideways_at_390_px_and_a_lane_head_reassigns(live: tuple[str, Alur], browser: Any) -> None:
+    """Every menu page of every role at 390 px (and a task, a request, an account), then the lane's head at work."""
+    from playwright.sync_api import expect
+
+    base, alur = live
+    create_user(alur, "kabag-dua", DEMO_PASSWORD, ["Kepala Bagian Terkait"], "Kabag Kedua")
+    waiting = drive_to(alur, start(alur), 2)
+    record = drive_to(alur, start(alur), 5)
+    SHOTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+
+    def new_page(width: int, height: int = 844) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="id-ID")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.goto(f"{base}/login")
+        return page
+
+    def login(page: Any, username: str) -> None:
+        page.fill("#username", username)
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("button:has-text('Masuk')")
+        expect(page.locator("header .whoami")).to_be_visible()
+
+    extra = {"pemohon": ["/permohonan/baru", f"/permohonan/{record.instance_id}"],
+             "petugas-informasi-tu": [f"/tugas/{waiting.id}", f"/permohonan/{waiting.instance_id}"],
+             "kepala-bagian-terkait": [f"/tugas/{record.id}"],
+             "pemilik-proses": [f"/permohonan/{record.instance_id}"],
+             "admin": ["/pengguna/kabag-dua", f"/tugas/{record.id}"]}
+    walked = 0
+    for username, pages in extra.items():
+        page = new_page(390)
+        fits(page, "the login page")
+        login(page, username)
+        nav = page.locator("nav.mainnav")
+        expect(nav).to_be_hidden()  # the compact header: the menu waits behind its button
+        header = page.locator("header.topbar").bounding_box()
+        assert header and header["height"] <= 56, (username, header)
+        page.click("label.menu-button")
+        expect(nav).to_be_visible()
+        fits(page, f"the open menu of {username}")
+        links = nav.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert len(links) >= 3, links
+        if username == "admin":
+            page.screenshot(path=str(SHOTS / "menu-admin-390.png"))
+        for path in links + pages:
+            response = page.goto(base + path)
+            assert response and response.status == 200, (username, path, response and response.status)
+            page.wait_for_load_state("load")
+            fits(page, f"{path} for {username}")
+            walked += 1
+        page.context.close()
+    assert walked >= 25, walked
+
+    # The Kabag heads "Kepala Bagian Terkait": gives the task to a colleague, then frees it again.
+    page = new_page(1366, 900)
+    login(page, "kepala-bagian-terkait")
+    expect(page.locator("label.menu-button")).to_be_hidden()  # on a wide screen the menu is just there
+    expect(page.locator("nav.mainnav")).to_be_visible()
+    page.goto(f"{base}/tugas/{record.id}")
+    options = page.locator("#reassign_to option")
+    expect(options).to_have_text(["kabag-dua", "kepala-bagian-terkait (saya)"])
+    page.select_option("#reassign_to", "kabag-dua")
+    page.click("#reassign button:has-text('Alihkan')")
+    expect(page.locator(".flash-ok")).to_contain_text("Tugas dialihkan ke kabag-dua")
+    expect(page.locator("#held-by")).to_contain_text("Sedang dikerjakan oleh kabag-dua")
+    expect(page.locator("form[data-draft]")).to_have_count(0)  # the head, too, waits for the holder
+    expect(page.locator("#reassign_to option")).to_have_text(["kepala-bagian-terkait (saya)"])
+    page.screenshot(path=str(SHOTS / "task-head-1366.png"), full_page=True)
+    page.click("#release-other")
+    expect(page.locator(".flash-ok")).to_contain_text("Tugas dilepas")
+    expect(page.locator("button:has-text('Saya kerjakan')")).to_be_visible()
+    page.context.close()
+    mobile = new_page(390)
+    login(mobile, "kepala-bagian-terkait")
+    mobile.goto(f"{base}/tugas/{record.id}")
+    expect(mobile.locator("#reassign")).to_be_visible()
+    fits(mobile, "the head's task page")
+    mobile.screenshot(path=str(SHOTS / "task-head-390.png"), full_page=True)
+    mobile.context.close()
+    colleague = new_page(1366, 900)  # a plain member of the lane sees no reassignment
+    login(colleague, "kabag-dua")
+    colleague.goto(f"{base}/tugas/{record.id}")
+    expect(colleague.locator("button:has-text('Saya kerjakan')")).to_be_visible()
+    expect(colleague.locator("#reassign")).to_have_count(0)
+    colleague.context.close()
+    kinds = [(e.kind, e.actor) for e in alur.audit_log(record.instance_id) if e.kind in {"reassign", "release"}]
+    assert kinds == [("reassign", "kepala-bagian-terkait"), ("release", "kepala-bagian-terkait")]
     assert not problems, problems
     print(f"screenshots: {SHOTS}")
