@@ -109,7 +109,8 @@ def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles, workdir: Pat
         report.add("3", f"HTTP: per step after {returns} returns (median)", value, "ms")
         report.add("3", f"HTTP: bytes read per step after {returns} returns (median)", http.bytes_median[returns] / KB,
                    "KB")
-    report.add("3", f"HTTP: {last} returns / {first} returns", http.ratio, "x", "<= 1.2", http.ratio <= 1.2)
+    report.add("3", f"HTTP: {last} returns / {first} returns", http.ratio, "x", f"<= {targets.HTTP_FLAT_RATIO:g}",
+               http.ratio <= targets.HTTP_FLAT_RATIO)
     report.detail("flatness_http", http)
 
 
