@@ -33,7 +33,7 @@ from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, Throttled
-from engine.inbox import InboxQuery, inbox
+from engine.inbox import InboxQuery, InboxTask, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
@@ -189,11 +189,12 @@ def version_of(definition: ProcessDefinition) -> dict[str, Any]:
         bpmn_url=url_for("rest.process_bpmn", key=definition.key, version=definition.version))
 
 
-def ready_of(record: TaskRecord, now: datetime) -> dict[str, Any]:
+def ready_of(record: TaskRecord | InboxTask, now: datetime, tasks_url: str | None = None) -> dict[str, Any]:
+    """A ready task as answers show it; its url is <tasks_url>/<id> (pass `tasks_url` for a list: one url_for)."""
     return dict(id=record.id, spec_id=record.spec_id, name=record.name, step_no=record.step_no, lane=record.lane,
                 ready_at=record.ready_at, due_at=record.due_at, standard_minutes=record.standard_minutes,
                 waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now),
-                url=url_for("rest.get_task", task_id=record.id))
+                url=f"{tasks_url or url_for('rest.list_tasks')}/{record.id}")
 
 
 def history_of(record: TaskRecord) -> s.HistoryEntry:
@@ -217,13 +218,14 @@ def group_of(document: Document) -> s.DocumentGroup:
                                        doc_type=document.doc_type))
 
 
-def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> dict[str, Any]:
+def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime, url: str | None = None,
+               tasks_url: str | None = None) -> dict[str, Any]:
     return dict(id=instance.id, process=instance.definition.key, process_name=instance.definition.name,
                 version=instance.definition.version, status=instance.status, perihal=instance.perihal,
                 agency=instance.agency, started_at=instance.started_at, started_by=instance.started_by,
                 ended_at=instance.ended_at, end_event=instance.end_event, letter_number=instance.letter_number,
-                url=url_for("rest.get_instance", instance_id=instance.id),
-                overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now) for r in ready])
+                url=url or url_for("rest.get_instance", instance_id=instance.id),
+                overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now, tasks_url) for r in ready])
 
 
 def instance_of(detail: InstanceDetail, now: datetime | None = None) -> s.Instance:
@@ -413,7 +415,10 @@ def list_instances(query: s.InstanceQuery) -> Any:
     found = services().instances(actor(), filters)
     ready = services().ready_of([i.id for i in found]) if found else {}
     now = utcnow()
-    return s.InstanceList(instances=[summary_of(i, ready.get(i.id, []), now) for i in found],
+    list_url = url_for("rest.list_instances")  # each request's url is <this>/<id> (one url_for, not one a row)
+    tasks_url = url_for("rest.list_tasks")
+    return s.InstanceList(instances=[summary_of(i, ready.get(i.id, []), now, f"{list_url}/{i.id}", tasks_url)
+                                     for i in found],
                           limit=filters.limit, offset=filters.offset)
 
 
@@ -484,10 +489,11 @@ def list_tasks(query: s.TaskQuery) -> Any:
         returned=bool(query.returned), mine=bool(query.mine), sort="tenggat" if query.sort == "due" else "menunggu",
         limit=query.limit or 100, offset=query.offset or 0))
     counts = found.counts
+    tasks_url = url_for("rest.list_tasks")  # each task's url is <this>/<id> (one url_for, not one a row)
     return s.InboxList(tasks=[
-        s.InboxTask(**ready_of(r, now), instance_id=r.instance_id, perihal=r.instance.perihal,
-                    agency=r.instance.agency, process=r.instance.definition.key,
-                    returned=r.returned_by_task is not None, claimed_by=r.claimed_by)
+        s.InboxTask(**ready_of(r, now, tasks_url), instance_id=r.instance_id, perihal=r.instance.perihal,
+                    agency=r.instance.agency, process=r.instance.process, returned=r.returned_by_task is not None,
+                    claimed_by=r.claimed_by)
         for r in found.tasks],
         counts=s.InboxCounts(all=counts["semua"], overdue=counts["terlambat"], returned=counts["dikembalikan"],
                              mine=counts["saya"]),

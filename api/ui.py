@@ -66,7 +66,7 @@ from engine.errors import (
     ScheduleConflict,
     Throttled,
 )
-from engine.inbox import SORTS, InboxQuery
+from engine.inbox import SORTS, InboxQuery, InboxTask
 from engine.inbox import inbox as inbox_page
 from engine.letters import AGENCY_FIELD
 from engine.models import Instance, ProcessDefinition, TaskRecord
@@ -306,7 +306,7 @@ def _instance_data(model: SopModel, instance: Instance) -> list[tuple[str, str]]
     return shown
 
 
-def _waiting(record: TaskRecord) -> dict[str, Any]:
+def _waiting(record: TaskRecord | InboxTask) -> dict[str, Any]:
     """How long a step has waited in office working time (what its standard is measured against)."""
     waited = services().calendar().working_seconds(record.ready_at, record.completed_at or utcnow())
     return {"text": f"{timeline.duration_text(waited)} jam kerja", "overdue": overdue(record),

@@ -1,4 +1,5 @@
-"""`python -m bench [--tiny] [--json PATH] [--workers N] [--baseline FILE]`: measure Alur here, print a table.
+"""`python -m bench [--tiny] [--json PATH] [--workers N] [--baseline FILE] [--only inbox [--keep DIR]]`:
+measure Alur on this machine and print a table.
 
 Everything runs on data made here, in a temporary folder and fresh PostgreSQL databases
 (`alur_bench_<random>_*`), all removed at the end. See bench/README.md for what is measured.
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bench import http_flat, inbox, load, reporting, service, spiff, storage, targets
 from bench.common import FULL, PG_SERVER_URL, TINY, Sizes, SqliteFiles, make_alur, pg_database, sop_model
@@ -188,6 +190,52 @@ def two_servers(report: Report, sizes: Sizes, url: str, workers: int, workdir: P
     report.detail("http_postgresql_2_servers", {"workers": split, "warmup": warm, "summary": s})
 
 
+@contextmanager
+def kept_database(kind: str, files: SqliteFiles, keep: Path | None) -> Iterator[str]:
+    """Part 5 alone: a fresh database, or with `keep` one that outlives the run (a SQLite file in `keep`,
+    the PostgreSQL database `alur_bench_inbox_kept`), migrated to the code's head on every run."""
+    if keep is None:
+        with database(kind, files, "inbox") as url:
+            yield url
+        return
+    keep.mkdir(parents=True, exist_ok=True)
+    if kind == "SQLite":
+        url = SqliteFiles.sqlite_url(keep / "inbox.sqlite")
+    else:
+        admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'alur_bench_inbox_kept'")):
+                    conn.execute(text('CREATE DATABASE "alur_bench_inbox_kept"'))
+        finally:
+            admin.dispose()
+        url = make_url(PG_SERVER_URL).set(database="alur_bench_inbox_kept").render_as_string(hide_password=False)
+    make_alur(url).db.engine.dispose()
+    yield url
+
+
+def part_inbox(report: Report, sizes: Sizes, files: SqliteFiles, kind: str, workers: int, workdir: Path,
+               progress: Progress, keep: Path | None) -> None:
+    """Part 5 alone (`--only inbox`): generate the big database (once, with `--keep`), then measure."""
+    model = sop_model()
+    with kept_database(kind, files, keep) as url:
+        alur = service_layer(url)
+        try:
+            with alur.db.engine.connect() as conn:
+                have = conn.scalar(text("SELECT COUNT(*) FROM instances")) or 0
+            if have < sizes.inbox_instances:
+                progress(f"5. inbox on {kind}: generating {sizes.inbox_instances:,} instances")
+                generated = inbox.generate(alur, sizes.inbox_instances, sizes.inbox_open_tasks)
+            else:
+                progress(f"5. inbox on {kind}: reusing {have:,} instances in {url}")
+                generated = inbox.counted(alur)
+        finally:
+            alur.db.engine.dispose()
+        with Server(url, workers, workdir / "gunicorn.log") as server:
+            result = inbox.measure(server, model, sizes.inbox_requests, sizes.inbox_budget_seconds, generated)
+    report_inbox(report, kind, result)
+
+
 def report_http(report: Report, kind: str, summaries: list[load.LoadSummary], warm: load.LoadRun) -> None:
     most = max(s.clients for s in summaries)
     for s in summaries:
@@ -270,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="every part at a tiny size (under a minute)")
     parser.add_argument("--json", type=Path, default=None,
                         help=f"where to write the results as JSON (default {DEFAULT_JSON}; tiny runs: none)")
+    parser.add_argument("--only", choices=["inbox"], default=None,
+                        help="run one part alone: inbox = part 5 on SQLite and PostgreSQL")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="with --only inbox: keep the big databases (a SQLite file in this folder, the "
+                             "PostgreSQL database alur_bench_inbox_kept) and reuse them in the next run")
     parser.add_argument("--workers", type=int, default=None,
                         help=f"gunicorn workers (default 2 * cores + 1 = {default_workers()}; tiny runs: 2)")
     parser.add_argument("--baseline", type=Path, default=None,
@@ -284,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--baseline: {baseline_path} does not exist")
     sizes = TINY if args.tiny else FULL
     workers = args.workers or (2 if args.tiny else default_workers())
-    json_path = args.json or (None if args.tiny else DEFAULT_JSON)
+    json_path = args.json or (None if args.tiny or args.only else DEFAULT_JSON)
     progress = Progress()
     report = Report(meta={
         "size": sizes.name, "cores": os.cpu_count(), "python": platform.python_version(),
@@ -300,14 +353,18 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         files = SqliteFiles(workdir)
         try:
-            progress("1. bare SpiffWorkflow")
-            bare = part_spiff(report, sizes)
-            progress("2. service layer on SQLite")
-            part_service(report, sizes, files, bare)
-            progress("3. flatness")
-            part_flatness(report, sizes, files, workdir)
-            for kind in ("SQLite", "PostgreSQL"):
-                part_api(report, sizes, files, kind, workers, workdir, progress)
+            if args.only == "inbox":
+                for kind in ("SQLite", "PostgreSQL"):
+                    part_inbox(report, sizes, files, kind, workers, workdir, progress, args.keep)
+            else:
+                progress("1. bare SpiffWorkflow")
+                bare = part_spiff(report, sizes)
+                progress("2. service layer on SQLite")
+                part_service(report, sizes, files, bare)
+                progress("3. flatness")
+                part_flatness(report, sizes, files, workdir)
+                for kind in ("SQLite", "PostgreSQL"):
+                    part_api(report, sizes, files, kind, workers, workdir, progress)
         except BaseException:
             log = workdir / "gunicorn.log"
             if log.exists():

@@ -114,7 +114,9 @@ class Instance(Base):
 
     __tablename__ = "instances"
     __table_args__ = (
-        Index("ix_instances_status_started", "status", "started_at"),
+        # the list, newest first (started_at DESC, id DESC), under a status and/or a date range
+        Index("ix_instances_status_started", "status", "started_at", "id"),
+        Index("ix_instances_started", "started_at", "id"),
         Index("ix_instances_status_id", "status", "id"),
     )
 
@@ -147,14 +149,20 @@ class TaskRecord(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         # Open tasks are few among millions of finished ones: index only those.
-        # the inbox of a lane: covers its counts per filter and its pages without reading the rows
+        # the inbox of a lane: covers its counts per filter and its pages without reading the rows, in the
+        # order of waiting and of due time; both cover the counts (SQLite, without statistics, picks either;
+        # state too: SQLite counts an index as covering only when it holds every column the query names)
         Index("ix_tasks_ready_inbox", "lane", "ready_at", "seq", "due_at", "returned_by_task", "claimed_by",
-              "step_no", "instance_id", sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
-        Index("ix_tasks_ready_lane_due", "lane", "due_at", "seq", sqlite_where=text("state = 'ready'"),
+              "step_no", "instance_id", "state", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
+        Index("ix_tasks_ready_lane_due", "lane", "due_at", "seq", "returned_by_task", "claimed_by", "step_no", "state",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_ready_due", "due_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_instance_seq", "instance_id", "seq"),
+        # the open tasks of a request: the list's overdue filter and the ready tasks of a page of requests
+        Index("ix_tasks_ready_instance", "instance_id", "due_at", sqlite_where=text("state = 'ready'"),
+              postgresql_where=text("state = 'ready'")),
         Index("ix_tasks_ready_claimed", "claimed_by", "ready_at", sqlite_where=text("state = 'ready'"),
               postgresql_where=text("state = 'ready'")),
         # Reports: backlog and overdue per step without reading the rows of open tasks.

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, raiseload, undefer
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, contains_eager, defer, raiseload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import decisions, state
@@ -22,6 +22,7 @@ from engine.clock import utcnow
 from engine.db import Database
 from engine.diagram import ParsedDiagram, Step
 from engine.errors import Forbidden, NotFound
+from engine.inbox import InboxTask
 from engine.models import (
     AuditEvent,
     Document,
@@ -51,7 +52,7 @@ def can_complete(record: TaskRecord, instance: Instance, actor: Actor) -> bool:
     return record.state == "ready" and instance.status == "running" and record.lane in actor.lanes
 
 
-def overdue(record: TaskRecord, now: datetime | None = None) -> bool:
+def overdue(record: TaskRecord | InboxTask, now: datetime | None = None) -> bool:
     return record.state == "ready" and record.due_at is not None and record.due_at < (now or utcnow())
 
 
@@ -328,7 +329,10 @@ class Queries:
 
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         with unit_of_work(self.db, write=False) as uow:
-            stmt = select(Instance).order_by(Instance.id.desc())
+            # newest first by start time: a date range or a status reads its index backwards and stops
+            # a list shows no form data: not read, not decoded (and touching it raises, not lazy-loads)
+            stmt = (select(Instance).options(defer(Instance.data, raiseload=True))
+                    .order_by(Instance.started_at.desc(), Instance.id.desc()))
             if actor.agency:
                 stmt = stmt.where(Instance.agency == actor.agency)
             if filters.status:
@@ -340,10 +344,11 @@ class Queries:
             if filters.started_to:
                 stmt = stmt.where(Instance.started_at < filters.started_to)
             if filters.overdue is not None:
-                overdue_ids = select(TaskRecord.instance_id).where(
-                    TaskRecord.state == "ready", TaskRecord.due_at < utcnow())
-                stmt = stmt.where(Instance.id.in_(overdue_ids) if filters.overdue
-                                  else Instance.id.not_in(overdue_ids))
+                # (NOT) EXISTS: probes the request's open tasks (ix_tasks_ready_instance) row by row while the
+                # list is read in its order, instead of collecting every overdue task first
+                late = exists().where(TaskRecord.instance_id == Instance.id, TaskRecord.state == "ready",
+                                      TaskRecord.due_at < utcnow())
+                stmt = stmt.where(late if filters.overdue else ~late)
             return list(uow.session.scalars(stmt.limit(filters.limit).offset(filters.offset)))
 
     def ready_of(self, instance_ids: Sequence[int]) -> dict[int, list[TaskRecord]]:

@@ -222,7 +222,7 @@ def test_the_instance_row_counts_returns_and_the_path_standard(alur: Alur, retur
     assert alur.verify(returned_often) == []
     # a database migrated from before the counts gets them from the task table
     alur.db.engine.dispose()
-    command.downgrade(alembic_config(db_url), "-1")  # before 0010_instance_counts
+    command.downgrade(alembic_config(db_url), "-1")  # before 0014_instance_counts
     command.upgrade(alembic_config(db_url), "head")
     again = make_alur(db_url, demo=False)
     try:

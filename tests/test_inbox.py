@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from engine import claims
-from engine.actors import SYSTEM
+from engine.actors import SYSTEM, Filters
+from engine.clock import utcnow
 from engine.demo import actor_for_lane, fill
 from engine.inbox import InboxQuery, inbox
-from engine.models import TaskRecord
+from engine.models import Instance, TaskRecord
 from engine.services import Alur
+from engine.testing import make_alur
 from tests.helpers import current, drive_to, start, step
+from tests.test_api import Api
 from tests.test_ui import login
 
 TU = "Petugas Informasi/TU"
@@ -38,6 +44,18 @@ def _three_requests(alur: Alur) -> tuple[int, int, int]:
 
 
 def test_search_filters_counts_sort_and_paging(alur: Alur) -> None:
+    _search_filters_counts_sort_and_paging(alur)
+
+
+def test_search_filters_counts_sort_and_paging_on_postgresql(pg_url: str) -> None:
+    alur = make_alur(pg_url)
+    try:
+        _search_filters_counts_sort_and_paging(alur)
+    finally:
+        alur.db.engine.dispose()
+
+
+def _search_filters_counts_sort_and_paging(alur: Alur) -> None:
     first, second, third = _three_requests(alur)
     tu = actor_for_lane(alur, TU)
     everything = inbox(alur, tu, InboxQuery())
@@ -86,3 +104,58 @@ def test_the_inbox_page_marks_returned_and_held_tasks_and_counts_filters(alur: A
     assert f'data-instance="{iid}"' not in client.get("/?cari=tidak-ada-yang-cocok").text
     claims.claim(alur, current(alur, iid).id, actor_for_lane(alur, "Pemohon"))
     assert "Anda kerjakan" in client.get("/").text
+
+
+@contextmanager
+def statements(alur: Alur) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(alur.db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(alur.db.engine, "before_cursor_execute", count)
+
+
+def test_a_page_of_the_inbox_or_the_list_costs_the_same_statements_whatever_its_size(
+        alur: Alur, client: FlaskClient) -> None:
+    """No statement per row (N+1): a page of one task and a page of three read the same statements."""
+    _three_requests(alur)
+    api = Api(client)
+    api.token("petugas-informasi-tu"), api.token("admin")
+    counted = {}
+    for path, who, key in (("/api/v1/tasks", "petugas-informasi-tu", "tasks"),
+                           ("/api/v1/instances", "admin", "instances")):
+        for limit in (1, 3):
+            with statements(alur) as seen:
+                body = api.get(f"{path}?limit={limit}", who).json
+            assert len(body[key]) == limit
+            counted[path, limit] = [s.split()[0].upper() for s in seen]
+        assert counted[path, 1] == counted[path, 3], counted
+    # the token, the counts of every filter, the page (each read in its own transaction on SQLite: BEGIN)
+    assert [s for s in counted["/api/v1/tasks", 3] if s != "BEGIN"] == ["SELECT"] * 3
+    assert [s for s in counted["/api/v1/instances", 3] if s != "BEGIN"] == ["SELECT"] * 3
+
+
+def test_the_instance_list_filters_and_order_on_postgresql(pg_url: str) -> None:
+    """Newest first by start time, the overdue filter both ways and a date range, on PostgreSQL's plans."""
+    alur = make_alur(pg_url)
+    try:
+        first, second, third = _three_requests(alur)
+        with alur.unit_of_work() as uow:  # the first request started a day earlier
+            uow.session.execute(update(Instance).where(Instance.id == first)
+                                .values(started_at=Instance.started_at - timedelta(days=1)))
+
+        def ids(**filters: Any) -> list[int]:
+            return [i.id for i in alur.instances(SYSTEM, Filters(**filters))]
+
+        assert ids() == [third, second, first]
+        assert ids(overdue=True) == [third] and ids(overdue=False) == [second, first]
+        assert ids(started_from=utcnow() - timedelta(hours=12)) == [third, second]
+        assert ids(started_to=utcnow() - timedelta(hours=12)) == [first]
+        assert ids(status="running", limit=1, offset=1) == [second]
+    finally:
+        alur.db.engine.dispose()

@@ -1,7 +1,7 @@
 """lane heads: a flag on the lane membership (the head may reassign and release the lane's tasks)
 
 Revision ID: 0013_lane_heads
-Revises: 0008_reports
+Revises: 0010_inbox
 Create Date: 2026-11-28 11:00:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013_lane_heads'
-down_revision = '0008_reports'
+down_revision = '0010_inbox'
 branch_labels = None
 depends_on = None
 

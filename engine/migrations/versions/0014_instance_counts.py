@@ -1,6 +1,6 @@
 """instances.return_count and instances.path_standard_minutes: a request's page reads no history for them
 
-Revision ID: 0010_instance_counts
+Revision ID: 0014_instance_counts
 Revises: 0013_lane_heads
 Create Date: 2026-11-28 11:10:00
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_instance_counts'
+revision = '0014_instance_counts'
 down_revision = '0013_lane_heads'
 branch_labels = None
 depends_on = None
