@@ -117,7 +117,7 @@ def refusal(exc: ValidationError, model: type[BaseModel] | None = None) -> BadRe
     kind = first["type"]
     if kind == "missing":
         return BadRequest(f"'{field}' wajib ada", field)
-    if kind in ("nul_character", "not_unicode", "query"):
+    if kind in ("nul_character", "not_unicode", "query", "json_text"):
         return BadRequest(f"{where} {first['msg']}", field)
     if kind in _KIND:
         return BadRequest(f"{where} harus berupa {_KIND[kind]}", field)

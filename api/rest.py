@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -31,18 +32,19 @@ from api.errors import BadRequest, body_of, refusal, status_of
 from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
-from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidDiagram, NotFound, Throttled
+from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, Throttled
 from engine.inbox import InboxQuery, InboxTask, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
-from engine.queries import InstanceDetail, TaskDetail, overdue
+from engine.queries import RECENT_HISTORY, InstanceDetail, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, revoke_token
 from engine.worktime import HARI
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
 
 F = TypeVar("F", bound=Callable[..., Any])
+FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 ID = f"int(min=1, max={s.MAX_ID})"   # ids are 32-bit integers; others are no route (404)
 
 
@@ -55,6 +57,8 @@ def _refuse(req: Any, resp: Any, error: ValidationError | None, instance: Any, a
         metadata = spec.get_function_metadata(current_app.view_functions[req.endpoint])
         context = getattr(req, "context", None)
         if metadata is None or metadata.json is None or context is None or context.json is not None:
+            return
+        if metadata.form is not None and req.mimetype in FORM_MEDIA:  # the endpoint takes a form too: it is one
             return
         model = getattr(s, metadata.json)
         try:
@@ -185,10 +189,12 @@ def version_of(definition: ProcessDefinition) -> dict[str, Any]:
         bpmn_url=url_for("rest.process_bpmn", key=definition.key, version=definition.version))
 
 
-def ready_of(record: TaskRecord | InboxTask, now: datetime) -> dict[str, Any]:
+def ready_of(record: TaskRecord | InboxTask, now: datetime, tasks_url: str | None = None) -> dict[str, Any]:
+    """A ready task as answers show it; its url is <tasks_url>/<id> (pass `tasks_url` for a list: one url_for)."""
     return dict(id=record.id, spec_id=record.spec_id, name=record.name, step_no=record.step_no, lane=record.lane,
                 ready_at=record.ready_at, due_at=record.due_at, standard_minutes=record.standard_minutes,
-                waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now))
+                waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now),
+                url=f"{tasks_url or url_for('rest.list_tasks')}/{record.id}")
 
 
 def history_of(record: TaskRecord) -> s.HistoryEntry:
@@ -206,26 +212,43 @@ def document_version_of(doc_type: str, version: DocumentVersion) -> s.DocumentVe
 
 
 def group_of(document: Document) -> s.DocumentGroup:
-    return s.DocumentGroup(type=document.doc_type,
-                           versions=[document_version_of(document.doc_type, v) for v in document.versions])
+    return s.DocumentGroup(type=document.doc_type, total=document.versions[-1].version,
+                           versions=[document_version_of(document.doc_type, v) for v in document.versions],
+                           url=url_for("rest.instance_document", instance_id=document.instance_id,
+                                       doc_type=document.doc_type))
 
 
-def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime, url: str | None = None) -> dict[str, Any]:
+def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime, url: str | None = None,
+               tasks_url: str | None = None) -> dict[str, Any]:
     return dict(id=instance.id, process=instance.definition.key, process_name=instance.definition.name,
                 version=instance.definition.version, status=instance.status, perihal=instance.perihal,
                 agency=instance.agency, started_at=instance.started_at, started_by=instance.started_by,
                 ended_at=instance.ended_at, end_event=instance.end_event, letter_number=instance.letter_number,
                 url=url or url_for("rest.get_instance", instance_id=instance.id),
-                overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now) for r in ready])
+                overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now, tasks_url) for r in ready])
 
 
 def instance_of(detail: InstanceDetail, now: datetime | None = None) -> s.Instance:
     now = now or utcnow()
+    instance_id = detail.instance.id
+    older = detail.older
     return s.Instance(**summary_of(detail.instance, detail.ready, now), data=dict(detail.instance.data or {}),
-                      history=[history_of(r) for r in detail.history], returns=detail.returns,
-                      lead_seconds=max(0, int(detail.lead_seconds)), lead_working_seconds=detail.lead_working_seconds,
+                      history=[history_of(r) for r in detail.history], history_total=detail.history_total,
+                      history_url=url_for("rest.instance_history", instance_id=instance_id),
+                      history_older_url=None if older is None else url_for(
+                          "rest.instance_history", instance_id=instance_id, before=older),
+                      returns=detail.returns, lead_seconds=max(0, int(detail.lead_seconds)),
+                      lead_working_seconds=detail.lead_working_seconds,
                       path_standard_minutes=detail.path_standard_minutes,
                       documents=[group_of(d) for d in detail.documents])
+
+
+def completion_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> s.Completion:
+    return s.Completion(instance_id=instance.id, status=instance.status, ended=instance.status != "running",
+                        ended_at=instance.ended_at, end_event=instance.end_event, letter_number=instance.letter_number,
+                        ready_tasks=[ready_of(r, now) for r in ready],
+                        url=url_for("rest.get_instance", instance_id=instance.id),
+                        history_url=url_for("rest.instance_history", instance_id=instance.id))
 
 
 def task_of(detail: TaskDetail, who: Actor, now: datetime) -> s.TaskDetail:
@@ -236,7 +259,9 @@ def task_of(detail: TaskDetail, who: Actor, now: datetime) -> s.TaskDetail:
             *older, current = document.versions
             inputs.append(s.InputDocument(type=document.doc_type,
                                           current=document_version_of(document.doc_type, current),
-                                          older=[document_version_of(document.doc_type, v) for v in reversed(older)]))
+                                          older=[document_version_of(document.doc_type, v) for v in reversed(older)],
+                                          url=url_for("rest.instance_document", instance_id=instance.id,
+                                                      doc_type=document.doc_type)))
     attached = [document_version_of(d.doc_type, v) for d in detail.documents for v in d.versions
                 if v.task_id == record.id]
     fields = [s.FormField(id=f.id, label=f.label, type=f.type, required=f.required, required_when=f.required_when,
@@ -273,11 +298,11 @@ def rework_of(detail: TaskDetail) -> s.Rework:
                                      filename=d.version.filename, new_version_required=d.new_version_required,
                                      replaced_here=d.replaced_here, kept=d.kept)
                    for d in rework.earlier_documents.values()],
-        decisions=[s.Decision(value=v, label=label) for v, label in rework.decisions])
+        decisions=[s.Decision(value=v, label=label) for v, label in rework.decisions], older_notes=rework.older_notes)
 
 
 def _instance(instance_id: int) -> s.Instance:
-    return instance_of(services().instance(instance_id, actor()))
+    return instance_of(services().instance(instance_id, actor(), recent=RECENT_HISTORY))
 
 
 def _location(endpoint: str, **values: Any) -> dict[str, str]:
@@ -391,7 +416,9 @@ def list_instances(query: s.InstanceQuery) -> Any:
     ready = services().ready_of([i.id for i in found]) if found else {}
     now = utcnow()
     list_url = url_for("rest.list_instances")  # each request's url is <this>/<id> (one url_for, not one a row)
-    return s.InstanceList(instances=[summary_of(i, ready.get(i.id, []), now, f"{list_url}/{i.id}") for i in found],
+    tasks_url = url_for("rest.list_tasks")
+    return s.InstanceList(instances=[summary_of(i, ready.get(i.id, []), now, f"{list_url}/{i.id}", tasks_url)
+                                     for i in found],
                           limit=filters.limit, offset=filters.offset)
 
 
@@ -402,6 +429,38 @@ def list_instances(query: s.InstanceQuery) -> Any:
 def get_instance(instance_id: int) -> Any:
     """One request."""
     return _instance(instance_id)
+
+
+@bp.get(f"/instances/<{ID}:instance_id>/history")
+@authenticated
+@spec.validate(query=s.HistoryQuery, resp=answers(400, 404, HTTP_200=(s.History, "A page of the history")),
+               tags=["instances"], operation_id="getInstanceHistory",
+               path_parameter_descriptions={"instance_id": "request (instance) id"})
+def instance_history(instance_id: int, query: s.HistoryQuery) -> Any:
+    """A request's history (one entry per task activation) in order of `seq`, page by page: from the first
+    (`after`, then the `next` link), or back from the newest (`before` alone, then the `previous` link);
+    `after` and `before` together page forward through the entries between them."""
+    page = services().history(instance_id, actor(), query.after, query.before, query.limit or 50)
+
+    def link(**cursor: int | None) -> str:
+        return url_for("rest.instance_history", instance_id=instance_id, **{k: v for k, v in cursor.items() if v},
+                       limit=query.limit or 50)
+
+    return s.History(instance_id=instance_id, total=page.total, entries=[history_of(r) for r in page.entries],
+                     next=None if page.after is None else link(after=page.after, before=query.before),
+                     previous=None if page.before is None else link(before=page.before))
+
+
+@bp.get(f"/instances/<{ID}:instance_id>/documents/<doc_type>")
+@authenticated
+@spec.validate(resp=answers(404, HTTP_200=(s.DocumentGroup, "Every version of the document, oldest first")),
+               tags=["instances"], operation_id="getInstanceDocument",
+               path_parameter_descriptions={"instance_id": "request (instance) id", "doc_type": "document type"})
+def instance_document(instance_id: int, doc_type: str) -> Any:
+    """One document of a request with all its versions (the request's body carries the newest few)."""
+    if "\x00" in doc_type or len(doc_type) > 64:  # no document type has them: not found, no database asked
+        raise NotFound(f"dokumen '{doc_type[:64]}' belum ada pada permohonan {instance_id}")
+    return group_of(services().document_versions(instance_id, actor(), doc_type))
 
 
 @bp.post(f"/instances/<{ID}:instance_id>/cancel")
@@ -432,9 +491,8 @@ def list_tasks(query: s.TaskQuery) -> Any:
     counts = found.counts
     tasks_url = url_for("rest.list_tasks")  # each task's url is <this>/<id> (one url_for, not one a row)
     return s.InboxList(tasks=[
-        s.InboxTask(**ready_of(r, now), instance_id=r.instance_id, perihal=r.instance.perihal,
-                    agency=r.instance.agency, process=r.instance.process,
-                    url=f"{tasks_url}/{r.id}", returned=r.returned_by_task is not None,
+        s.InboxTask(**ready_of(r, now, tasks_url), instance_id=r.instance_id, perihal=r.instance.perihal,
+                    agency=r.instance.agency, process=r.instance.process, returned=r.returned_by_task is not None,
                     claimed_by=r.claimed_by)
         for r in found.tasks],
         counts=s.InboxCounts(all=counts["semua"], overdue=counts["terlambat"], returned=counts["dikembalikan"],
@@ -495,13 +553,51 @@ def upload_document(task_id: Any, form: s.UploadForm) -> Any:
     return document_version_of(form.type, version), 201, _location("rest.download", version_id=version.id)
 
 
+_JSON_KINDS = {list: "daftar", str: "teks", int: "angka", float: "angka", bool: "boolean", type(None): "null"}
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _form_values(text: str) -> dict[str, Any]:
+    """A multipart `data` part: the JSON text of the object the JSON body carries as `data` (else 422 naming it)."""
+    try:
+        parsed = json.loads(text, parse_constant=_not_json) if text.strip() else {}
+    except (ValueError, RecursionError):
+        raise InvalidData("'data' bukan teks JSON yang valid (harus objek JSON isian formulir, misalnya "
+                          "{\"keputusan\": \"setuju\"})", "data", "bad_type") from None
+    if not isinstance(parsed, dict):
+        kind = _JSON_KINDS.get(type(parsed), "nilai lain")
+        raise InvalidData(f"'data' harus berupa objek JSON (isian formulir per id), bukan {kind}", "data", "bad_type")
+    try:
+        return s.CompleteRequest.model_validate({"data": parsed}).data
+    except ValidationError as exc:
+        raise InvalidData(refusal(exc, s.CompleteRequest).message, "data", "bad_type") from None
+
+
 @bp.post("/tasks/<uuid:task_id>/complete")
 @authenticated
-@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_200=(s.Instance, "The request's new state")),
+@spec.validate(resp=answers(400, 403, 404, 409, 413, 422, HTTP_200=(s.Completion, "The request's status and its "
+                                                                     "ready tasks")),
                tags=["tasks"], operation_id="completeTask", path_parameter_descriptions=TASK_ID)
-def complete_task(task_id: Any, json: s.CompleteRequest) -> Any:
-    """Complete a ready task of the caller's lane with its form data."""
-    return _instance(services().complete(str(task_id), actor(), json.data))
+def complete_task(task_id: Any, json: s.CompleteRequest, form: s.CompleteForm) -> Any:
+    """Complete a ready task of the caller's lane with its form data: a JSON body, or multipart/form-data with
+    the step's documents too (`data` as JSON text, then `file` and `type` parts in pairs). Files and completion
+    are one transaction: a refused completion stores no file."""
+    uploads: list[Upload] = []
+    if form is not None:
+        if len(form.type) != len(form.file):
+            raise InvalidData(f"setiap berkas ('file') perlu satu jenis dokumen ('type'), berurutan: ada "
+                              f"{len(form.file)} berkas dan {len(form.type)} jenis", "type", "unpaired",
+                              {"files": len(form.file), "types": len(form.type)})
+        data = _form_values(form.data)
+        uploads = [Upload(t, f.filename or "", f.read()) for t, f in zip(form.type, form.file, strict=True)]
+    else:
+        data = json.data if json is not None else {}
+    who = actor()
+    instance, ready = services().progress(services().complete(str(task_id), who, data, uploads), who)
+    return completion_of(instance, ready, utcnow())
 
 
 @bp.get(f"/documents/<{ID}:version_id>")
@@ -806,7 +902,11 @@ OPTIONAL_BODY = {"cancelInstance", "completeTask", "releaseEngagement", "updateS
 EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     ("startInstance", "201"): {"links": INSTANCE_LINKS,
                                "headers": {"Location": {"schema": {"type": "string"}}}},
-    ("completeTask", "200"): {"links": INSTANCE_LINKS},
+    ("completeTask", "200"): {"links": {
+        "GetInstance": ("getInstance", {"instance_id": "$response.body#/instance_id"}),
+        "GetHistory": ("getInstanceHistory", {"instance_id": "$response.body#/instance_id"}),
+        "GetReadyTask": ("getTask", {"task_id": "$response.body#/ready_tasks/0/id"}),
+        "CompleteReadyTask": ("completeTask", {"task_id": "$response.body#/ready_tasks/0/id"})}},
     ("uploadDocument", "201"): {"links": {"Download": ("downloadDocument", {"version_id": "$response.body#/id"})},
                                 "headers": {"Location": {"schema": {"type": "string"}}}},
     ("getTemplate", "200"): {"description": "The DOCX template", "content": {

@@ -161,6 +161,32 @@ class CompleteRequest(Request):
     data: FormData = Field(default_factory=dict)
 
 
+def _as_list(value: Any) -> Any:
+    """One multipart part arrives as a value, several with the same name as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+DocType = Annotated[Text, Field(min_length=1, **_json_schema(pattern="^[a-z][a-z0-9_]{0,63}$"))]
+
+
+class CompleteForm(BaseModel):
+    """Completion with documents in one request (multipart/form-data): the files and the completion are one
+    transaction, so a refused completion stores no file.
+
+    `file` parts and `type` parts pair up in order: the n-th `type` is the document type of the n-th `file`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    data: Annotated[Text, WithJsonSchema({
+        "type": "string", "contentMediaType": "application/json", "pattern": NO_NUL,
+        "description": "the form values as the JSON text of an object, the same as the JSON body's `data`, e.g. "
+                       "{\"keputusan\": \"setuju\"}; text that is no such object is refused (422 naming `data`)"})] = ""
+    type: Annotated[list[DocType], BeforeValidator(_as_list), Field(
+        description="document type of each `file`, in the same order (one of the step's outputs)")] = []
+    file: Annotated[list[Binary], BeforeValidator(_as_list), Field(
+        description="the documents (PDF, DOCX, ODT, JPEG or PNG), one `type` each")] = []
+
+
 class CancelRequest(Request):
     reason: Text = ""
 
@@ -337,6 +363,7 @@ class ReadyTask(Reply):
     standard_minutes: int | None
     waited_seconds: int = Field(ge=0)
     overdue: bool
+    url: str = Field(description="the task (GET, and POST .../complete)")
 
 
 class InboxTask(ReadyTask):
@@ -344,7 +371,6 @@ class InboxTask(ReadyTask):
     perihal: str | None
     agency: str | None
     process: str
-    url: str
     returned: bool = Field(description="activated again by a return (dikembalikan)")
     claimed_by: str | None = Field(description="who holds the task (claim); null when nobody does")
 
@@ -404,14 +430,16 @@ class Decision(Reply):
 
 class Rework(Reply):
     returned: ReturnInfo | None = Field(description="who returned this activation, from which step, when, why")
-    notes: list[Note] = Field(description="the request's notes so far, in order")
+    notes: list[Note] = Field(description="the request's last 20 notes, in order")
     prefill: dict[str, Any] = Field(description="the step's form pre-filled from the request's current data")
     documents: list[EarlierDocument] = Field(description="documents this step may replace that exist already")
     decisions: list[Decision]
+    older_notes: bool = Field(description="notes before these exist (the request's history has them all)")
 
 
 class HistoryEntry(Reply):
     id: str
+    seq: int = Field(description="place in the request's history (1, 2, ...): the cursor of `after` and `before`")
     spec_id: str
     name: str
     step_no: int | None
@@ -446,7 +474,10 @@ class DocumentVersion(Reply):
 
 class DocumentGroup(Reply):
     type: str
-    versions: list[DocumentVersion]
+    versions: list[DocumentVersion] = Field(
+        description="in the request's body: the newest few (at most 5), oldest first; all of them at `url`")
+    total: int = Field(ge=1, description="how many versions there are (numbered 1..total)")
+    url: str = Field(description="every version of this document (GET)")
 
 
 class EndEvent(Reply):
@@ -483,13 +514,47 @@ class InstanceList(Reply):
 
 class Instance(InstanceSummary):
     data: dict[str, Any]
-    history: list[HistoryEntry] = Field(description="one entry per task activation, in order")
+    history: list[HistoryEntry] = Field(
+        description="the last few task activations (at most 10), in order; the whole history is at `history_url`")
+    history_total: int = Field(ge=0, description="task activations so far")
+    history_url: str = Field(description="the whole history, page by page (GET)")
+    history_older_url: str | None = Field(description="the page before `history` (null when it starts at the first)")
     returns: int = Field(description="decisions 'tidak_setuju' so far")
     lead_seconds: int = Field(ge=0, description="started_at to ended_at (or now), calendar time")
     lead_working_seconds: int = Field(ge=0, description="the same in office working time")
     path_standard_minutes: int = Field(
         ge=0, description="the standard of the path taken: the standards of the completed activations")
     documents: list[DocumentGroup]
+
+
+class Completion(Reply):
+    """What a completion leads to: the request's status and the tasks ready now (no history)."""
+
+    instance_id: int
+    status: Status
+    ended: bool = Field(description="the request has ended (completed or cancelled)")
+    ended_at: UtcTime | None
+    end_event: EndEvent | None = Field(description="the end event reached (null while running)")
+    letter_number: str | None
+    ready_tasks: list[ReadyTask] = Field(description="tasks waiting now, with their URLs")
+    url: str = Field(description="the request (GET)")
+    history_url: str = Field(description="its history, page by page (GET)")
+
+
+class HistoryQuery(BaseModel):
+    after: query_int(0, MAX_ID) = Field(  # type: ignore[valid-type]
+        None, description="entries after this `seq` (the `next` link carries it); default: from the first")
+    before: query_int(1, MAX_ID) = Field(  # type: ignore[valid-type]
+        None, description="the entries just before this `seq` instead (paging back from the newest)")
+    limit: query_int(1, 200, 50)  # type: ignore[valid-type]
+
+
+class History(Reply):
+    instance_id: int
+    total: int = Field(ge=0, description="task activations so far")
+    entries: list[HistoryEntry] = Field(description="in order of `seq`")
+    next: str | None = Field(description="the page after this one (null when none)")
+    previous: str | None = Field(description="the page before this one, when paging back with `before`")
 
 
 class Option(Reply):
@@ -511,7 +576,9 @@ class FormField(Reply):
 class InputDocument(Reply):
     type: str
     current: DocumentVersion
-    older: list[DocumentVersion]
+    older: list[DocumentVersion] = Field(description="the versions before `current`, newest first (at most 4; "
+                                                     "`current.version - 1` in all, listed at `url`)")
+    url: str = Field(description="every version of this document (GET)")
 
 
 class Step(Reply):

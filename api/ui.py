@@ -70,7 +70,7 @@ from engine.inbox import SORTS, InboxQuery, InboxTask
 from engine.inbox import inbox as inbox_page
 from engine.letters import AGENCY_FIELD
 from engine.models import Instance, ProcessDefinition, TaskRecord
-from engine.queries import overdue
+from engine.queries import RECENT_HISTORY, overdue
 from engine.settings import ROOT
 from engine.users import authenticate, end_sessions
 
@@ -511,7 +511,7 @@ def task_submit(task_id: str) -> Any:
     verb = "dikembalikan" if decisions.is_return(values) else "selesai"
     message = f"Langkah {step.step_no or ''} \u201c{step.name}\u201d {verb} (permohonan #{instance_id})."
     if "penomoran_surat" in step.handlers:
-        number = alur.instance(instance_id, who).instance.letter_number
+        number = alur.progress(instance_id, who)[0].letter_number
         message += f" Nomor surat keluar: {number}."
     flash(message, "ok")
     return redirect(url_for("ui.inbox"))
@@ -668,7 +668,11 @@ def instances() -> str:
 @login_required
 def instance(instance_id: int) -> str:
     who = actor()
-    detail = services().instance(instance_id, who)
+    before = _query_int("sebelum", 1, 2**31 - 1)  # "Lihat yang lebih lama": the entries before this seq
+    detail = services().instance(instance_id, who, recent=RECENT_HISTORY, before=before, steps=True)
+    every = request.args.get("semua_versi", "")  # one document with every version, not only the newest few
+    detail.documents = [services().document_versions(instance_id, who, d.doc_type) if d.doc_type == every else d
+                        for d in detail.documents]
     model = detail.parsed.model
     running = detail.instance.status == "running"
     end = worktime.expected_end(model, detail.ready, services().calendar()) if running else None
@@ -682,7 +686,7 @@ def instance(instance_id: int) -> str:
         cancelled=next((e for e in services().audit_log(instance_id) if e.kind == "cancel"), None)
         if detail.instance.status == "cancelled" else None,
         initials=services().initials(instance_id, who),
-        expected=_fmt(end) if end else None,
+        expected=_fmt(end) if end else None, paged_back=before is not None,
         final_letters=_final_letters(model, detail))
 
 
@@ -696,8 +700,8 @@ def _final_letters(model: SopModel, detail: Any) -> list[Any]:
 @bp.get("/permohonan/<int(max=2147483647):instance_id>/diagram.xml")
 @login_required
 def instance_diagram(instance_id: int) -> Response:
-    detail = services().instance(instance_id, actor())
-    return _diagram_download(detail.instance.definition)
+    instance, _ = services().progress(instance_id, actor())
+    return _diagram_download(instance.definition)
 
 
 @bp.get("/dokumen/<int(max=2147483647):version_id>")

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench import inbox, load, reporting, service, spiff, storage, targets
+from bench import http_flat, inbox, load, reporting, service, spiff, storage, targets
 from bench.common import FULL, PG_SERVER_URL, TINY, Sizes, SqliteFiles, make_alur, pg_database, sop_model
 from bench.report import Baseline, Report
 from bench.server import Server, ServerGroup, default_workers
@@ -92,7 +92,8 @@ def part_service(report: Report, sizes: Sizes, files: SqliteFiles, bare_ms: floa
     report.detail("storage_sqlite", size)
 
 
-def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles) -> None:
+def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles, workdir: Path) -> None:
+    """The engine's step after many returns, then the same loop through the API of a one-worker server."""
     alur = service_layer(files.fresh("flat"))
     try:
         result = service.flatness(alur, sizes.flat_checkpoints, sizes.flat_window)
@@ -104,6 +105,15 @@ def part_flatness(report: Report, sizes: Sizes, files: SqliteFiles) -> None:
     report.add("3", f"{last} returns / {first} returns", result.ratio, "x", f"<= {targets.FLAT_RATIO:g}",
                result.ratio <= targets.FLAT_RATIO)
     report.detail("flatness", result)
+    with Server(files.fresh("flat-http"), 1, workdir / "gunicorn.log") as server:
+        http = http_flat.run(server, server.database_url, sop_model(), (0, last), sizes.flat_window)
+    for returns, value in sorted(http.step_ms_median.items()):
+        report.add("3", f"HTTP: per step after {returns} returns (median)", value, "ms")
+        report.add("3", f"HTTP: bytes read per step after {returns} returns (median)", http.bytes_median[returns] / KB,
+                   "KB")
+    report.add("3", f"HTTP: {last} returns / {first} returns", http.ratio, "x", f"<= {targets.HTTP_FLAT_RATIO:g}",
+               http.ratio <= targets.HTTP_FLAT_RATIO)
+    report.detail("flatness_http", http)
 
 
 def part_api(report: Report, sizes: Sizes, files: SqliteFiles, kind: str, workers: int, workdir: Path,
@@ -352,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress("2. service layer on SQLite")
                 part_service(report, sizes, files, bare)
                 progress("3. flatness")
-                part_flatness(report, sizes, files)
+                part_flatness(report, sizes, files, workdir)
                 for kind in ("SQLite", "PostgreSQL"):
                     part_api(report, sizes, files, kind, workers, workdir, progress)
         except BaseException:

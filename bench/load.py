@@ -62,11 +62,17 @@ class Http:
 
 
 def multipart(fields: dict[str, str], filename: str, content: bytes, media_type: str) -> tuple[bytes, str]:
+    return form_data(list(fields.items()), [("file", filename, content, media_type)])
+
+
+def form_data(fields: list[tuple[str, str]], files: list[tuple[str, str, bytes, str]]) -> tuple[bytes, str]:
+    """A multipart/form-data body: text parts, then (part name, filename, bytes, media type) file parts."""
     boundary = uuid.uuid4().hex
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                 f"Content-Type: {media_type}\r\n\r\n".encode() + content + b"\r\n")
+             for k, v in fields]
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+              f"Content-Type: {media_type}\r\n\r\n".encode() + content + b"\r\n"
+              for name, filename, content, media_type in files]
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 

@@ -17,6 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import lazyload
 
 from engine import decisions, forms, generated, initials, letters, office, reports, signing, speakers, state, timers
 from engine.actors import Actor, Upload
@@ -56,8 +57,8 @@ _UPLOADED_BY_STEP = (select(DocumentVersion.id).join(Document)
                             TaskRecord.instance_id == bindparam("instance_id"),
                             TaskRecord.spec_id == bindparam("spec_id")).limit(1))
 
-_DOCUMENT = select(Document).where(Document.instance_id == bindparam("instance_id"),
-                                   Document.doc_type == bindparam("doc_type"))
+_DOCUMENT = (select(Document).options(lazyload(Document.versions))  # not every version (selectin by default)
+             .where(Document.instance_id == bindparam("instance_id"), Document.doc_type == bindparam("doc_type")))
 _LAST_VERSION = select(func.max(DocumentVersion.version)).where(DocumentVersion.document_id == bindparam("document_id"))
 
 
@@ -363,6 +364,8 @@ class Commands:
         office.close_task(record, "completed", now, self.office.calendar(uow.session))
         record.completed_by = actor.username
         record.keputusan, record.catatan = ctx.values.get(decisions.FIELD), ctx.values.get(decisions.NOTE)
+        instance.return_count += record.keputusan == decisions.RETURN
+        instance.path_standard_minutes += record.standard_minutes or 0
         # step, decision and note are the task row's (task_id): the event adds only kind, actor and time
         uow.audit(actor.username, "return" if ctx.is_return else "complete", now, instance.id, record.id)
         data = {**instance.data, **{k: v for k, v in ctx.values.items() if v is not None}}

@@ -135,6 +135,10 @@ class Instance(Base):
     ended_at: Mapped[datetime | None]
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     task_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # activations so far
+    # kept at each completion so that a request's page need not read its history: decisions `tidak_setuju`,
+    # and the standard minutes of the completed activations (the standard of the path taken)
+    return_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    path_standard_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     end_event: Mapped[dict[str, Any] | None]  # how it ended: {"id", "name", "kind"} of the end event reached
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
     # loaded only by commands (joinedload); a running request's workflow, None once it has ended

@@ -9,11 +9,12 @@ inbox, the instance detail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, contains_eager, defer, joinedload
+from sqlalchemy.orm import Session, contains_eager, defer, joinedload, raiseload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import decisions, state
 from engine.actors import Actor, Filters
@@ -55,27 +56,52 @@ def overdue(record: TaskRecord | InboxTask, now: datetime | None = None) -> bool
     return record.state == "ready" and record.due_at is not None and record.due_at < (now or utcnow())
 
 
+RECENT_HISTORY = 10  # history entries the instance body and page carry; the rest is paged
+HISTORY_PAGE, MAX_HISTORY_PAGE = 50, 200
+RECENT_VERSIONS = 5  # versions of each document a page shows; older ones are listed per document
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """What a request's page says about its whole history (the counts are kept on the instance row)."""
+
+    total: int = 0
+    returns: int = 0
+    path_standard_minutes: int = 0  # the standards of the completed activations
+    completed_steps: frozenset[str] = frozenset()
+    returned_steps: frozenset[str] = frozenset()
+
+
 @dataclass
 class InstanceDetail:
+    """A request with its history: all of it, or (for pages and the API) its last few entries."""
+
     instance: Instance
     history: list[TaskRecord]
     documents: list[Document]
     parsed: ParsedDiagram
     lead_seconds: float = 0.0  # started -> ended (or now), wall clock
     lead_working_seconds: int = 0  # the same in office working time
+    ready: list[TaskRecord] = field(default_factory=list)
+    stats: HistoryStats = field(default_factory=HistoryStats)
 
     @property
     def path_standard_minutes(self) -> int:
         """The standard of the path this request took: the standards of its completed activations."""
-        return sum(r.standard_minutes or 0 for r in self.history if r.state == "completed")
-
-    @property
-    def ready(self) -> list[TaskRecord]:
-        return [r for r in self.history if r.state == "ready"]
+        return self.stats.path_standard_minutes
 
     @property
     def returns(self) -> int:
-        return sum(1 for r in self.history if r.keputusan == decisions.RETURN)
+        return self.stats.returns
+
+    @property
+    def history_total(self) -> int:
+        return self.stats.total
+
+    @property
+    def older(self) -> int | None:
+        """The `seq` to page back from when entries before `history` exist, else None."""
+        return self.history[0].seq if self.history and self.history[0].seq > 1 else None
 
     def can_complete(self, record: TaskRecord, actor: Actor) -> bool:
         return can_complete(record, self.instance, actor)
@@ -88,11 +114,22 @@ class InstanceDetail:
     @property
     def completed_steps(self) -> list[str]:
         """Spec ids of steps done at least once and not waiting now."""
-        return sorted({r.spec_id for r in self.history if r.state == "completed"} - set(self.current_steps))
+        return sorted(self.stats.completed_steps - set(self.current_steps))
 
     @property
     def returned_steps(self) -> list[str]:
-        return sorted({r.spec_id for r in self.history if r.keputusan == decisions.RETURN})
+        return sorted(self.stats.returned_steps)
+
+
+@dataclass
+class HistoryPage:
+    """One page of a request's history, in order; `before`/`after` say where the neighbours start."""
+
+    instance_id: int
+    entries: list[TaskRecord]
+    total: int
+    after: int | None  # more entries after this page: page on with after=<this>
+    before: int | None  # more entries before this page: page back with before=<this>
 
 
 @dataclass
@@ -195,7 +232,7 @@ class Queries:
             instance = uow.session.get_one(Instance, record.instance_id)
             check_can_read(instance, actor, f"tugas {task_id} tidak ditemukan")
             step = self._step(uow.session, instance.definition, record.spec_id)
-            documents = _documents(uow.session, instance.id)
+            documents = _documents(uow.session, instance.id, RECENT_VERSIONS, record.id)
             return TaskDetail(record, instance, step, documents, rework(uow.session, record, instance, step, documents))
 
     def _step(self, session: Session, definition: ProcessDefinition, spec_id: str) -> Step:
@@ -212,18 +249,83 @@ class Queries:
             raise NotFound(f"langkah '{spec_id}' tidak ada di versi mana pun dari proses '{definition.key}'")
         return step
 
-    def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
+    def instance(self, instance_id: int, actor: Actor, recent: int | None = None, before: int | None = None,
+                 steps: bool = False) -> InstanceDetail:
+        """A request with its whole history, or only its last `recent` entries (before `before`, a `seq`):
+        then a page costs the same after any number of returns (LIMIT, and the counts the instance row keeps).
+        `steps`: also which steps were completed and returned (the diagram's colours; one aggregate query)."""
         with unit_of_work(self.db, write=False) as uow:
             instance = uow.session.get(Instance, instance_id)
             if instance is None:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
             check_can_read(instance, actor)
-            history = list(uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id)
-                                               .order_by(TaskRecord.seq)))
+            stmt = select(TaskRecord).where(TaskRecord.instance_id == instance_id)
+            if recent is None:
+                history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq)))
+                ready = [r for r in history if r.state == "ready"]
+                stats = _stats_of(history)
+            else:
+                if before is not None:
+                    stmt = stmt.where(TaskRecord.seq < before)
+                history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq.desc()).limit(recent)))[::-1]
+                ready = list(uow.session.scalars(select(TaskRecord).where(
+                    TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+                completed, returned = _step_sets(uow.session, instance_id) if steps else (frozenset(), frozenset())
+                stats = HistoryStats(instance.task_count, instance.return_count, instance.path_standard_minutes,
+                                     completed, returned)
             lead_end = instance.ended_at or utcnow()
-            return InstanceDetail(instance, history, _documents(uow.session, instance_id),
+            documents = _documents(uow.session, instance_id, None if recent is None else RECENT_VERSIONS)
+            return InstanceDetail(instance, history, documents,
                                   self.specs.get(instance.definition), (lead_end - instance.started_at).total_seconds(),
-                                  self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end))
+                                  self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end),
+                                  ready, stats)
+
+    def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
+        """A request's row and its ready tasks: what a client needs after a completion (no history)."""
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            check_can_read(instance, actor)
+            return instance, list(uow.session.scalars(select(TaskRecord).where(
+                TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+
+    def document_versions(self, instance_id: int, actor: Actor, doc_type: str) -> Document:
+        """One document of a request with every version."""
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            check_can_read(instance, actor)
+            document = uow.session.scalars(select(Document).where(
+                Document.instance_id == instance_id, Document.doc_type == doc_type)).first()
+            if document is None or not document.versions:
+                raise NotFound(f"dokumen '{doc_type}' belum ada pada permohonan {instance_id}")
+            return document
+
+    def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
+                limit: int = HISTORY_PAGE) -> HistoryPage:
+        """A page of a request's history by `seq`: the `limit` entries after `after` (and before `before`),
+        or the `limit` entries just before `before`."""
+        limit = max(1, min(limit, MAX_HISTORY_PAGE))
+        with unit_of_work(self.db, write=False) as uow:
+            instance = uow.session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            check_can_read(instance, actor)
+            stmt = select(TaskRecord).where(TaskRecord.instance_id == instance_id)
+            if before is not None and after is not None:  # the entries between them, forward
+                stmt = stmt.where(TaskRecord.seq < before)
+            elif before is not None:
+                rows = list(uow.session.scalars(stmt.where(TaskRecord.seq < before)
+                                                .order_by(TaskRecord.seq.desc()).limit(limit + 1)))[::-1]
+                more, rows = len(rows) > limit, rows[-limit:]
+                return HistoryPage(instance_id, rows, instance.task_count, None,
+                                   rows[0].seq if more and rows else None)
+            rows = list(uow.session.scalars(stmt.where(TaskRecord.seq > (after or 0))
+                                            .order_by(TaskRecord.seq).limit(limit + 1)))
+            more, rows = len(rows) > limit, rows[:limit]
+            return HistoryPage(instance_id, rows, instance.task_count, rows[-1].seq if more and rows else None, None)
 
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         with unit_of_work(self.db, write=False) as uow:
@@ -306,6 +408,12 @@ class Queries:
                 DocumentContent, DocumentContent.version_id == DocumentVersion.id).where(
                 Document.instance_id == instance_id, DocumentContent.version_id.is_(None))).all()
             problems += [f"versi dokumen {v} tanpa isi" for v in orphans]
+            kept = (instance.task_count, instance.return_count, instance.path_standard_minutes)
+            stats = _stats_of(list(uow.session.scalars(
+                select(TaskRecord).where(TaskRecord.instance_id == instance_id))))
+            if kept != (stats.total, stats.returns, stats.path_standard_minutes):
+                problems.append(f"hitungan di baris permohonan {kept} tidak sesuai tabel tugas "
+                                f"{(stats.total, stats.returns, stats.path_standard_minutes)}")
             return problems
 
     def audit_log(self, instance_id: int) -> list[AuditEvent]:
@@ -325,5 +433,41 @@ def find_definition(session: Session, key: str, version: int | None) -> ProcessD
     return found
 
 
-def _documents(session: Session, instance_id: int) -> list[Document]:
-    return list(session.scalars(select(Document).where(Document.instance_id == instance_id).order_by(Document.id)))
+def _stats_of(history: list[TaskRecord]) -> HistoryStats:
+    return HistoryStats(
+        total=len(history), returns=sum(1 for r in history if r.keputusan == decisions.RETURN),
+        path_standard_minutes=sum(r.standard_minutes or 0 for r in history if r.state == "completed"),
+        completed_steps=frozenset(r.spec_id for r in history if r.state == "completed"),
+        returned_steps=frozenset(r.spec_id for r in history if r.keputusan == decisions.RETURN))
+
+
+def _step_sets(session: Session, instance_id: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The steps completed and the steps that returned, from one GROUP BY (a few rows per step)."""
+    returned = TaskRecord.keputusan == decisions.RETURN
+    rows = session.execute(select(TaskRecord.spec_id, TaskRecord.state, returned)
+                           .where(TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
+                           .group_by(TaskRecord.spec_id, TaskRecord.state, returned)).all()
+    return (frozenset(spec for spec, _, _ in rows), frozenset(spec for spec, _, back in rows if back))
+
+
+def _documents(session: Session, instance_id: int, recent: int | None = None,
+               task_id: str | None = None) -> list[Document]:
+    """The request's documents with all their versions, or only the newest `recent` of each (and those attached
+    in activation `task_id`): a document replaced at every return does not make a page grow.
+
+    Versions are numbered 1..n without gaps, so `versions[-1].version` is how many there are.
+    """
+    if recent is None:
+        return list(session.scalars(select(Document).where(Document.instance_id == instance_id)
+                                    .order_by(Document.id)))
+    documents = list(session.scalars(select(Document).options(raiseload(Document.versions))
+                                     .where(Document.instance_id == instance_id).order_by(Document.id)))
+    for document in documents:
+        newest = list(session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == document.id)
+                                      .order_by(DocumentVersion.version.desc()).limit(recent)))
+        known = {v.id for v in newest}
+        if task_id is not None:
+            newest += [v for v in session.scalars(select(DocumentVersion).where(
+                DocumentVersion.document_id == document.id, DocumentVersion.task_id == task_id)) if v.id not in known]
+        set_committed_value(document, "versions", sorted(newest, key=lambda v: v.version))
+    return documents

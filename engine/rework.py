@@ -85,26 +85,38 @@ class Rework:
     prefill: dict[str, Any]
     earlier_documents: dict[str, EarlierDocument] = field(default_factory=dict)
     decisions: list[tuple[str, str]] = field(default_factory=list)
+    older_notes: bool = False  # notes before `notes` exist (the request's history has them all)
+
+
+RECENT_NOTES = 20  # the notes a task page shows; older ones are in the request's history
 
 
 def notes(history: Iterable[TaskRecord]) -> list[Note]:
-    """Every note of the request so far, in order."""
+    """The notes among these activations, in order."""
     return [Note(r.step_no, r.name, r.lane, r.completed_by or "-", r.completed_at, r.catatan, r.keputusan)
             for r in history if r.catatan and r.completed_at is not None and r.state == "completed"]
 
 
-def prefill(step: Step, instance: Instance, history: Iterable[TaskRecord]) -> dict[str, Any]:
+def recent_notes(session: Session, instance_id: int, limit: int = RECENT_NOTES) -> tuple[list[Note], bool]:
+    """The request's last `limit` notes in order, and whether older ones exist (read by LIMIT, newest first)."""
+    rows = list(session.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance_id, TaskRecord.state == "completed", TaskRecord.catatan.is_not(None),
+        TaskRecord.catatan != "", TaskRecord.completed_at.is_not(None))
+        .order_by(TaskRecord.seq.desc()).limit(limit + 1)))
+    return notes(reversed(rows[:limit])), len(rows) > limit
+
+
+def prefill(step: Step, instance: Instance, own_last_note: str | None) -> dict[str, Any]:
     """The step's form from the request's current data; a decision and its note start empty.
 
     A non-decision step's `catatan` comes from its own previous activation (the request's data
     holds the last note of any step, e.g. the reviewer's reason for returning).
     """
     values: dict[str, Any] = {}
-    own_earlier = [r for r in history if r.spec_id == step.id and r.state == "completed"]
     for form_field in step.fields:
         if form_field.id in decisions.FIELDS:
-            if form_field.id == decisions.NOTE and not step.is_decision and own_earlier and own_earlier[-1].catatan:
-                values[decisions.NOTE] = own_earlier[-1].catatan
+            if form_field.id == decisions.NOTE and not step.is_decision and own_last_note:
+                values[decisions.NOTE] = own_last_note
             continue
         value = instance.data.get(form_field.id)
         if value is None:
@@ -119,26 +131,46 @@ def decision_labels(step: Step) -> list[tuple[str, str]]:
     return list(decision.options) if decision is not None else []
 
 
+def _own_last_note(session: Session, instance_id: int, step: Step) -> str | None:
+    """The note of this step's latest completed activation (only a non-decision step pre-fills it)."""
+    if step.is_decision or step.field(decisions.NOTE) is None:
+        return None
+    return session.scalar(select(TaskRecord.catatan).where(
+        TaskRecord.instance_id == instance_id, TaskRecord.spec_id == step.id, TaskRecord.state == "completed")
+        .order_by(TaskRecord.seq.desc()).limit(1))
+
+
+def _attached_by_step(session: Session, instance_id: int, step: Step, doc_types: list[str]) -> set[str]:
+    """Which of these document types an activation of this step attached a version of, at any time."""
+    if not doc_types:
+        return set()
+    return set(session.scalars(
+        select(Document.doc_type).distinct().join(DocumentVersion, DocumentVersion.document_id == Document.id)
+        .join(TaskRecord, TaskRecord.id == DocumentVersion.task_id)
+        .where(Document.instance_id == instance_id, Document.doc_type.in_(doc_types),
+               TaskRecord.instance_id == instance_id, TaskRecord.spec_id == step.id)))
+
+
 def rework(session: Session, record: TaskRecord, instance: Instance, step: Step,
            documents: Iterable[Document]) -> Rework:
-    """Everything a task page needs about earlier work on the request (one read of its history)."""
-    history = list(session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id)
-                                   .order_by(TaskRecord.seq)))
-    by_id = {r.id: r for r in history}
-    source = by_id.get(record.returned_by_task or "")
+    """Everything a task page needs about earlier work on the request, read by key and LIMIT: what it
+    costs does not grow with the number of returns. `documents` need only their newest version."""
+    source = session.get(TaskRecord, record.returned_by_task) if record.returned_by_task else None
     returned = None
     if source is not None and source.completed_at is not None:
         returned = ReturnInfo(source.completed_by or "-", source.step_no, source.name, source.lane,
                               source.completed_at, source.catatan or "")
+    replaceable = [d for d in documents if d.doc_type in step.upload_types and d.versions]
+    own = _attached_by_step(session, instance.id, step, [d.doc_type for d in replaceable
+                                                         if d.doc_type not in step.new_version_required])
     earlier: dict[str, EarlierDocument] = {}
-    own = {r.id for r in history if r.spec_id == step.id}
-    for document in documents:
-        if document.doc_type not in step.upload_types or not document.versions:
-            continue
+    for document in replaceable:
         latest = document.versions[-1]
         renew = document.doc_type in step.new_version_required
         earlier[document.doc_type] = EarlierDocument(
             document.doc_type, latest, renew, replaced_here=latest.task_id == record.id,
-            kept=not renew and any(v.task_id in own for v in document.versions))
-    return Rework(returned, notes(history), prefill(step, instance, history) if record.state == "ready" else {},
-                  earlier, decision_labels(step))
+            kept=not renew and document.doc_type in own)
+    shown, older = recent_notes(session, instance.id)
+    ready = record.state == "ready"
+    return Rework(returned, shown, prefill(step, instance, _own_last_note(session, instance.id, step)) if ready else {},
+                  earlier, decision_labels(step), older_notes=older)

@@ -25,6 +25,7 @@ from engine.diff import VersionDiff
 from engine.hooks import Registry
 from engine.models import (
     AuditEvent,
+    Document,
     DocumentTemplate,
     DocumentVersion,
     Engagement,
@@ -37,7 +38,7 @@ from engine.models import (
 )
 from engine.office import DayEntry, Office
 from engine.owner import BulkMigration, MigrationCheck, MigrationResult, Validation, VersionSummary
-from engine.queries import InstanceDetail, Queries, TaskDetail
+from engine.queries import HISTORY_PAGE, HistoryPage, InstanceDetail, Queries, TaskDetail
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
@@ -133,8 +134,19 @@ class Alur:
     def task(self, task_id: str, actor: Actor) -> TaskDetail:
         return self.queries.task(task_id, actor)
 
-    def instance(self, instance_id: int, actor: Actor) -> InstanceDetail:
-        return self.queries.instance(instance_id, actor)
+    def instance(self, instance_id: int, actor: Actor, recent: int | None = None, before: int | None = None,
+                 steps: bool = False) -> InstanceDetail:
+        return self.queries.instance(instance_id, actor, recent, before, steps)
+
+    def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
+                limit: int = HISTORY_PAGE) -> HistoryPage:
+        return self.queries.history(instance_id, actor, after, before, limit)
+
+    def document_versions(self, instance_id: int, actor: Actor, doc_type: str) -> Document:
+        return self.queries.document_versions(instance_id, actor, doc_type)
+
+    def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
+        return self.queries.progress(instance_id, actor)
 
     def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
         return self.queries.instances(actor, filters)
@@ -239,7 +251,7 @@ class Alur:
 
     def initials(self, instance_id: int, actor: Actor) -> list[initials.Initial]:
         """The paraf recorded on a request's documents (engine/initials.py), oldest first."""
-        self.queries.instance(instance_id, actor)  # may the actor read it at all
+        self.queries.progress(instance_id, actor)  # may the actor read it at all (404 otherwise)
         with unit_of_work(self.db, write=False) as uow:
             return initials.of_instance(uow.session, instance_id)
 

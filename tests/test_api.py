@@ -559,14 +559,21 @@ def test_upload_refusals(api: Api, app: Flask, at_step_2: tuple[int, dict[str, A
     assert too_large.json["code"] == "request_entity_too_large"
 
 
-def test_complete_returns_the_new_state(api: Api, at_step_2: tuple[int, dict[str, Any]]) -> None:
+def test_complete_answers_the_status_and_the_ready_tasks_not_the_history(
+        api: Api, at_step_2: tuple[int, dict[str, Any]]) -> None:
     instance_id, task = at_step_2
     response = api.complete(task["id"], "petugas-informasi-tu", keputusan="setuju")
     assert response.status_code == 200
     body = response.json
-    assert body["id"] == instance_id and body["status"] == "running"
-    assert [t["spec_id"] for t in body["ready_tasks"]] == ["langkah_03_teruskan_surat"]
-    done = next(h for h in body["history"] if h["id"] == task["id"])
+    assert set(body) == {"instance_id", "status", "ended", "ended_at", "end_event", "letter_number", "ready_tasks",
+                         "url", "history_url"}
+    assert body["instance_id"] == instance_id and body["status"] == "running" and body["ended"] is False
+    [ready] = body["ready_tasks"]
+    assert ready["spec_id"] == "langkah_03_teruskan_surat" and ready["url"] == f"/api/v1/tasks/{ready['id']}"
+    assert api.get(ready["url"], "petugas-informasi-tu").json["id"] == ready["id"]  # the links lead on
+    assert api.get(body["url"], "admin").json["id"] == instance_id
+    history = api.get(body["history_url"], "admin").json
+    done = next(h for h in history["entries"] if h["id"] == task["id"])
     assert done["state"] == "completed" and done["keputusan"] == "setuju"
     assert done["completed_by"] == "petugas-informasi-tu"
 
@@ -607,9 +614,10 @@ def test_complete_without_the_required_document_is_422(api: Api) -> None:
 
 def test_a_return_at_step_2_goes_back_to_the_applicant(api: Api, at_step_2: tuple[int, dict[str, Any]]) -> None:
     instance_id, task = at_step_2
-    body = api.complete(task["id"], "petugas-informasi-tu", keputusan="tidak_setuju",
-                        catatan="Lampiran kurang").json
-    assert body["returns"] == 1 and [t["spec_id"] for t in body["ready_tasks"]] == ["langkah_01_sampaikan_berkas"]
+    done = api.complete(task["id"], "petugas-informasi-tu", keputusan="tidak_setuju", catatan="Lampiran kurang").json
+    assert [t["spec_id"] for t in done["ready_tasks"]] == ["langkah_01_sampaikan_berkas"]
+    body = api.get(done["url"], "admin").json
+    assert body["returns"] == 1
     returned = next(h for h in body["history"] if h["id"] == task["id"])
     assert returned["keputusan"] == "tidak_setuju" and returned["catatan"] == "Lampiran kurang"
 
@@ -632,14 +640,19 @@ def test_a_whole_request_with_one_return_by_the_sekda(api: Api) -> None:
     api.step(i, "langkah_09_koreksi_asisten", "asisten-administrasi-dan-umum", keputusan="setuju")
     returned = api.step(i, "langkah_10_tandatangan_sekda", "sekda", keputusan="tidak_setuju",
                         catatan="Perbaiki tanggal")
-    assert returned["returns"] == 1 and returned["letter_number"] is None
+    assert api.get(returned["url"], "admin").json["returns"] == 1 and returned["letter_number"] is None
     assert returned["ready_tasks"][0]["lane"] == "Asisten Administrasi dan Umum"
     api.step(i, "langkah_09_koreksi_asisten", "asisten-administrasi-dan-umum", keputusan="setuju")
     api.step(i, "langkah_10_tandatangan_sekda", "sekda", ("surat_ditandatangani",), keputusan="setuju")
     numbered = api.step(i, "langkah_11_penomoran_surat", "petugas-informasi-tu")
-    assert numbered["letter_number"] and numbered["data"]["nomor_surat"] == numbered["letter_number"]
+    assert numbered["letter_number"]
+    assert api.get(numbered["url"], "admin").json["data"]["nomor_surat"] == numbered["letter_number"]
     api.step(i, "langkah_12_sampaikan_surat", "kasubbag-terkait", cara_penyampaian="email")
-    final = api.step(i, "langkah_13_terima_surat", "pemohon", catatan="Diterima")
+    done = api.step(i, "langkah_13_terima_surat", "pemohon", catatan="Diterima")
+    assert done["status"] == "completed" and done["ended"] and done["ended_at"] and done["ready_tasks"] == []
+    final = api.get(done["url"], "admin").json
+    assert final["history_total"] == 15 and len(final["history"]) == 10 and final["history_older_url"]
+    final["history"] = api.get(final["history_url"], "admin").json["entries"]
 
     assert final["status"] == "completed" and final["ended_at"] and final["ready_tasks"] == []
     assert re.fullmatch(r"000\.1\.2\.3/001/DISKOP-UKM/\d{4}", final["letter_number"])
@@ -755,8 +768,9 @@ def test_openapi_document_has_exactly_the_live_routes_each_with_schemas(api: Api
             assert op["operationId"] and op["summary"], (path, method)
             assert names == {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}, (path, method)
             if method == "post" and op["operationId"] not in NO_BODY:  # every body it reads has a model
-                [media] = op["requestBody"]["content"].values()
-                assert resolve(media["schema"], spec).get("properties"), (path, method)
+                media = op["requestBody"]["content"]
+                assert media and all(resolve(m["schema"], spec).get("properties")
+                                     for m in media.values()), (path, method)
             ok = [code for code in op["responses"] if code.startswith("2")]
             assert ok, (path, method)
             for code, answer in op["responses"].items():  # every answer with a body has a schema

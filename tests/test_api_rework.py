@@ -129,8 +129,9 @@ def test_the_applicant_does_not_send_their_agency(api: Api, alur: Alur) -> None:
     done = api.complete(task["id"], "pemohon", perihal="Narasumber", nama_kegiatan="Bimtek",
                         tanggal_kegiatan="2026-08-17")
     assert done.status_code == 200, done.json
-    assert done.json["agency"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
-    assert done.json["data"]["instansi_pemohon"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
+    body = api.get(done.json["url"], "pemohon").json
+    assert body["agency"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
+    assert body["data"]["instansi_pemohon"] == "Dinas Pendidikan Provinsi Kalimantan Barat"
 
 
 def test_a_lane_head_reassigns_and_releases_the_lanes_tasks(api: Api, alur: Alur) -> None:  # noqa: F811

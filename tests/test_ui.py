@@ -312,6 +312,32 @@ def test_staff_cannot_start_a_request(client: FlaskClient) -> None:
 
 # ---- instance page, lists, register, SOP -----------------------------------------------------
 
+def test_instance_page_reads_only_the_timeline_it_shows(alur: Alur, client: FlaskClient) -> None:
+    """After many returns the page still reads the last ten activations (and the ready one), not all."""
+    from sqlalchemy import event
+
+    from tests.helpers import drive_to, start, step
+    iid = start(alur)
+    drive_to(alur, iid, 7)
+    for _ in range(8):
+        step(alur, iid, "tidak_setuju")
+        step(alur, iid)
+    login(client, "admin")
+    loaded: list[TaskRecord] = []
+
+    def count(target: TaskRecord, _context: object) -> None:
+        loaded.append(target)
+
+    event.listen(TaskRecord, "load", count)
+    try:
+        page = client.get(f"/permohonan/{iid}").text
+    finally:
+        event.remove(TaskRecord, "load", count)
+    assert "Langkah 14–23 dari 23" in page and "8× dikembalikan" in page and "8 kali" in page
+    assert len(loaded) <= 11, len(loaded)
+    assert client.get(f"/permohonan/{iid}?sebelum=x").status_code == 400
+
+
 def test_instance_page_shows_timeline_letter_number_and_diagram(alur: Alur, client: FlaskClient) -> None:
     instance_id = run_instance(alur, PROCESS)  # returns at the 2nd and the last decision step
     detail = alur.instance(instance_id, SYSTEM)
@@ -320,9 +346,15 @@ def test_instance_page_shows_timeline_letter_number_and_diagram(alur: Alur, clie
     assert detail.instance.letter_number and re.fullmatch(r"000\.1\.2\.3/001/DISKOP-UKM/\d{4}",
                                                           detail.instance.letter_number)
     assert detail.instance.letter_number in page
-    assert page.count('<tr class="state-') == len(detail.history) == 17
-    assert page.count("is-return") == 2 and "2 kali" in page
-    assert "Selesai" in page and "Dikembalikan" in page and "Mohon diperbaiki" in page
+    assert len(detail.history) == 17 and page.count('<tr class="state-') == 10  # the last ten, the rest paged
+    assert "Langkah 8–17 dari 17" in page and "2 kali" in page and "Kembali ke yang terbaru" not in page
+    older_url = re.search(r'href="([^"]+)" id="timeline-older"', page).group(1)
+    assert older_url == f"/permohonan/{instance_id}?sebelum=8#riwayat"
+    older = client.get(older_url.split("#")[0]).text
+    assert older.count('<tr class="state-') == 7 and "Langkah 1–7 dari 17" in older
+    assert 'id="timeline-older"' not in older and 'id="timeline-newest"' in older
+    assert page.count("is-return") + older.count("is-return") == 2
+    assert "Selesai" in page and "Dikembalikan" in page and "Mohon diperbaiki" in page + older
     completed = re.search(r'data-completed="([^"]*)"', page).group(1).split()
     assert len(completed) == 13 and re.search(r'data-current=""', page)
     assert "/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in page and "/static/diagram.js" in page

@@ -2,7 +2,7 @@
 the workflow state of a request in its own table (instance_states; an ended request keeps none)
 
 Revision ID: 0012_storage
-Revises: 0013_lane_heads
+Revises: 0014_instance_counts
 Create Date: 2026-11-28 11:15:00
 
 Nothing is dropped that is not also kept elsewhere: an audit payload loses only keys whose
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_storage'
-down_revision = '0013_lane_heads'
+down_revision = '0014_instance_counts'
 branch_labels = None
 depends_on = None
 
