@@ -189,8 +189,10 @@ def generate(alur: Alur, count: int, open_tasks: int, seed: int = 7) -> Generate
         first_id = (conn.scalar(select(func.max(Instance.id))) or 0) + 1
         for instances, tasks in _rows(model, tpl, first_id, count - 2, open_tasks - 1, utcnow(), rng):
             conn.execute(insert(Instance), instances)
-            conn.execute(insert(InstanceState), [{"instance_id": r["id"], "state": tpl.running_state}
-                                                 for r in instances if r["status"] == "running"])
+            states = [{"instance_id": r["id"], "state": tpl.running_state}
+                      for r in instances if r["status"] == "running"]
+            if states:  # a chunk of only finished requests has none (an empty list would insert one empty row)
+                conn.execute(insert(InstanceState), states)
             if tasks:
                 conn.execute(insert(TaskRecord), tasks)
         if engine.dialect.name == "postgresql":  # rows are consistent by construction: skip the per-row FK triggers
