@@ -9,7 +9,7 @@ from flask_login import LoginManager, UserMixin
 
 from engine.actors import Actor
 from engine.models import User
-from engine.users import actor_of, user_by_id, user_for_token
+from engine.users import actor_for_token, actor_of, user_by_id
 
 login_manager = LoginManager()
 login_manager.login_view = "ui.login"
@@ -86,13 +86,12 @@ def client_address() -> str:
     return peer
 
 
-def bearer_user() -> User | None:
-    """The user of the request's bearer token, cached for the request."""
-    if "bearer_user" not in g:
+def bearer_actor() -> Actor | None:
+    """The actor of the request's bearer token, cached for the request."""
+    if "bearer_actor" not in g:
         from api import services
 
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        g.bearer_user = user_for_token(services(), token) if token else None
-    return g.bearer_user
-
+        g.bearer_actor = actor_for_token(services(), token) if token else None
+    return g.bearer_actor

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import schemas as s
 from api import services
-from api.auth import bearer_user, client_address
+from api.auth import bearer_actor, client_address
 from api.errors import BadRequest, body_of, refusal, status_of
 from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
@@ -38,7 +38,7 @@ from engine.models import Document, DocumentVersion, Instance, ProcessDefinition
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
 from engine.queries import RECENT_HISTORY, InstanceDetail, TaskDetail, overdue
-from engine.users import TOKEN_LIFETIME, actor_of, add_user, authenticate, issue_token, revoke_token
+from engine.users import TOKEN_LIFETIME, add_user, authenticate, issue_token, revoke_token
 from engine.worktime import HARI
 
 bp = Blueprint("rest", __name__, url_prefix="/api/v1")
@@ -156,10 +156,10 @@ def authenticated(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        user = bearer_user()
-        if user is None:
+        who = bearer_actor()
+        if who is None:
             return _unauthorized()
-        g.actor = actor_of(user)
+        g.actor = who
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
@@ -596,7 +596,7 @@ def complete_task(task_id: Any, json: s.CompleteRequest, form: s.CompleteForm) -
     else:
         data = json.data if json is not None else {}
     who = actor()
-    instance, ready = services().progress(services().complete(str(task_id), who, data, uploads), who)
+    instance, ready = services().complete_step(str(task_id), who, data, uploads)
     return completion_of(instance, ready, utcnow())
 
 

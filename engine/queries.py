@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, contains_eager, defer, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,6 +25,7 @@ from engine.errors import Forbidden, NotFound
 from engine.inbox import InboxTask
 from engine.models import (
     AuditEvent,
+    CalendarDay,
     Document,
     DocumentContent,
     DocumentVersion,
@@ -37,7 +38,7 @@ from engine.office import Office
 from engine.rework import Rework, rework
 from engine.settings import Settings
 from engine.specs import SpecCache
-from engine.uow import unit_of_work
+from engine.uow import CALENDAR_STAMP, unit_of_work
 
 
 def check_can_read(instance: Instance, actor: Actor, not_found: str | None = None) -> None:
@@ -255,9 +256,10 @@ class Queries:
         then a page costs the same after any number of returns (LIMIT, and the counts the instance row keeps).
         `steps`: also which steps were completed and returned (the diagram's colours; one aggregate query)."""
         with unit_of_work(self.db, write=False) as uow:
-            instance = uow.session.get(Instance, instance_id)
-            if instance is None:
+            row = uow.session.execute(_INSTANCE_WITH_STAMP, {"instance_id": instance_id}).first()
+            if row is None:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            instance, uow.session.info[CALENDAR_STAMP] = row[0], (row[1], row[2])  # the calendar: no query of its own
             check_can_read(instance, actor)
             stmt = select(TaskRecord).where(TaskRecord.instance_id == instance_id)
             if recent is None:
@@ -460,6 +462,13 @@ def _documents(session: Session, instance_id: int, recent: int | None = None,
     if recent is None:
         return list(session.scalars(select(Document).where(Document.instance_id == instance_id)
                                     .order_by(Document.id)))
+    if task_id is None:  # one statement for all documents (versions are 1..n: the newest are n-recent+1..n)
+        grouped: dict[int, tuple[Document, list[DocumentVersion]]] = {}
+        for document, version in session.execute(_NEWEST_VERSIONS, {"instance_id": instance_id, "recent": recent}):
+            grouped.setdefault(document.id, (document, []))[1].append(version)
+        for document, versions in grouped.values():
+            set_committed_value(document, "versions", versions)
+        return [document for document, _ in grouped.values()]
     documents = list(session.scalars(select(Document).options(raiseload(Document.versions))
                                      .where(Document.instance_id == instance_id).order_by(Document.id)))
     for document in documents:
@@ -471,3 +480,18 @@ def _documents(session: Session, instance_id: int, recent: int | None = None,
                 DocumentVersion.document_id == document.id, DocumentVersion.task_id == task_id)) if v.id not in known]
         set_committed_value(document, "versions", sorted(newest, key=lambda v: v.version))
     return documents
+
+
+# Built once (every GET of a request runs them). The instance comes with the office calendar's stamp (what
+# engine/office.py would otherwise ask in a query of its own).
+_INSTANCE_WITH_STAMP = select(
+    Instance, select(func.count()).select_from(CalendarDay).scalar_subquery(),
+    select(func.max(CalendarDay.created_at)).scalar_subquery()).where(Instance.id == bindparam("instance_id"))
+_NEWER = DocumentVersion.__table__.alias("newer")
+_NEWEST_VERSIONS = (
+    select(Document, DocumentVersion).join(DocumentVersion, DocumentVersion.document_id == Document.id)
+    .options(raiseload(Document.versions))
+    .where(Document.instance_id == bindparam("instance_id"),
+           DocumentVersion.version > select(func.max(_NEWER.c.version)).where(
+               _NEWER.c.document_id == Document.id).scalar_subquery() - bindparam("recent"))
+    .order_by(Document.id, DocumentVersion.version))

@@ -237,6 +237,25 @@ _TOKEN_USER = (select(User).join(ApiToken, ApiToken.user_id == User.id).options(
                       ApiToken.expires_at > bindparam("now"), User.active.is_(True)))
 
 
+def actor_for_token(alur: Alur, token: str) -> Actor | None:
+    """`user_for_token` as the API needs it, on every call: the actor, from one plain query (a row per lane)
+    and no ORM objects (building the user and its lanes cost more CPU than the query)."""
+    with alur.db.engine.connect() as conn:
+        rows = conn.execute(_TOKEN_ACTOR, {"token_hash": _hash(token), "now": utcnow()}).all()
+    if not rows:
+        return None
+    username, agency, owner, admin = rows[0][:4]
+    return Actor(username, frozenset(r.lane for r in rows if r.lane is not None), agency, bool(owner), bool(admin),
+                 frozenset(r.lane for r in rows if r.is_head))
+
+
+_TOKEN_ACTOR = (select(User.username, User.agency, User.is_process_owner, User.is_admin, UserLane.lane,
+                       UserLane.is_head)
+                .join(ApiToken, ApiToken.user_id == User.id).outerjoin(UserLane, UserLane.user_id == User.id)
+                .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                       ApiToken.expires_at > bindparam("now"), User.active.is_(True)))
+
+
 def revoke_token(alur: Alur, token: str) -> bool:
     with alur.unit_of_work() as uow:
         row = uow.session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).first()
