@@ -57,9 +57,11 @@ _UPLOADED_BY_STEP = (select(DocumentVersion.id).join(Document)
                             TaskRecord.instance_id == bindparam("instance_id"),
                             TaskRecord.spec_id == bindparam("spec_id")).limit(1))
 
-_DOCUMENT = (select(Document).options(lazyload(Document.versions))  # not every version (selectin by default)
+# the document of a type with its last version number (one statement; not every version: selectin by default)
+_DOCUMENT = (select(Document, select(func.max(DocumentVersion.version))
+                    .where(DocumentVersion.document_id == Document.id).scalar_subquery())
+             .options(lazyload(Document.versions))
              .where(Document.instance_id == bindparam("instance_id"), Document.doc_type == bindparam("doc_type")))
-_LAST_VERSION = select(func.max(DocumentVersion.version)).where(DocumentVersion.document_id == bindparam("document_id"))
 
 
 @dataclass
@@ -251,12 +253,13 @@ class Commands:
         except InvalidData as exc:
             exc.params.setdefault("doc_type", upload.doc_type)
             raise
-        document = uow.session.scalars(_DOCUMENT, {"instance_id": instance.id, "doc_type": upload.doc_type}).first()
-        if document is None:
-            document = Document(instance_id=instance.id, doc_type=upload.doc_type, created_at=now)
+        row = uow.session.execute(_DOCUMENT, {"instance_id": instance.id, "doc_type": upload.doc_type}).first()
+        if row is None:
+            document, number = Document(instance_id=instance.id, doc_type=upload.doc_type, created_at=now), 1
             uow.session.add(document)
             uow.session.flush()
-        number = (uow.session.scalar(_LAST_VERSION, {"document_id": document.id}) or 0) + 1
+        else:
+            document, number = row[0], (row[1] or 0) + 1
         version = DocumentVersion(
             document_id=document.id, version=number, filename=filename, media_type=media_type,
             size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,

@@ -267,11 +267,13 @@ class Queries:
                 ready = [r for r in history if r.state == "ready"]
                 stats = _stats_of(history)
             else:
-                if before is not None:
-                    stmt = stmt.where(TaskRecord.seq < before)
-                history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq.desc()).limit(recent)))[::-1]
-                ready = list(uow.session.scalars(select(TaskRecord).where(
-                    TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+                if before is None:
+                    newest = uow.session.scalars(_NEWEST_TASKS, {"instance_id": instance_id, "recent": recent})
+                else:
+                    newest = uow.session.scalars(stmt.where(TaskRecord.seq < before)
+                                                 .order_by(TaskRecord.seq.desc()).limit(recent))
+                history = list(newest)[::-1]
+                ready = list(uow.session.scalars(_READY_TASKS, {"instance_id": instance_id}))
                 completed, returned = _step_sets(uow.session, instance_id) if steps else (frozenset(), frozenset())
                 stats = HistoryStats(instance.task_count, instance.return_count, instance.path_standard_minutes,
                                      completed, returned)
@@ -487,6 +489,11 @@ def _documents(session: Session, instance_id: int, recent: int | None = None,
 _INSTANCE_WITH_STAMP = select(
     Instance, select(func.count()).select_from(CalendarDay).scalar_subquery(),
     select(func.max(CalendarDay.created_at)).scalar_subquery()).where(Instance.id == bindparam("instance_id"))
+_NEWEST_TASKS = (select(TaskRecord).where(TaskRecord.instance_id == bindparam("instance_id"))
+                 .order_by(TaskRecord.seq.desc()).limit(bindparam("recent")))
+_READY_TASKS = (select(TaskRecord)
+                .where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == "ready")
+                .order_by(TaskRecord.seq))
 _NEWER = DocumentVersion.__table__.alias("newer")
 _NEWEST_VERSIONS = (
     select(Document, DocumentVersion).join(DocumentVersion, DocumentVersion.document_id == Document.id)
