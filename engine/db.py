@@ -16,10 +16,12 @@ from uuid import UUID
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Engine, Interval, String, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Row, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 _immediate: ContextVar[bool] = ContextVar("sqlite_immediate", default=False)
+_bare: ContextVar[bool] = ContextVar("sqlite_bare", default=False)  # one statement: no BEGIN (Database.read_one)
 
 
 def _json(value: Any) -> str:
@@ -51,7 +53,8 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+        if not _bare.get():
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
     return engine
 
@@ -75,6 +78,16 @@ class Database:
         session = self.sessions()
         session.info["immediate_token"] = token
         return session
+
+    def read_one(self, stmt: Executable, params: dict[str, Any]) -> list[Row[Any]]:
+        """The rows of one read statement, on a connection of its own. A single SELECT reads one snapshot by
+        itself: on SQLite it runs without BEGIN (the rollback at the end then has nothing to do)."""
+        token = _bare.set(self.is_sqlite)
+        try:
+            with self.engine.connect() as conn:
+                return list(conn.execute(stmt, params).all())
+        finally:
+            _bare.reset(token)
 
     @staticmethod
     def release(session: Session) -> None:

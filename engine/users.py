@@ -240,8 +240,7 @@ _TOKEN_USER = (select(User).join(ApiToken, ApiToken.user_id == User.id).options(
 def actor_for_token(alur: Alur, token: str) -> Actor | None:
     """`user_for_token` as the API needs it, on every call: the actor, from one plain query (a row per lane)
     and no ORM objects (building the user and its lanes cost more CPU than the query)."""
-    with alur.db.engine.connect() as conn:
-        rows = conn.execute(_TOKEN_ACTOR, {"token_hash": _hash(token), "now": utcnow()}).all()
+    rows = alur.db.read_one(_TOKEN_ACTOR, {"token_hash": _hash(token), "now": utcnow()})
     if not rows:
         return None
     username, agency, owner, admin = rows[0][:4]
