@@ -122,8 +122,10 @@ def _with_state(sqlite: bool) -> Any:
 
 @functools.cache
 def _lock_task_statement(sqlite: bool) -> Select[Any]:
+    """No workflow state: its users (an upload, a generated document) do not run the workflow (if one reads
+    it, it loads then, under the lock)."""
     stmt = (select(TaskRecord, Instance).join(Instance, TaskRecord.instance_id == Instance.id)
-            .where(TaskRecord.id == bindparam("task_id")).options(_with_state(sqlite)))
+            .where(TaskRecord.id == bindparam("task_id")))
     return stmt if sqlite else stmt.with_for_update(of=[Instance, TaskRecord])
 
 
