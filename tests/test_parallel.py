@@ -43,3 +43,23 @@ def test_both_branches_complete_at_once_and_keep_their_data(alur: Alur) -> None:
     assert periksa.data["hasil_b"] == "B selesai" and periksa.data["hasil_c"] == "C selesai"
     alur.complete(ready[0].id, pemohon, {})
     assert alur.instance(iid, SYSTEM).instance.status == "completed"
+
+
+def test_a_completion_answers_with_the_ready_tasks_a_fresh_read_finds(alur: Alur) -> None:
+    """`complete_step` (the API's answer) gives the ready tasks from the step's own transaction: after a split,
+    one branch done, and the join, they are the rows (ids, order, fields) a read afterwards returns."""
+    alur.deploy(DIAGRAM.read_bytes(), SYSTEM)
+    pemohon = actor_for_lane(alur, "Pemohon")
+    iid = alur.start("uji_paralel", pemohon)
+
+    def fields(records: list) -> list[tuple]:
+        return [(r.id, r.spec_id, r.lane, r.seq, r.state, r.ready_at, r.due_at) for r in records]
+
+    answers = []
+    for values in ({"perihal": "uji"}, {"hasil_b": "B"}, {"hasil_c": "C"}, {}):
+        record = alur.ready_of([iid])[iid][0]
+        instance, ready = alur.complete_step(record.id, actor_for_lane(alur, record.lane), values)
+        assert instance.id == iid and fields(ready) == fields(alur.ready_of([iid])[iid])
+        assert instance.status == alur.instance(iid, SYSTEM).instance.status
+        answers.append([r.spec_id for r in ready])
+    assert answers == [["cabang_b", "cabang_c"], ["cabang_c"], ["periksa"], []]
