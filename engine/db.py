@@ -81,8 +81,12 @@ class Database:
 
     def read_one(self, stmt: Executable, params: dict[str, Any]) -> list[Row[Any]]:
         """The rows of one read statement, on a connection of its own. A single SELECT reads one snapshot by
-        itself: on SQLite it runs without BEGIN (the rollback at the end then has nothing to do)."""
-        token = _bare.set(self.is_sqlite)
+        itself: on SQLite it runs without BEGIN (the rollback at the end then has nothing to do), on PostgreSQL
+        in autocommit (no BEGIN and ROLLBACK round trips)."""
+        if not self.is_sqlite:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return list(conn.execute(stmt, params).all())
+        token = _bare.set(True)
         try:
             with self.engine.connect() as conn:
                 return list(conn.execute(stmt, params).all())
