@@ -4,6 +4,7 @@ owner without a restart, and templates refused naming the placeholder that faile
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 
@@ -65,6 +66,23 @@ def test_step_four_generates_the_disposition_sheet_from_its_form(alur: Alur, spe
     assert "Bimtek koperasi sekolah, 10 Desember 2026 09.00 di Aula Dinas" in text
     assert (sheet.uploaded_by, sheet.note) == ("kepala-biro", "dibuat dari templat lembar_disposisi bawaan")
     assert sheet.filename == "lembar_disposisi.docx"
+
+
+def test_a_generated_document_leaves_no_template_for_the_cyclic_collector(alur: Alur, speakers: None) -> None:
+    """A rendered template's lxml trees are freed with the step, not at the next full collection (worker RSS)."""
+    iid = new_request(alur, "Dr. Siti Aminah")
+    drive_to(alur, iid, 4)
+    gc.collect()
+    step(alur, iid, data={"catatan": "Segera dicek, prioritas."})
+    assert versions(alur, iid, "disposisi")
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        left = sorted({type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("docx.")})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
 
 
 def test_reply_draft_names_the_substitute_and_can_be_replaced(alur: Alur, speakers: None) -> None:
