@@ -158,7 +158,8 @@ def test_task_page_shows_activity_inputs_and_decision_buttons(alur: Alur, client
     # the decision buttons carry the diagram's enum names
     assert 'name="keputusan" value="setuju"' in page and ">Berkas lengkap, teruskan<" in page
     assert 'name="keputusan" value="tidak_setuju"' in page and ">Kembalikan ke pemohon<" in page
-    assert 'name="catatan"' in page and "Wajib diisi bila dikembalikan." in page
+    assert 'name="catatan"' in page and page.count("Wajib diisi bila dikembalikan.") == 1
+    assert "catatan wajib diisi" not in page.lower()  # the rule is said once, by the field, from the diagram
     assert 'enctype="multipart/form-data"' in page
 
 
