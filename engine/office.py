@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -21,7 +21,7 @@ from engine.db import Database
 from engine.errors import Forbidden, InvalidData, NotFound
 from engine.models import CalendarDay, TaskRecord
 from engine.settings import Settings
-from engine.uow import CALENDAR_STAMP, unit_of_work
+from engine.uow import CALENDAR_STAMP, CALENDAR_STAMP_COLUMNS, unit_of_work
 from engine.worktime import OfficeCalendar, national_holidays, parse_office_hours
 
 LIBUR, MASUK = "libur", "masuk"
@@ -51,8 +51,7 @@ class CalendarCache:
         seen = session.info.get(SESSION_KEY)
         if seen is not None:
             return seen  # type: ignore[no-any-return]
-        stamp = session.info.get(CALENDAR_STAMP) or tuple(session.execute(
-            select(func.count(), func.max(CalendarDay.created_at)).select_from(CalendarDay)).one())
+        stamp = session.info.get(CALENDAR_STAMP) or tuple(session.execute(select(*CALENDAR_STAMP_COLUMNS)).one())
         calendar = self._current(session, stamp)  # type: ignore[arg-type]
         session.info[SESSION_KEY] = calendar
         return calendar

@@ -25,7 +25,6 @@ from engine.errors import Forbidden, NotFound
 from engine.inbox import InboxTask
 from engine.models import (
     AuditEvent,
-    CalendarDay,
     Document,
     DocumentContent,
     DocumentVersion,
@@ -38,7 +37,7 @@ from engine.office import Office
 from engine.rework import Rework, rework
 from engine.settings import Settings
 from engine.specs import SpecCache
-from engine.uow import CALENDAR_STAMP, unit_of_work
+from engine.uow import CALENDAR_STAMP, CALENDAR_STAMP_COLUMNS, unit_of_work
 
 
 def check_can_read(instance: Instance, actor: Actor, not_found: str | None = None) -> None:
@@ -486,9 +485,7 @@ def _documents(session: Session, instance_id: int, recent: int | None = None,
 
 # Built once (every GET of a request runs them). The instance comes with the office calendar's stamp (what
 # engine/office.py would otherwise ask in a query of its own).
-_INSTANCE_WITH_STAMP = select(
-    Instance, select(func.count()).select_from(CalendarDay).scalar_subquery(),
-    select(func.max(CalendarDay.created_at)).scalar_subquery()).where(Instance.id == bindparam("instance_id"))
+_INSTANCE_WITH_STAMP = select(Instance, *CALENDAR_STAMP_COLUMNS).where(Instance.id == bindparam("instance_id"))
 _NEWEST_TASKS = (select(TaskRecord).where(TaskRecord.instance_id == bindparam("instance_id"))
                  .order_by(TaskRecord.seq.desc()).limit(bindparam("recent")))
 _READY_TASKS = (select(TaskRecord)

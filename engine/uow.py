@@ -23,6 +23,9 @@ from engine.errors import NotFound
 from engine.models import AuditEvent, Base, CalendarDay, Instance, InstanceState, ProcessDefinition, TaskRecord
 
 CALENDAR_STAMP = "alur_calendar_stamp"  # (rows, newest change) of calendar_days, read with a step's lock
+# The stamp's two columns, for a statement that carries them along (engine/office.py checks its cache by them).
+CALENDAR_STAMP_COLUMNS = (select(func.count()).select_from(CalendarDay).scalar_subquery(),
+                          select(func.max(CalendarDay.created_at)).scalar_subquery())
 
 
 class UnitOfWork:
@@ -134,9 +137,7 @@ def _lock_step_statement(sqlite: bool, with_state: bool = True) -> Select[Any]:
     """PostgreSQL: the state row is joined and locked too, so that a lock wait re-reads it with the instance
     (one statement); `with_state=False` finds a step whose request has ended (no state row)."""
     task_id = bindparam("task_id")
-    stamp = (select(func.count()).select_from(CalendarDay).scalar_subquery(),
-             select(func.max(CalendarDay.created_at)).scalar_subquery())
-    stmt = select(TaskRecord, Instance, *stamp).join(Instance, TaskRecord.instance_id == Instance.id)
+    stmt = select(TaskRecord, Instance, *CALENDAR_STAMP_COLUMNS).join(Instance, TaskRecord.instance_id == Instance.id)
     if not sqlite:
         locked = [Instance, TaskRecord]
         if with_state:
