@@ -151,9 +151,12 @@ def _count_attempt(alur: Alur, key: str, client: str, now: datetime) -> None:
     with alur.unit_of_work() as uow:
         dialect = alur.db.engine.dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        # Upsert, not insert-or-ignore: the row is then ours (locked) until the attempt is counted, so a
+        # parallel login of the account that succeeds cannot delete it between this and the SELECT.
         uow.session.execute(insert(LoginThrottle).values(
             username=key, client=client, failures=0, first_failure_at=now, last_failure_at=now,
-        ).on_conflict_do_nothing())
+        ).on_conflict_do_update(index_elements=[LoginThrottle.username, LoginThrottle.client],
+                                set_={"username": key}))
         stmt = select(LoginThrottle).where(LoginThrottle.username == key, LoginThrottle.client == client)
         throttle = uow.session.scalars(stmt.with_for_update() if dialect == "postgresql" else stmt).one()
         if throttle.locked_until is not None and throttle.locked_until > now:

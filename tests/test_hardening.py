@@ -422,6 +422,39 @@ def test_parallel_guesses_on_postgresql_get_at_most_the_limit_through(pg_url: st
         alur.db.engine.dispose()
 
 
+def test_a_login_whose_throttle_row_another_login_deletes_meanwhile_still_counts(pg_url: str) -> None:
+    """Two logins of one account at once (two tabs, two servers): the first succeeds and deletes the throttle
+    row just after the second made sure the row is there. The second must still count its attempt (it holds
+    the row from then on), not fail with a 500 for a row that vanished."""
+    from sqlalchemy import create_engine, event, text
+    from sqlalchemy.exc import OperationalError
+
+    from tests.conftest import make_alur
+
+    alur = make_alur(pg_url)
+    other = create_engine(pg_url)
+    deleted: list[bool] = []
+
+    def the_other_login_succeeds(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("INSERT INTO login_throttle") and not deleted:
+            try:
+                with other.begin() as c:  # as the other server would: its own connection, committed
+                    c.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                    deleted.append(c.execute(text("DELETE FROM login_throttle WHERE username = 'sekda'")).rowcount > 0)
+            except OperationalError:  # the row is locked by this login until it ends: it stays
+                deleted.append(False)
+
+    try:
+        assert authenticate(alur, "sekda", "tebakan-salah", "10.0.0.9") is None  # the row exists
+        event.listen(alur.db.engine, "after_cursor_execute", the_other_login_succeeds)
+        assert authenticate(alur, "sekda", DEMO_PASSWORD, "10.0.0.9") is not None
+        assert deleted == [False]  # the attempt's row was held, so the other login could not pull it away
+    finally:
+        event.remove(alur.db.engine, "after_cursor_execute", the_other_login_succeeds)
+        other.dispose()
+        alur.db.engine.dispose()
+
+
 def test_a_version_stored_before_a_new_rule_still_opens(alur: Alur) -> None:
     """Rules added later (here: plain-text documentation) must not lock out requests of an older version."""
     from engine.models import ProcessDefinition
