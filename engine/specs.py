@@ -32,7 +32,7 @@ class SpecCache:
                 text = session.scalars(select(ProcessDefinition.bpmn_xml)
                                        .where(ProcessDefinition.id == definition.id)).one()
             finally:
-                Database.release(session)
+                self.db.release(session)
             self._xml[definition.id] = text
         return text
 

@@ -164,4 +164,4 @@ def unit_of_work(db: Database, write: bool = True) -> Iterator[UnitOfWork]:
         uow.session.rollback()
         raise
     finally:
-        Database.release(uow.session)
+        db.release(uow.session)

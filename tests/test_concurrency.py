@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -14,6 +16,7 @@ from engine.demo import actor_for_lane, fill
 from engine.errors import NotReady
 from engine.models import LetterRegisterEntry
 from engine.services import Alur
+from engine.uow import unit_of_work
 from tests.conftest import make_alur
 from tests.helpers import current, drive_to, start, step
 
@@ -104,3 +107,50 @@ def test_concurrent_numbering_on_postgresql(pg_alur: Alur) -> None:
 
 def test_double_completion_on_postgresql(pg_alur: Alur) -> None:
     race_for_one_task(pg_alur)
+
+
+def _held_elsewhere(path: str) -> bool:
+    """Whether another process holds the writers' flock on `path` (a child process asks without waiting)."""
+    probe = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
+             "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(3)\n")
+    return subprocess.run([sys.executable, "-c", probe, path]).returncode == 3
+
+
+def test_sqlite_writers_queue_on_a_file_lock_held_for_the_whole_unit_of_work(alur: Alur) -> None:
+    """Writers wait in flock() for each other (woken when the holder ends), not in SQLite's polling busy handler;
+    the lock is held from the unit of work's start to its end, nested writers of a thread do not wait for
+    themselves, and a failed unit of work gives it back."""
+    queue = alur.db.writers
+    assert queue is not None
+    path = str(queue.path)
+    assert path.endswith(".sqlite-writer")
+    with unit_of_work(alur.db) as uow:
+        assert _held_elsewhere(path)
+        with unit_of_work(alur.db):  # the same thread again: no self-deadlock
+            pass
+        assert _held_elsewhere(path)
+        uow.session.execute(select(LetterRegisterEntry)).all()
+    assert not _held_elsewhere(path)
+    with pytest.raises(RuntimeError), unit_of_work(alur.db):
+        raise RuntimeError("the command failed")
+    assert not _held_elsewhere(path)
+    with unit_of_work(alur.db, write=False):  # readers never queue
+        assert not _held_elsewhere(path)
+
+    entered = threading.Event()
+    order: list[str] = []
+
+    def second_writer() -> None:
+        entered.set()
+        with unit_of_work(alur.db):
+            order.append("second")
+
+    with unit_of_work(alur.db):
+        other = threading.Thread(target=second_writer)
+        other.start()
+        entered.wait(10)
+        other.join(0.3)  # it waits for this unit of work, however long it takes
+        assert other.is_alive()
+        order.append("first")
+    other.join(10)
+    assert order == ["first", "second"]
