@@ -425,7 +425,9 @@ class Commands:
                 due_at=office.due_at(now, minutes, calendar), returned_by_task=returning.id if returning else None))
             uow.session.add(after[-1])
         timers.sync(uow.session, instance, parsed, workflow, now, calendar, self.settings.timezone)
-        uow.session.flush()
+        rows = [instance, *([instance.workflow_state] if instance.workflow_state is not None else []),
+                *(records or known.values()), *(r for r in after if r.id not in known)]
+        uow.save(rows)
         return sorted(after, key=lambda r: r.seq)
 
 

@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, text
+from sqlalchemy import Select, Table, bindparam, func, insert, inspect, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.db import Database
 from engine.errors import NotFound
@@ -104,6 +106,42 @@ class UnitOfWork:
         self._audits.append({"at": now, "actor": actor, "kind": kind, "instance_id": instance_id,
                              "task_id": task_id, "payload": payload})
 
+    def save(self, objects: list[Base]) -> None:
+        """Write a step's rows (its request, workflow state and task rows) with plain statements.
+
+        The ORM's flush spent about a millisecond of bookkeeping a step on these 3-5 statements, inside
+        SQLite's one write lock. Here: an UPDATE of the changed columns of each loaded row (the request's
+        with its version check), one INSERT for the new rows of a table; then the objects leave the
+        session as saved (their attributes stay readable). Any object of another shape (a row without
+        its key, a changed relationship, a deletion) sends all of them to the ORM's flush, as before.
+        """
+        session, plans = self.session, []
+        for obj in objects:
+            plan = _plan(obj)
+            if plan is None:
+                session.flush()
+                return
+            plans.append(plan)
+        rows: dict[Table, list[dict[str, Any]]] = {}
+        connection = session.connection()
+        for obj, table, values, version in plans:
+            if values is None:
+                continue
+            if version is None:  # new
+                rows.setdefault(table, []).append(values)
+                continue
+            version_key = None if version is False else _version_key(obj)
+            result = connection.execute(_update_statement(table, version_key), values)
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise StaleDataError(f"{table.name} {values['_key']}: changed by another writer")
+            if version_key is not None:
+                set_committed_value(obj, version_key, version + 1)
+        for table, new_rows in rows.items():
+            connection.execute(insert(table), new_rows)
+        for obj, _, _, _ in plans:
+            if obj in session:  # (the request's state left with the request: cascade)
+                session.expunge(obj)
+
     def write_audits(self) -> None:
         if self._audits:
             rows, self._audits = self._audits, []
@@ -149,6 +187,56 @@ def _lock_step_statement(sqlite: bool, with_state: bool = True) -> Select[Any]:
     owner = select(TaskRecord.instance_id).where(TaskRecord.id == task_id).scalar_subquery()
     return (stmt.where(TaskRecord.instance_id == owner, or_(TaskRecord.state == "ready", TaskRecord.id == task_id))
             .order_by(TaskRecord.seq))
+
+
+_ObjectPlan = tuple[Base, Table, dict[str, Any] | None, Any]
+
+
+def _plan(obj: Base) -> _ObjectPlan | None:
+    """(object, table, statement parameters or None if unchanged, old version / False / None if new);
+    None: a shape `UnitOfWork.save` leaves to the ORM. The changed attributes are the ones whose loaded
+    value the ORM keeps aside (`committed_state`), as its flush finds them."""
+    state = inspect(obj)
+    mapper = state.mapper
+    table = mapper.local_table
+    if state.deleted or state.detached or not isinstance(table, Table) or len(mapper.primary_key) != 1:
+        return None
+    columns = mapper.columns
+    if state.pending:
+        if mapper.version_id_col is not None:
+            return None
+        values = {column.key: state.dict.get(key) for key, column in columns.items()}
+        return (obj, table, values, None) if values.get(mapper.primary_key[0].key) is not None else None
+    changed = state.committed_state
+    if not changed:
+        return obj, table, None, False
+    if any(key not in columns for key in changed):  # a relationship changed
+        return None
+    values = {columns[key].key: state.dict[key] for key, old in changed.items()
+              if old is NO_VALUE or old != state.dict[key]}  # (NO_VALUE: flag_modified, or never loaded)
+    if not values:
+        return obj, table, None, False
+    values["_key"] = state.identity[0]
+    version: Any = False
+    if mapper.version_id_col is not None:
+        version = state.dict[_version_key(obj)]
+        values[mapper.version_id_col.key], values["_version"] = version + 1, version
+    return obj, table, values, version
+
+
+def _version_key(obj: Base) -> str:
+    mapper = inspect(obj).mapper
+    return mapper.get_property_by_column(mapper.version_id_col).key
+
+
+@functools.cache
+def _update_statement(table: Table, version_key: str | None) -> Any:
+    """UPDATE ... WHERE key (and version): the SET clause is the parameters' other keys at each execution."""
+    key = next(iter(table.primary_key.columns))
+    where = [key == bindparam("_key")]
+    if version_key is not None:
+        where.append(table.c[version_key] == bindparam("_version"))
+    return update(table).where(*where)
 
 
 @contextmanager
