@@ -250,6 +250,9 @@ def report_http(report: Report, kind: str, summaries: list[load.LoadSummary], wa
         report.add("4", f"{name}: p99", s.p99_ms, "ms", f"< {targets.HTTP_P99_MS:g} ms" if top else "",
                    s.p99_ms < targets.HTTP_P99_MS if top else None)
         report.add("4", f"{name}: errors", s.errors, "", "0", s.errors == 0)
+        if top:  # where the time goes: the run is CPU-bound when these times the rate fill the cores
+            report.add("4", f"{name}: CPU per completion, whole machine", s.machine_cpu_ms_per_completion, "ms")
+            report.add("4", f"{name}: CPU per completion, gunicorn", s.server_cpu_ms_per_completion, "ms")
     report.detail(f"http_{kind.lower()}", {"warmup": warm, "summaries": summaries})
 
 

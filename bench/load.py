@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.common import PROCESS, decide, demo_returns, median, ms, percentile
-from bench.server import Endpoint, Server
+from bench.server import Endpoint, Server, machine_cpu_seconds
 from engine.bootstrap import build
 from engine.demo import SAMPLE_PDF, fill
 from engine.diagram import SopModel
@@ -167,6 +167,8 @@ class LoadRun:
     p95_ms: float
     p99_ms: float
     completions_per_server: list[int] = field(default_factory=list)
+    machine_cpu_ms_per_completion: float = float("nan")  # every process: server, database, these clients
+    server_cpu_ms_per_completion: float = float("nan")  # gunicorn's master and workers (one Server only)
 
 
 def run(servers: Server | list[Server] | list[Endpoint], model: SopModel, lane_tokens: dict[str, str], clients: int,
@@ -178,12 +180,15 @@ def run(servers: Server | list[Server] | list[Endpoint], model: SopModel, lane_t
     threads = [threading.Thread(target=w.run, args=(barrier, deadline_box), daemon=True) for w in workers]
     for t in threads:
         t.start()
+    one = servers[0] if len(servers) == 1 and isinstance(servers[0], Server) else None
+    machine_cpu, server_cpu = machine_cpu_seconds(), one.cpu_seconds() if one else 0.0
     started = time.monotonic()
     deadline_box[0] = started + seconds
     barrier.wait()
     for t in threads:
         t.join(timeout=seconds + 300)
     wall = time.monotonic() - started
+    machine_cpu, server_cpu = machine_cpu_seconds() - machine_cpu, (one.cpu_seconds() - server_cpu) if one else 0.0
     latencies = [x for w in workers for x in w.stats.latencies]
     errors = [e for w in workers for e in w.stats.errors]
     errors += ["client thread did not finish"] * sum(t.is_alive() for t in threads)
@@ -196,7 +201,9 @@ def run(servers: Server | list[Server] | list[Endpoint], model: SopModel, lane_t
         p50_ms=ms(percentile(latencies, 50)), p95_ms=ms(percentile(latencies, 95)),
         p99_ms=ms(percentile(latencies, 99)),
         completions_per_server=[sum(w.stats.completions for w in workers[i::len(servers)])
-                                for i in range(len(servers))])
+                                for i in range(len(servers))],
+        machine_cpu_ms_per_completion=ms(machine_cpu / completions) if completions else float("nan"),
+        server_cpu_ms_per_completion=ms(server_cpu / completions) if completions and one else float("nan"))
 
 
 @dataclass
@@ -211,6 +218,8 @@ class LoadSummary:
     p99_ms: float
     errors: int
     runs: list[LoadRun]
+    machine_cpu_ms_per_completion: float = float("nan")
+    server_cpu_ms_per_completion: float = float("nan")
 
 
 def summarize(runs: list[LoadRun]) -> LoadSummary:
@@ -219,7 +228,9 @@ def summarize(runs: list[LoadRun]) -> LoadSummary:
         completions_per_s=median([r.completions_per_s for r in runs]),
         requests_per_s=median([r.requests_per_s for r in runs]),
         p50_ms=median([r.p50_ms for r in runs]), p95_ms=median([r.p95_ms for r in runs]),
-        p99_ms=median([r.p99_ms for r in runs]), errors=sum(r.errors for r in runs), runs=runs)
+        p99_ms=median([r.p99_ms for r in runs]), errors=sum(r.errors for r in runs), runs=runs,
+        machine_cpu_ms_per_completion=median([r.machine_cpu_ms_per_completion for r in runs]),
+        server_cpu_ms_per_completion=median([r.server_cpu_ms_per_completion for r in runs]))
 
 
 def lane_tokens(url: str, model: SopModel) -> dict[str, str]:

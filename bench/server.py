@@ -97,6 +97,10 @@ class Server:
                 pids.append(int(entry.name))
         return sorted(pids)
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the master and its workers so far."""
+        return process_cpu_seconds(([self.process.pid] if self.process else []) + self.worker_pids())
+
     def worker_memory(self) -> dict[int, tuple[int, int]]:
         """pid -> (VmRSS, VmHWM) in bytes for every worker."""
         result = {}
@@ -112,6 +116,24 @@ class Server:
                     values[key] = int(rest.split()[0]) * 1024
             result[pid] = (values.get("VmRSS", 0), values.get("VmHWM", 0))
         return result
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (a process that has gone counts nothing)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has been busy (every core; /proc/stat minus idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
