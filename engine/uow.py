@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, Table, bindparam, func, insert, inspect, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -111,9 +111,9 @@ class UnitOfWork:
 
         The ORM's flush spent about a millisecond of bookkeeping a step on these 3-5 statements, inside
         SQLite's one write lock. Here: an UPDATE of the changed columns of each loaded row (the request's
-        with its version check), one INSERT for the new rows of a table; then the objects leave the
-        session as saved (their attributes stay readable). Any object of another shape (a row without
-        its key, a changed relationship, a deletion) sends all of them to the ORM's flush, as before.
+        with its version check), one INSERT for the new rows of a table; then the objects stay in the
+        session as saved rows. Any object of another shape (a row without its key or with defaults to
+        fill, a changed relationship, a deletion) sends all of them to the ORM's flush, as before.
         """
         session, plans = self.session, []
         for obj in objects:
@@ -138,9 +138,14 @@ class UnitOfWork:
                 set_committed_value(obj, version_key, version + 1)
         for table, new_rows in rows.items():
             connection.execute(insert(table), new_rows)
-        for obj, _, _, _ in plans:
-            if obj in session:  # (the request's state left with the request: cascade)
+        for obj, _, _, version in plans:  # now as the ORM's flush leaves the rows it wrote: clean, in the session
+            state = inspect(obj)
+            if version is None:
                 session.expunge(obj)
+                make_transient_to_detached(obj)
+                session.add(obj)
+            else:
+                state._commit_all(state.dict, session.identity_map)  # what the flush itself calls
 
     def write_audits(self) -> None:
         if self._audits:
@@ -203,9 +208,13 @@ def _plan(obj: Base) -> _ObjectPlan | None:
         return None
     columns = mapper.columns
     if state.pending:
-        if mapper.version_id_col is not None:
-            return None
-        values = {column.key: state.dict.get(key) for key, column in columns.items()}
+        missing = [key for key in columns.keys() if key not in state.dict]
+        if mapper.version_id_col is not None or any(columns[key].default is not None or
+                                                    columns[key].server_default is not None for key in missing):
+            return None  # the ORM knows the defaults
+        for key in missing:  # NULL, as the INSERT writes it (and readable afterwards without a query)
+            state.dict[key] = None
+        values = {column.key: state.dict[key] for key, column in columns.items()}
         return (obj, table, values, None) if values.get(mapper.primary_key[0].key) is not None else None
     changed = state.committed_state
     if not changed:

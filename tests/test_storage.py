@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import initials, state
 from engine.actors import SYSTEM
@@ -19,6 +21,7 @@ from engine.migrate import alembic_config
 from engine.models import AuditEvent, Instance, InstanceState, TaskRecord
 from engine.services import Alur
 from engine.testing import PROCESS, SOP_FILE
+from engine.uow import unit_of_work
 from tests.helpers import current, start, step
 
 TASK = "5dd95300-06e9-45ff-9133-f21b622514d2"
@@ -213,3 +216,30 @@ def test_a_time_moved_in_sql_keeps_its_meaning(alur: Alur) -> None:
                             .values(started_at=Instance.started_at - timedelta(days=1, microseconds=3)))
     with alur.unit_of_work(write=False) as uow:
         assert uow.session.get_one(Instance, iid).started_at == before - timedelta(days=1, microseconds=3)
+
+
+def test_a_steps_rows_saved_without_the_orm_flush_keep_the_version_check(alur: Alur) -> None:
+    """UnitOfWork.save writes a step's rows with plain statements: the request's UPDATE still checks its
+    version (another writer's change is an error, nothing is written), and the saved rows stay in the
+    session as clean, readable rows."""
+    instance_id = start(alur)
+    with unit_of_work(alur.db) as uow:
+        instance = uow.lock_instance(instance_id)
+        record = uow.ready_records(instance_id)[0]
+        before = instance.lock_version
+        instance.perihal, record.catatan = "diubah", "catatan baru"
+        uow.save([instance, record])
+        assert instance in uow.session and record in uow.session and not uow.session.dirty
+        assert instance.lock_version == before + 1 and instance.perihal == "diubah"
+    with Session(alur.db.engine) as session:
+        assert session.scalar(select(Instance.perihal).where(Instance.id == instance_id)) == "diubah"
+        assert session.scalar(select(TaskRecord.catatan).where(TaskRecord.id == record.id)) == "catatan baru"
+
+    with pytest.raises(StaleDataError), unit_of_work(alur.db) as uow:
+        instance = uow.lock_instance(instance_id)
+        uow.session.execute(text("UPDATE instances SET lock_version = lock_version + 1 WHERE id = :id"),
+                            {"id": instance_id})  # as if another writer had saved meanwhile
+        instance.perihal = "tidak tersimpan"
+        uow.save([instance])
+    with Session(alur.db.engine) as session:
+        assert session.scalar(select(Instance.perihal).where(Instance.id == instance_id)) == "diubah"
