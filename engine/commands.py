@@ -83,7 +83,7 @@ class Commands:
         self.db, self.settings, self.specs, self.handlers = db, settings, specs, handlers
         self.office = office or Office(db, settings)  # the calendar due times and waiting times count in
         self.workflows = state.WorkflowCache()  # each instance's workflow as this process's last step left it
-        self.templated: dict[int, frozenset[str]] = {}  # the steps of each process version that fill a template
+        self.templated: dict[int, frozenset[str]] = {}  # each process version's steps that may fill a template
 
     def deploy(self, xml: bytes, actor: Actor, filename: str = "diagram.bpmn") -> DeployResult:
         """Validate and store a diagram as the next version of its process; identical content is a no-op."""
@@ -321,7 +321,8 @@ class Commands:
                 check_can_read(instance, actor, "")
                 parsed = self.specs.get(instance.definition)
                 self.templated[instance.definition_id] = frozenset(
-                    step.id for step in parsed.model.steps.values() if generated.step_templates(step))
+                    s.id for s in parsed.model.steps.values()
+                    if set(generated.step_templates(s)).difference(s.required_uploads))
                 step = parsed.model.steps[record.spec_id]
                 uploaded = {upload.doc_type for upload in uploads}
                 wanted = {doc_type: name for doc_type, name in generated.step_templates(step).items()
