@@ -4,9 +4,11 @@ owner without a restart, and templates refused naming the placeholder that faile
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import io
 import re
+import zipfile
 from typing import Any
 
 import pytest
@@ -210,8 +212,8 @@ def renders(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bytes]]:
     made: list[tuple[bool, bytes]] = []
     real = generated.render
 
-    def counted(content: bytes, ctx: Any) -> bytes:
-        out = real(content, ctx)
+    def counted(content: bytes, ctx: Any, template: bool = False) -> bytes:
+        out = real(content, ctx, template)
         made.append((_immediate.get(), out))
         return out
 
@@ -293,3 +295,20 @@ def test_postgresql_renders_before_the_lock_and_again_when_changed(pg_url: str, 
         _prerendered_then_changed(alur, renders, monkeypatch)
     finally:
         alur.db.engine.dispose()
+
+
+def test_a_template_compiled_once_renders_each_context_as_a_fresh_one(alur: Alur) -> None:
+    """The kept compiled parts of a template give, part by part, what a fresh environment gives."""
+    model = alur.specs.get(alur.definition(PROCESS)).model
+    sample = generated.sample_context(model, dt.date(2026, 11, 28))
+    other = {**sample, "langkah": {**sample["langkah"], "catatan": "Rapat <b>&</b> 'cek'"}}
+    template = (DEFAULTS / "lembar_disposisi.docx").read_bytes()
+
+    def parts(document: bytes) -> list[tuple[str, bytes]]:
+        packed = zipfile.ZipFile(io.BytesIO(document))
+        return [(item.filename, packed.read(item)) for item in packed.infolist()]
+
+    for ctx in (sample, other, sample):
+        kept = generated.render(template, ctx, template=True)
+        assert parts(kept) == parts(generated.render(template, ctx))
+    assert "Rapat <b>&</b> 'cek'" in text_of(generated.render(template, other, template=True))
