@@ -4,20 +4,28 @@ owner without a restart, and templates refused naming the placeholder that faile
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import io
 import re
+import zipfile
+from typing import Any
 
 import pytest
 from docx import Document as Docx
 from flask.testing import FlaskClient
 
+from engine import generated
 from engine.actors import SYSTEM, Actor, Upload
+from engine.db import _immediate
 from engine.demo import SAMPLE_PDF, actor_for_lane
 from engine.errors import Forbidden, InvalidData, MissingDocument
 from engine.generated import DEFAULTS
+from engine.models import Instance
 from engine.services import Alur
 from engine.testing import PROCESS
+from engine.uow import unit_of_work
+from tests.conftest import make_alur
 from tests.helpers import current, drive_to, step
 from tests.test_speakers import OWNER, assign, new_request
 from tests.test_ui import login
@@ -38,8 +46,8 @@ def content(alur: Alur, version_id: int) -> bytes:
     return alur.document(version_id, SYSTEM)[1]
 
 
-def with_sentence(old: str, new: str) -> bytes:
-    doc = Docx(str(DEFAULTS / "surat_balasan.docx"))
+def with_sentence(old: str, new: str, template: str = "surat_balasan") -> bytes:
+    doc = Docx(str(DEFAULTS / f"{template}.docx"))
     hits = [p for p in doc.paragraphs if old in p.text]
     assert hits, old
     for p in hits:
@@ -51,6 +59,10 @@ def with_sentence(old: str, new: str) -> bytes:
 
 @pytest.fixture
 def speakers(alur: Alur) -> None:
+    add_speakers(alur)
+
+
+def add_speakers(alur: Alur) -> None:
     alur.save_speaker(OWNER, {"name": "Dr. Siti Aminah", "nip": "197001012000032001", "jabatan": "Kepala Bidang"})
     alur.save_speaker(OWNER, {"name": "Budi Santoso", "nip": "198002022005011002",
                               "jabatan": "Kepala Seksi Pembiayaan"})
@@ -192,3 +204,111 @@ def test_form_text_never_becomes_a_placeholder_of_a_later_render(alur: Alur, spe
     [sheet] = versions(alur, iid, "disposisi")
     text = text_of(content(alur, sheet.id))
     assert "{\u200b{ ''.__class__ }} {\u200b% if true %}x{\u200b% endif %}" in text
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bytes]]:
+    """Every DOCX render: (inside a writing unit of work, the bytes made)."""
+    made: list[tuple[bool, bytes]] = []
+    real = generated.render
+
+    def counted(content: bytes, ctx: Any, template: bool = False) -> bytes:
+        out = real(content, ctx, template)
+        made.append((_immediate.get(), out))
+        return out
+
+    monkeypatch.setattr(generated, "render", counted)
+    return made
+
+
+def _prerendered_then_kept(alur: Alur, renders: list[tuple[bool, bytes]]) -> None:
+    iid = new_request(alur, "Dr. Siti Aminah")
+    drive_to(alur, iid, 4)
+    renders.clear()
+    step(alur, iid, data={"catatan": "Segera dicek, prioritas."})
+    [sheet] = versions(alur, iid, "disposisi")
+    assert [inside for inside, _ in renders] == [False]  # rendered before the write lock, not again under it
+    assert content(alur, sheet.id) == renders[0][1]
+    assert "Bimtek koperasi sekolah" in text_of(renders[0][1])
+
+
+def _prerendered_then_changed(alur: Alur, renders: list[tuple[bool, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
+    iid = new_request(alur, "Dr. Siti Aminah")
+    drive_to(alur, iid, 4)
+    ahead = alur.commands._prerender
+
+    def then_changed(*args: Any) -> Any:  # another writer changes the request between the read and the lock
+        made = ahead(*args)
+        with unit_of_work(alur.db) as uow:
+            instance = uow.session.get_one(Instance, iid)
+            instance.data = {**instance.data, "nama_kegiatan": "Pelatihan akuntansi koperasi"}
+        return made
+
+    monkeypatch.setattr(alur.commands, "_prerender", then_changed)
+    renders.clear()
+    step(alur, iid, data={"catatan": "Segera dicek, prioritas."})
+    [sheet] = versions(alur, iid, "disposisi")
+    assert [inside for inside, _ in renders] == [False, True]
+    assert "Bimtek koperasi sekolah" in text_of(renders[0][1])
+    stored = text_of(content(alur, sheet.id))
+    assert "Pelatihan akuntansi koperasi" in stored and "Bimtek koperasi sekolah" not in stored
+
+
+def test_a_generated_document_is_rendered_before_the_write_lock(alur: Alur, speakers: None,
+                                                                renders: list[tuple[bool, bytes]]) -> None:
+    _prerendered_then_kept(alur, renders)
+
+
+def test_a_request_changed_after_the_early_render_is_rendered_again_under_the_lock(
+        alur: Alur, speakers: None, renders: list[tuple[bool, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
+    _prerendered_then_changed(alur, renders, monkeypatch)
+
+
+def test_a_template_replaced_after_the_early_render_is_the_one_used(alur: Alur, speakers: None,
+                                                                  renders: list[tuple[bool, bytes]],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    iid = new_request(alur, "Dr. Siti Aminah")
+    drive_to(alur, iid, 4)
+    ahead = alur.commands._prerender
+    changed = with_sentence("LEMBAR DISPOSISI", "LEMBAR DISPOSISI PIMPINAN", "lembar_disposisi")
+
+    def then_replaced(*args: Any) -> Any:
+        made = ahead(*args)
+        alur.replace_template(OWNER, PROCESS, "lembar_disposisi", changed, "disposisi.docx", "judul baru")
+        return made
+
+    monkeypatch.setattr(alur.commands, "_prerender", then_replaced)
+    renders.clear()
+    step(alur, iid, data={"catatan": "Segera dicek, prioritas."})
+    [sheet] = versions(alur, iid, "disposisi")
+    assert [inside for inside, _ in renders] == [False, True, True]  # early, the owner's sample check, the step
+    assert "LEMBAR DISPOSISI PIMPINAN" in text_of(content(alur, sheet.id))
+    assert sheet.note == "dibuat dari templat lembar_disposisi versi 1"
+
+
+def test_postgresql_renders_before_the_lock_and_again_when_changed(pg_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                                   renders: list[tuple[bool, bytes]]) -> None:
+    alur = make_alur(pg_url)
+    try:
+        add_speakers(alur)
+        _prerendered_then_kept(alur, renders)
+        _prerendered_then_changed(alur, renders, monkeypatch)
+    finally:
+        alur.db.engine.dispose()
+
+
+def test_a_template_compiled_once_renders_each_context_as_a_fresh_one(alur: Alur) -> None:
+    """The kept compiled parts of a template give, part by part, what a fresh environment gives."""
+    model = alur.specs.get(alur.definition(PROCESS)).model
+    sample = generated.sample_context(model, dt.date(2026, 11, 28))
+    other = {**sample, "langkah": {**sample["langkah"], "catatan": "Rapat <b>&</b> 'cek'"}}
+    template = (DEFAULTS / "lembar_disposisi.docx").read_bytes()
+
+    def parts(document: bytes) -> list[tuple[str, bytes]]:
+        packed = zipfile.ZipFile(io.BytesIO(document))
+        return [(item.filename, packed.read(item)) for item in packed.infolist()]
+
+    for ctx in (sample, other, sample):
+        kept = generated.render(template, ctx, template=True)
+        assert parts(kept) == parts(generated.render(template, ctx))
+    assert "Rapat <b>&</b> 'cek'" in text_of(generated.render(template, other, template=True))
