@@ -25,6 +25,7 @@ from engine.diagram import ParsedDiagram, Step
 from engine.errors import Forbidden, NotFound
 from engine.inbox import InboxTask
 from engine.models import (
+    READY,
     AuditEvent,
     Document,
     DocumentContent,
@@ -236,7 +237,7 @@ class Queries:
             return []
         with unit_of_work(self.db, write=False) as uow:
             stmt = (select(TaskRecord).join(TaskRecord.instance).options(contains_eager(TaskRecord.instance))
-                    .where(TaskRecord.state == "ready", TaskRecord.lane.in_(sorted(lanes)))
+                    .where(TaskRecord.state == READY, TaskRecord.lane.in_(sorted(lanes)))
                     .order_by(TaskRecord.ready_at, TaskRecord.seq).limit(limit))
             if actor.agency:
                 stmt = stmt.where(Instance.agency == actor.agency)
@@ -331,7 +332,7 @@ class Queries:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
             check_can_read(instance, actor)
             return instance, list(uow.session.scalars(select(TaskRecord).where(
-                TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+                TaskRecord.instance_id == instance_id, TaskRecord.state == READY).order_by(TaskRecord.seq)))
 
     def document_versions(self, instance_id: int, actor: Actor, doc_type: str) -> Document:
         """One document of a request with every version."""
@@ -389,7 +390,7 @@ class Queries:
             if filters.overdue is not None:
                 # (NOT) EXISTS: probes the request's open tasks (ix_tasks_ready_instance) row by row while the
                 # list is read in its order, instead of collecting every overdue task first
-                late = exists().where(TaskRecord.instance_id == Instance.id, TaskRecord.state == "ready",
+                late = exists().where(TaskRecord.instance_id == Instance.id, TaskRecord.state == READY,
                                       TaskRecord.due_at < utcnow())
                 stmt = stmt.where(late if filters.overdue else ~late)
             return list(uow.session.scalars(stmt.limit(filters.limit).offset(filters.offset)))
@@ -398,7 +399,7 @@ class Queries:
         with unit_of_work(self.db, write=False) as uow:
             result: dict[int, list[TaskRecord]] = {i: [] for i in instance_ids}
             for record in uow.session.scalars(select(TaskRecord).where(
-                    TaskRecord.instance_id.in_(list(instance_ids)), TaskRecord.state == "ready")
+                    TaskRecord.instance_id.in_(list(instance_ids)), TaskRecord.state == READY)
                     .order_by(TaskRecord.seq)):
                 result[record.instance_id].append(record)
             return result
@@ -527,7 +528,7 @@ def _documents(session: Session, instance_id: int, recent: int | None = None,
 # engine/office.py would otherwise ask in a query of its own).
 _INSTANCE_WITH_STAMP = select(Instance, *CALENDAR_STAMP_COLUMNS).where(Instance.id == bindparam("instance_id"))
 _READY_TASKS = (select(TaskRecord)
-                .where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == "ready")
+                .where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == READY)
                 .order_by(TaskRecord.seq))
 _NEWER = DocumentVersion.__table__.alias("newer")
 _NEWEST_VERSIONS = (
@@ -549,7 +550,7 @@ def _recent(instance: Instance | Row[Any], recent: int) -> dict[str, int]:
 _TASKS = TaskRecord.__table__
 _RECENT_AND_READY_ROWS = union(
     select(_TASKS).where(_TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.seq > bindparam("after")),
-    select(_TASKS).where(_TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.state == "ready"),
+    select(_TASKS).where(_TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.state == READY),
 ).order_by("seq")
 _RECENT_AND_READY = select(TaskRecord).from_statement(_RECENT_AND_READY_ROWS)
 _DEFINITIONS, _VERSIONS = ProcessDefinition.__table__, DocumentVersion.__table__
