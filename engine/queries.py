@@ -272,7 +272,8 @@ class Queries:
     def instance(self, instance_id: int, actor: Actor, recent: int | None = None, before: int | None = None,
                  steps: bool = False) -> InstanceDetail:
         """A request with its whole history, or only its last `recent` entries (before `before`, a `seq`):
-        then a page costs the same after any number of returns (LIMIT, and the counts the instance row keeps).
+        then a page costs the same after any number of returns (a range of `seq` or a LIMIT, and the counts the
+        instance row keeps).
         `steps`: also which steps were completed and returned (the diagram's colours; one aggregate query)."""
         with unit_of_work(self.db, write=False) as uow:
             row = uow.session.execute(_INSTANCE_WITH_STAMP, {"instance_id": instance_id}).first()
