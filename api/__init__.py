@@ -11,7 +11,8 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from api.errors import ApiRequest
@@ -21,6 +22,26 @@ from engine.settings import Settings, load
 
 csrf = CSRFProtect()
 MAX_JSON_BYTES = 64 * 1024
+
+
+SECURITY_HEADERS = (
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions; a request without the cookie (every API call with a bearer token)
+    gets its empty session without a signing serializer built first (Flask's own answer is the same)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _secret_key(settings: Settings) -> str:
@@ -42,6 +63,7 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
     settings = settings or load()
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.request_class = ApiRequest
+    app.session_interface = CookieSessions()
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
@@ -113,13 +135,10 @@ def create_app(settings: Settings | None = None, alur: Alur | None = None, **con
 
     @app.after_request
     def security_headers(response: Any) -> Any:
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        headers = response.headers
+        for name, value in SECURITY_HEADERS:
+            if name not in headers:  # a view may set its own
+                headers.add(name, value)
         return response
 
     return app

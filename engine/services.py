@@ -38,7 +38,7 @@ from engine.models import (
 )
 from engine.office import DayEntry, Office
 from engine.owner import BulkMigration, MigrationCheck, MigrationResult, Validation, VersionSummary
-from engine.queries import HISTORY_PAGE, HistoryPage, InstanceDetail, Queries, TaskDetail
+from engine.queries import HISTORY_PAGE, HistoryPage, InstanceDetail, InstanceRows, Queries, TaskDetail
 from engine.settings import Settings
 from engine.specs import SpecCache
 from engine.uow import UnitOfWork, unit_of_work
@@ -142,6 +142,9 @@ class Alur:
     def instance(self, instance_id: int, actor: Actor, recent: int | None = None, before: int | None = None,
                  steps: bool = False) -> InstanceDetail:
         return self.queries.instance(instance_id, actor, recent, before, steps)
+
+    def instance_rows(self, instance_id: int, actor: Actor, recent: int) -> InstanceRows:
+        return self.queries.instance_rows(instance_id, actor, recent)
 
     def history(self, instance_id: int, actor: Actor, after: int | None = None, before: int | None = None,
                 limit: int = HISTORY_PAGE) -> HistoryPage:
