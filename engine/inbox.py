@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, and_, case, func, or_, select
 
 from engine.clock import utcnow
-from engine.models import Instance, ProcessDefinition, TaskRecord
+from engine.models import READY, Instance, ProcessDefinition, TaskRecord
 
 if TYPE_CHECKING:
     from engine.services import Actor, Alur
@@ -92,7 +92,7 @@ def _like(text: str) -> str:
 
 def _base(actor: Actor, query: InboxQuery, lanes: set[str]) -> tuple[Select[Any], bool]:
     """Ready tasks of the lanes with the search and the step filter; whether the instance is joined."""
-    stmt = select(TaskRecord).where(TaskRecord.state == "ready", TaskRecord.lane.in_(sorted(lanes)))
+    stmt = select(TaskRecord).where(TaskRecord.state == READY, TaskRecord.lane.in_(sorted(lanes)))
     joined = bool(query.search.strip()) or bool(actor.agency)
     if joined:
         stmt = stmt.join(Instance, Instance.id == TaskRecord.instance_id)

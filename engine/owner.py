@@ -26,7 +26,7 @@ from engine.clock import utcnow
 from engine.diagram import ParsedDiagram, parse_diagram
 from engine.diff import Graph, VersionDiff, diff_versions, read_graph
 from engine.errors import DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, NotReady
-from engine.models import Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
+from engine.models import READY, Document, Instance, ProcessDefinition, TaskRecord, User, UserLane
 from engine.worktime import OfficeCalendar
 
 if TYPE_CHECKING:
@@ -320,7 +320,7 @@ def _migrate_locked(alur: Alur, uow: UnitOfWork, instance: Instance, to_version:
     from_version = instance.definition.version
     ready_targets = {}
     for record in uow.session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                               TaskRecord.state == "ready")):
+                                                               TaskRecord.state == READY)):
         spec_name = plan.targets.get(record.id)
         if spec_name is None:
             continue

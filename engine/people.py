@@ -19,7 +19,7 @@ from engine import users
 from engine.actors import Actor
 from engine.clock import utcnow
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.models import Instance, ProcessDefinition, TaskRecord, User, UserLane
+from engine.models import READY, Instance, ProcessDefinition, TaskRecord, User, UserLane
 from engine.services import Alur
 
 MAX_LANES = 50
@@ -185,7 +185,7 @@ def lanes_overview(alur: Alur, actor: Actor) -> list[LaneView]:
                    func.count().filter(TaskRecord.due_at < now))
             .join(Instance, Instance.id == TaskRecord.instance_id)
             .join(ProcessDefinition, ProcessDefinition.id == Instance.definition_id)
-            .where(TaskRecord.state == "ready").group_by(ProcessDefinition.key, TaskRecord.lane)).all()
+            .where(TaskRecord.state == READY).group_by(ProcessDefinition.key, TaskRecord.lane)).all()
     tasks = {(key, lane): (n, late) for key, lane, n, late in counts}
     views = []
     for definition in alur.latest_definitions():
@@ -226,7 +226,7 @@ def desk(alur: Alur, actor: Actor) -> Desk:
             select(ProcessDefinition.key, func.count(func.distinct(Instance.id)))
             .join(Instance, Instance.definition_id == ProcessDefinition.id)
             .join(TaskRecord, TaskRecord.instance_id == Instance.id)
-            .where(Instance.status == "running", TaskRecord.state == "ready", TaskRecord.due_at < now)
+            .where(Instance.status == "running", TaskRecord.state == READY, TaskRecord.due_at < now)
             .group_by(ProcessDefinition.key)).all())
         accounts = None
         if actor.is_admin:

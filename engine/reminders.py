@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from engine.clock import local, utcnow
-from engine.models import TaskRecord, User, UserLane
+from engine.models import READY, TaskRecord, User, UserLane
 from engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,14 +29,14 @@ def remind_overdue(alur: Alur, limit: int = 200) -> int:
     now = utcnow()
     with alur.unit_of_work(write=False) as uow:
         ids = list(uow.session.scalars(select(TaskRecord.id).where(
-            TaskRecord.state == "ready", TaskRecord.due_at < now, TaskRecord.reminded_at.is_(None))
+            TaskRecord.state == READY, TaskRecord.due_at < now, TaskRecord.reminded_at.is_(None))
             .order_by(TaskRecord.due_at).limit(limit)))
     written = 0
     for task_id in ids:
         mail: tuple[TaskRecord, list[str]] | None = None
         with alur.unit_of_work() as uow:
             won = uow.session.execute(update(TaskRecord).where(
-                TaskRecord.id == task_id, TaskRecord.state == "ready", TaskRecord.reminded_at.is_(None))
+                TaskRecord.id == task_id, TaskRecord.state == READY, TaskRecord.reminded_at.is_(None))
                 .values(reminded_at=now)).rowcount
             if won != 1:
                 continue

@@ -30,7 +30,7 @@ from engine import decisions
 from engine.clock import local, utcnow
 from engine.diagram import BPMN, SopModel, safe_parse
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.models import CaseStat, Instance, ProcessDefinition, StepStat, TaskRecord, User, UserLane
+from engine.models import READY, CaseStat, Instance, ProcessDefinition, StepStat, TaskRecord, User, UserLane
 from engine.worktime import OfficeCalendar
 
 if TYPE_CHECKING:
@@ -411,7 +411,7 @@ def build_report(session: Session, definitions: Sequence[ProcessDefinition], mod
 
     open_stmt = (select(TaskRecord.spec_id, TaskRecord.lane, func.count(),
                         func.sum(case((TaskRecord.due_at < now, 1), else_=0)))
-                 .where(TaskRecord.state == "ready").group_by(TaskRecord.spec_id, TaskRecord.lane))
+                 .where(TaskRecord.state == READY).group_by(TaskRecord.spec_id, TaskRecord.lane))
     if set(session.scalars(select(ProcessDefinition.id))) - set(ids):
         # Other processes are stored too: keep the open tasks of these versions' running requests.
         # On SQLite `+ 0` keeps an index on tasks.instance_id from driving the join (without fresh

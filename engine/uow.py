@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.db import Database
 from engine.errors import NotFound
-from engine.models import AuditEvent, Base, CalendarDay, Instance, InstanceState, ProcessDefinition, TaskRecord
+from engine.models import READY, AuditEvent, Base, CalendarDay, Instance, InstanceState, ProcessDefinition, TaskRecord
 
 CALENDAR_STAMP = "alur_calendar_stamp"  # (rows, newest change) of calendar_days, read with a step's lock
 # The stamp's two columns, for a statement that carries them along (engine/office.py checks its cache by them).
@@ -155,7 +155,7 @@ class UnitOfWork:
 
 # The hot statements of a step are built once: constructing a select at every call cost more CPU than
 # SQLite took to run it (SQLAlchemy still finds the compiled form in its cache).
-_READY = (select(TaskRecord).where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == "ready")
+_READY = (select(TaskRecord).where(TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.state == READY)
           .order_by(TaskRecord.seq))
 
 
@@ -190,7 +190,7 @@ def _lock_step_statement(sqlite: bool, with_state: bool = True) -> Select[Any]:
         return stmt.where(TaskRecord.id == task_id).with_for_update(of=locked)
     stmt = stmt.options(_with_state(sqlite))
     owner = select(TaskRecord.instance_id).where(TaskRecord.id == task_id).scalar_subquery()
-    return (stmt.where(TaskRecord.instance_id == owner, or_(TaskRecord.state == "ready", TaskRecord.id == task_id))
+    return (stmt.where(TaskRecord.instance_id == owner, or_(TaskRecord.state == READY, TaskRecord.id == task_id))
             .order_by(TaskRecord.seq))
 
 
