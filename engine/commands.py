@@ -175,7 +175,7 @@ class Commands:
         """`complete`, answering with the request's row and its ready tasks as committed: the API's answer
         needs no second read (a transaction and two queries a step)."""
         now = utcnow()
-        prerendered = self._prerender(task_id, actor, data, uploads, now)
+        prerendered = self._prerender(task_id, actor, data, uploads, now) if self.db.is_sqlite else {}
         with unit_of_work(self.db) as uow:
             uow.session.info[generated.PRERENDERED] = prerendered
             record, instance, ready = self._task_for_update(uow, task_id, actor, with_ready=True)
@@ -304,7 +304,8 @@ class Commands:
     def _prerender(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload],
                    now: datetime) -> dict[str, generated.Prerendered]:
         """The documents `_complete` will generate for this step, rendered before its write lock: a render is
-        ~18 ms of CPU, and on SQLite every other writer waits while the lock is held. Read in a read-only
+        ~18 ms of CPU, and on SQLite every other writer waits while the lock is held (PostgreSQL locks only the
+        request's row: there the step renders under it, without this lookup and read). Read in a read-only
         transaction; `generated.generate` uses one only if its template and context are still the same under
         the lock. When unsure (a return, a refusal, any error) none: the step renders and reports as before."""
         try:

@@ -14,12 +14,14 @@ import threading
 from contextvars import ContextVar
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Engine, Interval, String, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
 
@@ -38,8 +40,10 @@ def make_engine(url: str) -> Engine:
         # No parallel workers: each query is one of many requests at once on a few cores, where a Gather adds
         # its workers' start-up to the answer (5-12 ms seen on 2 cores for the inbox search) and takes cores
         # from the other requests.
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json,
-                             connect_args={"options": "-c max_parallel_workers_per_gather=0"})
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True, json_serializer=_json,
+                               connect_args={"options": "-c max_parallel_workers_per_gather=0"})
+        _ping_after_idle(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, json_serializer=_json)
@@ -60,6 +64,33 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
     return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """A pooled PostgreSQL connection is tried (SELECT 1) before use only if it has been idle a while.
+
+    A connection a database restart has cut is found before a request uses it, as with `pool_pre_ping`,
+    but under load, when connections come back within milliseconds, without its round trip at every
+    checkout (2-4 a request: 12% of a worker's time under 16 clients). LIFO keeps the busy ones busy."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise DisconnectionError(str(exc)) from exc  # the pool drops it and connects anew
+            raise
 
 
 def is_sqlite(engine: Engine) -> bool:

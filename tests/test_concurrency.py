@@ -9,8 +9,11 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
+from engine import db
 from engine.actors import SYSTEM
 from engine.demo import actor_for_lane, fill
 from engine.errors import NotReady
@@ -154,3 +157,29 @@ def test_sqlite_writers_queue_on_a_file_lock_held_for_the_whole_unit_of_work(alu
         order.append("first")
     other.join(10)
     assert order == ["first", "second"]
+
+
+def _cut_pooled_connections(pg_alur: Alur) -> None:
+    """What a database restart does to the pool: every other backend of this database is terminated."""
+    admin = create_engine(pg_alur.db.url, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    finally:
+        admin.dispose()
+
+
+def test_a_pooled_postgresql_connection_cut_while_idle_is_replaced_before_use(
+        pg_alur: Alur, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections idle longer than PING_AFTER_IDLE_SECONDS are tried first (not every checkout, as
+    pool_pre_ping did): one cut meanwhile is replaced, and the request never sees it."""
+    instance_id = start(pg_alur)
+    _cut_pooled_connections(pg_alur)
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # every pooled connection counts as idle
+    assert pg_alur.instance(instance_id, SYSTEM).instance.id == instance_id
+
+    _cut_pooled_connections(pg_alur)  # a connection used again at once is not tried: a cut one fails
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    with pytest.raises(OperationalError):
+        pg_alur.instance(instance_id, SYSTEM)

@@ -286,13 +286,20 @@ def test_a_template_replaced_after_the_early_render_is_the_one_used(alur: Alur, 
     assert sheet.note == "dibuat dari templat lembar_disposisi versi 1"
 
 
-def test_postgresql_renders_before_the_lock_and_again_when_changed(pg_url: str, monkeypatch: pytest.MonkeyPatch,
-                                                                   renders: list[tuple[bool, bytes]]) -> None:
+def test_postgresql_renders_under_the_requests_own_lock(pg_url: str, renders: list[tuple[bool, bytes]]) -> None:
+    """PostgreSQL locks only the request's row, so no other request waits for its render: no early render
+    there (it would cost a lookup and a read transaction a step)."""
     alur = make_alur(pg_url)
     try:
         add_speakers(alur)
-        _prerendered_then_kept(alur, renders)
-        _prerendered_then_changed(alur, renders, monkeypatch)
+        iid = new_request(alur, "Dr. Siti Aminah")
+        drive_to(alur, iid, 4)
+        renders.clear()
+        step(alur, iid, data={"catatan": "Segera dicek, prioritas."})
+        [sheet] = versions(alur, iid, "disposisi")
+        assert [inside for inside, _ in renders] == [True]
+        assert content(alur, sheet.id) == renders[0][1]
+        assert "Bimtek koperasi sekolah" in text_of(renders[0][1])
     finally:
         alur.db.engine.dispose()
 
