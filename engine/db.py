@@ -1,8 +1,8 @@
 """Database engine and sessions: SQLite (embedded default) or PostgreSQL.
 
 SQLite runs in WAL mode, and a writing unit of work begins with BEGIN IMMEDIATE so that
-writers queue on the database lock instead of failing half-way. PostgreSQL serializes
-writers of one instance with SELECT ... FOR UPDATE (engine/uow.py).
+writers queue on the database lock instead of failing half-way (in the kernel: WriterQueue).
+PostgreSQL serializes writers of one instance with SELECT ... FOR UPDATE (engine/uow.py).
 """
 
 from __future__ import annotations
@@ -111,20 +111,34 @@ class WriterQueue:
         self.path = path
         self._local = threading.local()
 
+    def _file(self) -> _LockFile:
+        held = getattr(self._local, "file", None)
+        if held is None or held.pid != os.getpid():  # a forked worker opens its own
+            held = self._local.file = _LockFile(self.path)
+        return held
+
     def acquire(self) -> None:
-        depth = getattr(self._local, "depth", 0)
-        if depth == 0:
-            fd = getattr(self._local, "fd", None)
-            if fd is None or self._local.pid != os.getpid():  # a forked worker opens its own
-                fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                self._local.pid = os.getpid()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        self._local.depth = depth + 1
+        held = self._file()
+        if held.depth == 0:
+            fcntl.flock(held.fd, fcntl.LOCK_EX)
+        held.depth += 1
 
     def release(self) -> None:
-        self._local.depth -= 1
-        if self._local.depth == 0:
-            fcntl.flock(self._local.fd, fcntl.LOCK_UN)
+        held = self._local.file
+        held.depth -= 1
+        if held.depth == 0:
+            fcntl.flock(held.fd, fcntl.LOCK_UN)
+
+
+class _LockFile:
+    """A thread's open lock file; closed when the thread (or the queue) is gone."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd, self.pid, self.depth = os.open(path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid(), 0
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():
+            os.close(self.fd)
 
 
 class Database:
