@@ -253,6 +253,17 @@ class CalendarDay(Base):
     created_at: Mapped[datetime]
 
 
+class CalendarChanges(Base):
+    """One row: how many times the office calendar has been changed. Every server's calendar cache is keyed
+    by it (engine/uow.py CALENDAR_STAMP_COLUMNS): a count and the newest `created_at` of `calendar_days` miss
+    a removal plus an addition made on a server whose clock is behind."""
+
+    __tablename__ = "calendar_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Timer(Base):
     """A BPMN timer waiting to fire; claimed with a lease so that any number of schedulers fire it once."""
 

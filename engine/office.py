@@ -19,9 +19,9 @@ from engine.actors import Actor
 from engine.clock import utcnow
 from engine.db import Database
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.models import CalendarDay, TaskRecord
+from engine.models import CalendarChanges, CalendarDay, TaskRecord
 from engine.settings import Settings
-from engine.uow import CALENDAR_STAMP, CALENDAR_STAMP_COLUMNS, unit_of_work
+from engine.uow import CALENDAR_STAMP, CALENDAR_STAMP_COLUMNS, UnitOfWork, unit_of_work
 from engine.worktime import OfficeCalendar, national_holidays, parse_office_hours
 
 LIBUR, MASUK = "libur", "masuk"
@@ -43,7 +43,7 @@ class CalendarCache:
         self.settings = settings
         self.hours = parse_office_hours(settings.office_hours)
         self._lock = threading.Lock()
-        self._stamp: tuple[int, datetime | None] | None = None
+        self._stamp: tuple[int, int] | None = None
         self._calendar: OfficeCalendar | None = None
 
     def get(self, session: Session) -> OfficeCalendar:
@@ -56,7 +56,7 @@ class CalendarCache:
         session.info[SESSION_KEY] = calendar
         return calendar
 
-    def _current(self, session: Session, stamp: tuple[int, datetime | None]) -> OfficeCalendar:
+    def _current(self, session: Session, stamp: tuple[int, int]) -> OfficeCalendar:
         with self._lock:
             if self._calendar is not None and self._stamp == stamp:
                 return self._calendar
@@ -127,6 +127,13 @@ def work_on_holiday(session: Session, day: date, actor: str) -> CalendarDay:
     return row
 
 
+def changed(uow: UnitOfWork) -> None:
+    """Count a change of the calendar, in its transaction: every server's cache sees the new count."""
+    uow.insert_ignore(CalendarChanges, id=1, changes=0)
+    uow.session.execute(update(CalendarChanges).where(CalendarChanges.id == 1)
+                        .values(changes=CalendarChanges.changes + 1))
+
+
 def remove_change(session: Session, day: date) -> CalendarDay:
     """Undo the admin's change of a day: an added holiday goes, a national one comes back."""
     row = session.get(CalendarDay, day)
@@ -187,6 +194,7 @@ class Office:
         check_admin(actor.is_admin)
         with unit_of_work(self.db) as uow:
             row = add_holiday(uow.session, day, name, actor.username)
+            changed(uow)
             uow.audit(actor.username, "calendar_holiday_added", utcnow(), day=day.isoformat(), name=row.name)
         self.cache.invalidate()
 
@@ -194,6 +202,7 @@ class Office:
         check_admin(actor.is_admin)
         with unit_of_work(self.db) as uow:
             row = work_on_holiday(uow.session, day, actor.username)
+            changed(uow)
             uow.audit(actor.username, "calendar_working_day", utcnow(), day=day.isoformat(), name=row.name)
         self.cache.invalidate()
 
@@ -201,6 +210,7 @@ class Office:
         check_admin(actor.is_admin)
         with unit_of_work(self.db) as uow:
             row = remove_change(uow.session, day)
+            changed(uow)
             uow.audit(actor.username, "calendar_change_removed", utcnow(), day=day.isoformat(), jenis=row.kind,
                       name=row.name)
         self.cache.invalidate()

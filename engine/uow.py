@@ -22,12 +22,22 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.db import Database
 from engine.errors import NotFound
-from engine.models import READY, AuditEvent, Base, CalendarDay, Instance, InstanceState, ProcessDefinition, TaskRecord
+from engine.models import (
+    READY,
+    AuditEvent,
+    Base,
+    CalendarChanges,
+    CalendarDay,
+    Instance,
+    InstanceState,
+    ProcessDefinition,
+    TaskRecord,
+)
 
-CALENDAR_STAMP = "alur_calendar_stamp"  # (rows, newest change) of calendar_days, read with a step's lock
+CALENDAR_STAMP = "alur_calendar_stamp"  # (rows, changes so far) of the office calendar, read with a step's lock
 # The stamp's two columns, for a statement that carries them along (engine/office.py checks its cache by them).
 CALENDAR_STAMP_COLUMNS = (select(func.count()).select_from(CalendarDay).scalar_subquery(),
-                          select(func.max(CalendarDay.created_at)).scalar_subquery())
+                          select(func.coalesce(func.max(CalendarChanges.changes), 0)).scalar_subquery())
 
 
 class UnitOfWork:

@@ -15,9 +15,10 @@ from sqlalchemy import select, update
 from engine.actors import SYSTEM, Filters
 from engine.clock import fixed_clock
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.models import AuditEvent, TaskRecord
+from engine.models import AuditEvent, CalendarDay, TaskRecord
 from engine.queries import overdue
 from engine.services import Alur
+from engine.testing import make_alur
 from engine.users import actor_of, create_user
 from engine.worktime import OfficeCalendar, parse_office_hours
 from tests.helpers import current, start, step
@@ -192,3 +193,21 @@ def test_working_seconds_agree_with_the_day_by_day_definition(start: datetime, s
     assert cal.working_seconds(start, end) == _naive_working_seconds(cal, start, end)
     moment = cal.add_working(start, span % (300 * 3600))
     assert cal.working_seconds(start, moment) == span % (300 * 3600)
+
+
+def test_a_calendar_change_from_a_server_whose_clock_is_behind_reaches_every_server(db_url: str) -> None:
+    """Two servers on one database: one removes an added holiday and adds another, and (its clock behind) the
+    new row is no newer than the old one. Same count, same newest time: only the change counter tells the
+    other server's cache that its calendar is old."""
+    here, there = make_alur(db_url), make_alur(db_url)
+    admin = actor_of(create_user(there, "admin2", "kata-sandi-baru", admin=True))
+    there.add_holiday(date(2027, 3, 2), "Cuti bersama", admin)
+    assert here.calendar().holiday(date(2027, 3, 2)) == "Cuti bersama"  # here caches this calendar
+    with there.unit_of_work(write=False) as uow:
+        old_time = uow.session.scalar(select(CalendarDay.created_at).where(CalendarDay.day == date(2027, 3, 2)))
+    there.remove_calendar_change(date(2027, 3, 2), admin)
+    there.add_holiday(date(2027, 3, 3), "Libur daerah", admin)
+    with there.unit_of_work() as uow:  # the clock of `there` is behind
+        uow.session.execute(update(CalendarDay).where(CalendarDay.day == date(2027, 3, 3)).values(created_at=old_time))
+    calendar = here.calendar()
+    assert calendar.holiday(date(2027, 3, 3)) == "Libur daerah" and calendar.holiday(date(2027, 3, 2)) is None
