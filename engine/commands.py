@@ -322,18 +322,14 @@ class Commands:
                 check_can_read(instance, actor, "")
                 parsed = self.specs.get(instance.definition)
                 self.templated[instance.definition_id] = frozenset(
-                    s.id for s in parsed.model.steps.values()
-                    if set(generated.step_templates(s)).difference(s.required_uploads))
+                    s.id for s in parsed.model.steps.values() if generated.made_at_completion(s))
                 step = parsed.model.steps[record.spec_id]
                 uploaded = {upload.doc_type for upload in uploads}
-                wanted = {doc_type: name for doc_type, name in generated.step_templates(step).items()
-                          if doc_type not in step.required_uploads and doc_type not in uploaded
-                          and not self._has_upload(uow, instance, record, doc_type)}
+                wanted = {doc_type: name for doc_type, name in generated.made_at_completion(step).items()
+                          if doc_type not in uploaded and not self._has_upload(uow, instance, record, doc_type)}
                 if not wanted:
                     return {}
-                if actor.agency and step.field(AGENCY_FIELD):  # as `_complete` validates them
-                    data = {**data, AGENCY_FIELD: actor.agency}
-                values = forms.validate(step.fields, dict(data))
+                values = _validated(step, actor, data)
                 if decisions.is_return(values):
                     return {}
                 today = local(now, self.settings.timezone).date()
@@ -371,13 +367,11 @@ class Commands:
         step = parsed.model.steps[record.spec_id]
         for upload in uploads:
             self._attach(uow, instance, step, record, actor, upload, now)
-        if actor.agency and step.field(AGENCY_FIELD):
-            data = {**data, AGENCY_FIELD: actor.agency}  # an applicant speaks only for their own agency
-        values = forms.validate(step.fields, data)
+        values = _validated(step, actor, data)
         returned = decisions.is_return(values)
         if not returned:  # a step's generated documents that nobody must produce by hand: made now
-            for doc_type in generated.step_templates(step):
-                if doc_type not in step.required_uploads and not self._has_upload(uow, instance, record, doc_type):
+            for doc_type in generated.made_at_completion(step):
+                if not self._has_upload(uow, instance, record, doc_type):
                     self._generate(uow, instance, parsed, step, record, actor, doc_type, values, now)
         def attach(doc_type: str, filename: str, content: bytes, note: str) -> DocumentVersion:
             return self._attach(uow, instance, step, record, actor, Upload(doc_type, filename, content), now, note)
@@ -478,6 +472,13 @@ class Commands:
                 *(records or known.values()), *(r for r in after if r.id not in known)]
         uow.save(rows)
         return sorted(after, key=lambda r: r.seq)
+
+
+def _validated(step: Step, actor: Actor, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's form values as submitted; an applicant speaks only for their own agency."""
+    if actor.agency and step.field(AGENCY_FIELD):
+        data = {**data, AGENCY_FIELD: actor.agency}
+    return forms.validate(step.fields, dict(data))
 
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,11 @@ def step_templates(step: Step) -> dict[str, str]:
     return found
 
 
+def made_at_completion(step: Step) -> dict[str, str]:
+    """The step's templated documents that nobody must upload: Alur makes them when the step completes."""
+    return {doc_type: name for doc_type, name in step_templates(step).items() if doc_type not in step.required_uploads}
+
+
 def template_names(model: SopModel) -> list[str]:
     return sorted({name for step in model.steps.values() for name in step_templates(step).values()})
 
