@@ -16,7 +16,6 @@ current time) is rendered by docxtpl itself (`kept` gives None).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import io
 import struct
@@ -59,7 +58,7 @@ class Kept:
     document: tuple[str, str, bytes]  # the main part: member name, docxtpl's prepared body, itself emptied of it
     headers: tuple[tuple[str, str], ...]  # (member name, prepared XML): headers, then footers, as docxtpl goes
     core: tuple[str, str, str, bytes]  # core properties: member name, part name, content type, as saved
-    footnotes: tuple[str, str, int] | None  # (member name, prepared XML, times docxtpl renders it: sections)
+    footnotes: tuple[str, str, bytes] | None  # (member name, prepared XML, as saved)
 
     def render(self, ctx: dict[str, Any], env: Environment) -> bytes:
         """`DocxTemplate.render` and `save`, in their order (the first error is the one docxtpl raises)."""
@@ -85,11 +84,12 @@ class Kept:
         steps.docx = _Properties(core.core_properties)
         steps.render_properties(ctx, env)
         rendered[name] = core.blob
-        if self.footnotes is not None:  # `render_footnotes` renders them again for each section
-            name, xml, times = self.footnotes
-            for i in range(times):
+        if self.footnotes is not None:  # `render_footnotes` renders them again for each section of the rendered body
+            name, xml, saved = self.footnotes
+            sections = len(root.sectPr_lst)
+            for i in range(sections):
                 xml = steps.render_xml_part(xml if i == 0 else steps.patch_xml(xml), None, ctx, env)
-            rendered[name] = xml.encode("utf-8")
+            rendered[name] = xml.encode("utf-8") if sections else saved
         return _zip([m if isinstance(m, _Member) else _Member.of(m, rendered[m], LEVEL) for m in self.members])
 
 
@@ -123,18 +123,18 @@ def prepare(content: bytes) -> Kept | None:
         skeleton.body.remove(child)
     core = package.part_related_by(RT.CORE_PROPERTIES)
     notes = (footnotes[0].partname.membername, template.patch_xml(footnotes[0].blob.decode("utf-8")),
-             len(document.sections)) if footnotes and document.sections else None
-    kept = Kept(members=(), document=(document.part.partname.membername, template.patch_xml(template.get_xml()),
-                                      serialize_part_xml(skeleton)),
-                headers=headers, core=(core.partname.membername, str(core.partname), core.content_type, core.blob),
-                footnotes=notes)
-    rendered = {kept.document[0], kept.core[0], *(name for name, _ in headers), *([notes[0]] if notes else [])}
+             footnotes[0].blob) if footnotes else None
+    main = document.part.partname.membername
+    rendered = {main, core.partname.membername, *(name for name, _ in headers), *([notes[0]] if notes else [])}
     saved = io.BytesIO()
     document.save(saved)
-    with zipfile.ZipFile(saved) as packed:
+    with zipfile.ZipFile(saved) as packed:  # the smallest deflate: done once, and stored with every letter
         members = tuple(item.filename if item.filename in rendered
                         else _Member.of(item.filename, packed.read(item), 9) for item in packed.infolist())
-    return dataclasses.replace(kept, members=members)
+    return Kept(members=members,
+                document=(main, template.patch_xml(template.get_xml()), serialize_part_xml(skeleton)),
+                headers=headers, core=(core.partname.membername, str(core.partname), core.content_type, core.blob),
+                footnotes=notes)
 
 
 _KEPT: OrderedDict[bytes, Kept | None] = OrderedDict()

@@ -104,7 +104,8 @@ def _footnotes(text: str) -> bytes:
 
 
 def featured() -> bytes:
-    """A template with every part docxtpl renders, two sections (footnotes are rendered once per section),
+    """A template with every part docxtpl renders, two sections unless the answer is `satu_bagian` (footnotes
+    are rendered once per section of the rendered body),
     table rows from a loop and two pictures (their ids renumbered)."""
     doc = Docx()
     doc.core_properties.title = "Balasan {{ permohonan.id }}"
@@ -119,7 +120,9 @@ def featured() -> bytes:
     section = doc.sections[0]
     section.header.paragraphs[0].text = "Kop {{ permohonan.instansi }}"
     section.footer.paragraphs[0].text = "Halaman kaki {{ hari_ini }}"
-    doc.add_section()
+    doc.add_paragraph("{%p if jawaban != 'satu_bagian' %}")
+    doc.add_section()  # a paragraph that ends the first section, left out by that answer
+    doc.add_paragraph("{%p endif %}")
     doc.add_paragraph("{{ narasumber.nama }}")
     notes = Part(PackURI("/word/footnotes.xml"), docx_parts.FOOTNOTES,
                  _footnotes("Catatan {{ permohonan.perihal }} {{ '{{' }} verifikasi }}"), doc.part.package)
@@ -142,7 +145,11 @@ def test_headers_footers_footnotes_properties_rows_and_pictures_render_as_docxtp
     assert doc.sections[0].footer.paragraphs[0].text == f"Halaman kaki {sample['hari_ini']}"
     assert re.findall(r'<wp:docPr id="(\d+)"', made["word/document.xml"].decode()) == ["1001", "1002"]
     # rendered once per section: the second render fills what the first one wrote as a placeholder
+    assert len(doc.sections) == 2
     assert f"Catatan {perihal} Kode verifikasi: CONTOH123" in made["word/footnotes.xml"].decode()
+    one = same_as_docxtpl(template, {**sample, "jawaban": "satu_bagian"})
+    assert len(Docx(io.BytesIO(one)).sections) == 1
+    assert f"Catatan {perihal} {{{{ verifikasi }}}}" in dict(members(one))["word/footnotes.xml"].decode()
 
 
 def test_a_placeholder_unknown_in_a_header_is_named() -> None:
