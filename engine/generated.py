@@ -191,17 +191,23 @@ def render(content: bytes, ctx: Mapping[str, Any], template: bool = False) -> by
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _render(content, ctx, _COMPILED if template else _environment())
+        return _render(content, ctx, _COMPILED if template else _environment(), template)
     finally:
         if was_enabled:
             gc.enable()
         gc.collect(1)
 
 
-def _render(content: bytes, ctx: Mapping[str, Any], env: SandboxedEnvironment) -> bytes:
+def _render(content: bytes, ctx: Mapping[str, Any], env: SandboxedEnvironment, kept: bool = False) -> bytes:
+    """`kept`: a process's template, rendered from its parts kept (docx_parts) unless only docxtpl can."""
     from docxtpl import DocxTemplate  # imported when a letter is made: not in every worker's memory
 
+    from engine import docx_parts
+
     try:
+        parts = docx_parts.kept(content) if kept else None
+        if parts is not None:
+            return parts.render(dict(ctx), env)
         template = DocxTemplate(io.BytesIO(content))
         template.render(dict(ctx), jinja_env=env, autoescape=True)
         out = io.BytesIO()
