@@ -365,8 +365,9 @@ def _together_statement(shape: tuple[tuple[Any, ...], ...]) -> Select[Any]:
         elif kind == "later":  # a queued statement's own text, its parameters named p<n>_<name>
             inserts.append(table(columns, f"p{at}_").columns().cte(f"p{at}"))
         else:
-            rows = [{c: param(f"p{at}_{n}_{c}", c) for c in columns} for n in range(extra)]
-            inserts.append(insert(table).values(rows).cte(f"p{at}"))
+            # a row a CTE: SQLAlchemy does not cache the compiled form of a multi-row VALUES
+            inserts.extend(insert(table).values({c: param(f"p{at}_{n}_{c}", c) for c in columns}).cte(f"p{at}_{n}")
+                           for n in range(extra))
     return select(*counts or [literal_column("1")]).add_cte(*inserts)
 
 

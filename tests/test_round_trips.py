@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event, func, select
+from sqlalchemy.engine.interfaces import CacheStats
 
 from api import create_app
 from engine import db
@@ -28,14 +29,15 @@ from tests.helpers import current, start, step
 @contextmanager
 def round_trips(engine: Engine) -> Iterator[list[str]]:
     """The statements psycopg sends to the server, by first word: BEGIN before a transaction's first
-    statement, COMMIT and ROLLBACK only when a transaction is open (psycopg sends none in autocommit)."""
+    statement, COMMIT and ROLLBACK only when a transaction is open (psycopg sends none in autocommit).
+    A statement SQLAlchemy cannot cache (compiled anew at each request) shows as UNCACHED."""
     sent: list[str] = []
 
-    def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+    def statement(conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, _many: bool) -> None:
         dbapi = conn.connection.dbapi_connection
         if not dbapi.autocommit and dbapi.info.transaction_status == TransactionStatus.IDLE:
             sent.append("BEGIN")
-        sent.append(sql.split()[0].upper())
+        sent.append(sql.split()[0].upper() if context.cache_hit != CacheStats.NO_CACHE_KEY else "UNCACHED")
 
     def ending(word: str) -> Any:
         def listener(conn: Any) -> None:
