@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -364,10 +365,15 @@ def _together_statement(shape: tuple[tuple[Any, ...], ...]) -> Select[Any]:
             counts.append(select(func.count()).select_from(stmt).scalar_subquery())
         elif kind == "later":  # a queued statement's own text, its parameters named p<n>_<name>
             inserts.append(table(columns, f"p{at}_").columns().cte(f"p{at}"))
-        else:
-            # a row a CTE: SQLAlchemy does not cache the compiled form of a multi-row VALUES
-            inserts.extend(insert(table).values({c: param(f"p{at}_{n}_{c}", c) for c in columns}).cte(f"p{at}_{n}")
-                           for n in range(extra))
+        elif extra == 1:
+            inserts.append(insert(table).values({c: param(f"p{at}_0_{c}", c) for c in columns}).cte(f"p{at}"))
+        else:  # INSERT ... SELECT the rows in their order (SQLAlchemy caches no compiled multi-row VALUES; sibling
+            # CTEs run in no set order, and a serial id, as the audit rows', must follow the order of the calls)
+            rows = union_all(*(select(literal_column(str(n)).label("_n"),
+                                      *(param(f"p{at}_{n}_{c}", c).label(c) for c in columns))
+                               for n in range(extra))).subquery()
+            ordered = select(*(rows.c[c] for c in columns)).order_by(rows.c._n)
+            inserts.append(insert(table).from_select(list(columns), ordered).cte(f"p{at}"))
     return select(*counts or [literal_column("1")]).add_cte(*inserts)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from engine.actors import SYSTEM
 from engine.demo import fill
 from engine.models import AuditEvent, Instance, StepStat, TaskRecord
 from engine.services import Alur
+from engine.uow import unit_of_work
 from engine.users import DEMO_PASSWORD, slug
 from tests.conftest import make_alur
 from tests.helpers import current, start, step
@@ -105,3 +107,19 @@ def test_a_read_and_a_step_on_postgresql_take_few_round_trips(pg_alur: Alur) -> 
     assert [state for _, state, _ in tasks] == ["completed", "completed", "ready"]
     assert tasks[1][0] == record.id and tasks[1][2] == slug(record.lane)
     assert audits[-1] == ("complete", record.id)
+
+
+def test_the_audit_rows_of_one_postgresql_save_keep_the_order_of_the_calls(pg_alur: Alur) -> None:
+    """The save's one statement inserts its audit rows in the order they were recorded (their ids say it)."""
+    instance_id = start(pg_alur)
+    kinds = ["satu", "dua", "tiga", "empat"]
+    with unit_of_work(pg_alur.db) as uow:
+        instance = uow.lock_instance(instance_id)
+        for kind in kinds:
+            uow.audit("penguji", kind, datetime(2026, 11, 3), instance_id)
+        instance.perihal = "diurutkan"
+        uow.save([instance])
+    with pg_alur.unit_of_work(write=False) as uow:
+        written = list(uow.session.scalars(select(AuditEvent.kind).where(AuditEvent.kind.in_(kinds))
+                                           .order_by(AuditEvent.id)))
+    assert written == kinds
