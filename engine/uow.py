@@ -213,6 +213,8 @@ class UnitOfWork:
         if self._audits:
             rows, self._audits = self._audits, []
             news.setdefault(AuditEvent.__table__, []).extend(rows)  # type: ignore[arg-type]
+        if not shape and not news:
+            return
         connection = self.session.connection()
         for table, new_rows in news.items():
             if len(new_rows) > FOLDED_ROWS:  # many (a bulk command's audit rows): apart, as executemany

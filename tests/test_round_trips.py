@@ -22,7 +22,7 @@ from engine.actors import SYSTEM
 from engine.demo import fill
 from engine.models import AuditEvent, Instance, StepStat, TaskRecord
 from engine.services import Alur
-from engine.uow import unit_of_work
+from engine.uow import FOLDED_ROWS, unit_of_work
 from engine.users import DEMO_PASSWORD, slug
 from tests.conftest import make_alur
 from tests.helpers import current, start, step
@@ -109,10 +109,12 @@ def test_a_read_and_a_step_on_postgresql_take_few_round_trips(pg_alur: Alur) -> 
     assert audits[-1] == ("complete", record.id)
 
 
-def test_the_audit_rows_of_one_postgresql_save_keep_the_order_of_the_calls(pg_alur: Alur) -> None:
-    """The save's one statement inserts its audit rows in the order they were recorded (their ids say it)."""
+@pytest.mark.parametrize("count", [4, FOLDED_ROWS + 4])
+def test_the_audit_rows_of_one_postgresql_save_keep_the_order_of_the_calls(pg_alur: Alur, count: int) -> None:
+    """The save's one statement inserts its audit rows in the order they were recorded (their ids say it);
+    so do the separate INSERT of a bulk command's many rows."""
     instance_id = start(pg_alur)
-    kinds = ["satu", "dua", "tiga", "empat"]
+    kinds = [f"urutan-{n}" for n in range(count)]
     with unit_of_work(pg_alur.db) as uow:
         instance = uow.lock_instance(instance_id)
         for kind in kinds:
