@@ -150,14 +150,21 @@ class Database:
         # No autoflush: the service layer flushes where a query must see its own writes.
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.is_sqlite = is_sqlite(self.engine)
+        # PostgreSQL's readers in autocommit: at READ COMMITTED each statement reads its own snapshot anyway,
+        # so a BEGIN and a ROLLBACK around a read buy nothing but two round trips (same pool, same ping).
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.readers = self.sessions if self.is_sqlite else sessionmaker(
+            self.autocommit, expire_on_commit=False, autoflush=False)
         path = make_url(url).database if self.is_sqlite else None
         self.writers = WriterQueue(Path(f"{path}-writer")) if path and path != ":memory:" else None
 
     def session(self, write: bool) -> Session:
+        """A writer's session (in a transaction; on SQLite queued for the write lock) or a reader's, which
+        must not write: on PostgreSQL its statements commit one by one."""
         if write and self.writers is not None:
             self.writers.acquire()
         token = _immediate.set(write)
-        session = self.sessions()
+        session = (self.sessions if write else self.readers)()
         session.info["immediate_token"] = token
         session.info["queued_writer"] = write and self.writers is not None
         return session
@@ -167,7 +174,7 @@ class Database:
         itself: on SQLite it runs without BEGIN (the rollback at the end then has nothing to do), on PostgreSQL
         in autocommit (no BEGIN and ROLLBACK round trips)."""
         if not self.is_sqlite:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with self.autocommit.connect() as conn:
                 return list(conn.execute(stmt, params).all())
         token = _bare.set(True)
         try:

@@ -15,6 +15,7 @@ from its start to its end.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -31,6 +32,7 @@ from engine.clock import local, utcnow
 from engine.diagram import BPMN, SopModel, safe_parse
 from engine.errors import Forbidden, InvalidData, NotFound
 from engine.models import READY, CaseStat, Instance, ProcessDefinition, StepStat, TaskRecord, User, UserLane
+from engine.uow import send_later
 from engine.worktime import OfficeCalendar
 
 if TYPE_CHECKING:
@@ -97,27 +99,26 @@ def _week(moment: datetime, timezone: str) -> int:
 
 # ---- keeping the rollups ------------------------------------------------------------------
 
-_UPSERTS: dict[tuple[str, ...], TextClause] = {}
-
-
 def _upsert(session: Session, model: type[Any], keys: dict[str, Any], counts: dict[str, int],
             max_seconds: int, **fixed: Any) -> None:
-    """Add `counts` to a rollup row (made when missing, with `fixed`) and raise its maximum: one statement.
+    """Add `counts` to a rollup row (made when missing, with `fixed`) and raise its maximum: one statement,
+    which a PostgreSQL step sends with its other writes (engine.uow.send_later)."""
+    shape = (model.__table__.name, tuple(keys), tuple(counts), tuple(fixed))
+    send_later(session, _upsert_statement, shape, {**keys, **counts, "max_seconds": max_seconds, **fixed})
 
-    The same SQL on SQLite and PostgreSQL, written once per shape: building and compiling the ORM's
-    upsert at every step cost more than running it."""
-    table = model.__table__.name
-    shape = (table, *keys, "|", *counts, "|", *fixed)
-    stmt = _UPSERTS.get(shape)
-    if stmt is None:
-        names = [*keys, *counts, "max_seconds", *fixed]
-        sets = [f"{n} = {table}.{n} + excluded.{n}" for n in counts]
-        sets.append(f"max_seconds = CASE WHEN excluded.max_seconds > {table}.max_seconds "
-                    f"THEN excluded.max_seconds ELSE {table}.max_seconds END")
-        stmt = _UPSERTS[shape] = text(
-            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}")
-    session.execute(stmt, {**keys, **counts, "max_seconds": max_seconds, **fixed})
+
+@functools.cache
+def _upsert_statement(shape: tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+                      prefix: str = "") -> TextClause:
+    """The upsert of one shape, its parameters named `prefix` + column. The same SQL on SQLite and PostgreSQL,
+    written once per shape: building and compiling the ORM's upsert at every step cost more than running it."""
+    table, keys, counts, fixed = shape
+    names = [*keys, *counts, "max_seconds", *fixed]
+    sets = [f"{n} = {table}.{n} + excluded.{n}" for n in counts]
+    sets.append(f"max_seconds = CASE WHEN excluded.max_seconds > {table}.max_seconds "
+                f"THEN excluded.max_seconds ELSE {table}.max_seconds END")
+    return text(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + prefix + n for n in names)}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}")
 
 
 def count_completion(session: Session, instance: Instance, record: TaskRecord, ended: bool,

@@ -8,12 +8,26 @@ UPDATE on the instance (and the letter counter) a command changes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, func, insert, inspect, or_, select, text, update
+from sqlalchemy import (
+    Select,
+    Table,
+    TextClause,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, contains_eager, joinedload, make_transient_to_detached, selectinload
@@ -34,6 +48,8 @@ from engine.models import (
     TaskRecord,
 )
 
+FOLDED_ROWS = 16  # new rows of a table that a PostgreSQL save puts in its one statement (a shape per count)
+LATER = "alur_later"  # session.info of a PostgreSQL writer: statements sent with its save (send_later)
 CALENDAR_STAMP = "alur_calendar_stamp"  # (rows, changes so far) of the office calendar, read with a step's lock
 # The stamp's two columns, for a statement that carries them along (engine/office.py checks its cache by them).
 CALENDAR_STAMP_COLUMNS = (select(func.count()).select_from(CalendarDay).scalar_subquery(),
@@ -41,12 +57,15 @@ CALENDAR_STAMP_COLUMNS = (select(func.count()).select_from(CalendarDay).scalar_s
 
 
 class UnitOfWork:
-    """One transaction; `write` ones take the database's write lock on SQLite."""
+    """One transaction; `write` ones take the database's write lock on SQLite. A reader (`write=False`) must
+    not write: on PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK, engine/db.py)."""
 
     def __init__(self, db: Database, write: bool) -> None:
         self.db, self.write = db, write
         self.session: Session = db.session(write)
         self._audits: list[dict[str, Any]] = []
+        if write and not db.is_sqlite:
+            self.session.info[LATER] = []
 
     def for_update(self, stmt: Select[Any], *of: Any) -> Select[Any]:
         """Lock the rows of `of` for the rest of the transaction (SQLite's writer lock already does)."""
@@ -130,10 +149,27 @@ class UnitOfWork:
             plan = _plan(obj)
             if plan is None:
                 session.flush()
+                if not self.db.is_sqlite:
+                    self._save_together([])  # what is queued, with the flush's rows
                 return
             plans.append(plan)
+        if self.db.is_sqlite:
+            self._save_apart(plans)
+        else:
+            self._save_together(plans)
+        for obj, _, _, version in plans:  # now as the ORM's flush leaves the rows it wrote: clean, in the session
+            state = inspect(obj)
+            if version is None:
+                session.expunge(obj)
+                make_transient_to_detached(obj)
+                session.add(obj)
+            else:
+                state._commit_all(state.dict, session.identity_map)  # what the flush itself calls
+
+    def _save_apart(self, plans: list[_ObjectPlan]) -> None:
+        """SQLite: one statement per changed row, one INSERT per table of new rows (no round trips to save)."""
         rows: dict[Table, list[dict[str, Any]]] = {}
-        connection = session.connection()
+        connection = self.session.connection()
         for obj, table, values, version in plans:
             if values is None:
                 continue
@@ -148,17 +184,60 @@ class UnitOfWork:
                 set_committed_value(obj, version_key, version + 1)
         for table, new_rows in rows.items():
             connection.execute(insert(table), new_rows)
-        for obj, _, _, version in plans:  # now as the ORM's flush leaves the rows it wrote: clean, in the session
-            state = inspect(obj)
-            if version is None:
-                session.expunge(obj)
-                make_transient_to_detached(obj)
-                session.add(obj)
-            else:
-                state._commit_all(state.dict, session.identity_map)  # what the flush itself calls
 
-    def write_audits(self) -> None:
+    def _save_together(self, plans: list[_ObjectPlan]) -> None:
+        """PostgreSQL: the same UPDATEs and INSERTs, the statements and audit rows queued so far, as one statement of
+        data-modifying CTEs: one round trip instead of one per table (the server's CPU is the limit there).
+        The statement answers how many rows each UPDATE changed; one that changed none (the request's version
+        moved on, a row gone) refuses the step as the separate UPDATE did."""
+        shape: list[tuple[Any, ...]] = []
+        params: dict[str, Any] = {}
+        updated: list[tuple[Base, Table, dict[str, Any], Any]] = []
+        news: dict[Table, list[dict[str, Any]]] = {}
+        for obj, table, values, version in plans:
+            if values is None:
+                continue
+            if version is None:
+                news.setdefault(table, []).append(values)
+                continue
+            at = len(shape)
+            version_key = None if version is False else _version_key(obj)
+            shape.append(("update", table, tuple(k for k in values if k[0] != "_"), version_key))
+            params.update({f"p{at}_{k}": v for k, v in values.items()})
+            updated.append((obj, table, values, version))
+        for make, statement_shape, values in self.session.info.get(LATER) or ():
+            at = len(shape)
+            shape.append(("later", make, statement_shape, None))
+            params.update({f"p{at}_{k}": v for k, v in values.items()})
+        self.session.info[LATER] = []
         if self._audits:
+            rows, self._audits = self._audits, []
+            news.setdefault(AuditEvent.__table__, []).extend(rows)  # type: ignore[arg-type]
+        if not shape and not news:
+            return
+        connection = self.session.connection()
+        for table, new_rows in news.items():
+            if len(new_rows) > FOLDED_ROWS:  # many (a bulk command's audit rows): apart, as executemany
+                connection.execute(insert(table), new_rows)
+                continue
+            at, columns = len(shape), tuple(new_rows[0])
+            shape.append(("insert", table, columns, len(new_rows)))
+            params.update({f"p{at}_{n}_{k}": row[k] for n, row in enumerate(new_rows) for k in columns})
+        if not shape:
+            return
+        counts = connection.execute(_together_statement(tuple(shape)), params).one()
+        for (obj, table, values, version), count in zip(updated, counts, strict=False):
+            if count != 1:
+                raise StaleDataError(f"{table.name} {values['_key']}: changed by another writer")
+            if version is not False:
+                set_committed_value(obj, _version_key(obj), version + 1)
+
+    def write_queued(self) -> None:
+        """What is still queued at the commit: on PostgreSQL the statements (send_later) and the audit rows in
+        one statement, on SQLite the audit rows."""
+        if not self.db.is_sqlite:
+            self._save_together([])
+        elif self._audits:
             rows, self._audits = self._audits, []
             self.session.execute(insert(AuditEvent.__table__), rows)
 
@@ -258,6 +337,48 @@ def _update_statement(table: Table, version_key: str | None) -> Any:
     return update(table).where(*where)
 
 
+def send_later(session: Session, make: Callable[[Any, str], TextClause], shape: Any, params: dict[str, Any]) -> None:
+    """Execute the statement `make(shape, "")` with `params`; a PostgreSQL writer sends it with its next save
+    (or at the commit): one round trip fewer. `make(shape, prefix)` names its parameters `prefix` + name; it
+    must write only rows nothing reads before the commit, and nothing else in the save may write them."""
+    queued = session.info.get(LATER)
+    if queued is None:
+        session.execute(make(shape, ""), params)
+    else:
+        queued.append((make, shape, params))
+
+
+@functools.lru_cache(maxsize=256)
+def _together_statement(shape: tuple[tuple[Any, ...], ...]) -> Select[Any]:
+    """`WITH p0 AS (UPDATE ... RETURNING 1), p1 AS (INSERT ...) ... SELECT` the row count of each UPDATE, for
+    the shape of a save (the statement's parameters are named p<n>_<column>); built once per shape (a step
+    of one kind saves the same shape each time)."""
+    counts, inserts = [], []
+    for at, (kind, table, columns, extra) in enumerate(shape):
+        def param(name: str, column: str, table: Table = table) -> Any:
+            return bindparam(name, type_=table.c[column].type)
+        if kind == "update":
+            key = next(iter(table.primary_key.columns))
+            where = [key == param(f"p{at}__key", key.key)]
+            if extra is not None:
+                where.append(table.c[extra] == param(f"p{at}__version", extra))
+            stmt = (update(table).where(*where).values({c: param(f"p{at}_{c}", c) for c in columns})
+                    .returning(literal_column("1")).cte(f"p{at}"))
+            counts.append(select(func.count()).select_from(stmt).scalar_subquery())
+        elif kind == "later":  # a queued statement's own text, its parameters named p<n>_<name>
+            inserts.append(table(columns, f"p{at}_").columns().cte(f"p{at}"))
+        elif extra == 1:
+            inserts.append(insert(table).values({c: param(f"p{at}_0_{c}", c) for c in columns}).cte(f"p{at}"))
+        else:  # INSERT ... SELECT the rows in their order (SQLAlchemy caches no compiled multi-row VALUES; sibling
+            # CTEs run in no set order, and a serial id, as the audit rows', must follow the order of the calls)
+            rows = union_all(*(select(literal_column(str(n)).label("_n"),
+                                      *(param(f"p{at}_{n}_{c}", c).label(c) for c in columns))
+                               for n in range(extra))).subquery()
+            ordered = select(*(rows.c[c] for c in columns)).order_by(rows.c._n)
+            inserts.append(insert(table).from_select(list(columns), ordered).cte(f"p{at}"))
+    return select(*counts or [literal_column("1")]).add_cte(*inserts)
+
+
 @contextmanager
 def unit_of_work(db: Database, write: bool = True) -> Iterator[UnitOfWork]:
     """Commit a writer at the end, roll back on any error; always give the session back."""
@@ -265,7 +386,7 @@ def unit_of_work(db: Database, write: bool = True) -> Iterator[UnitOfWork]:
     try:
         yield uow
         if write:
-            uow.write_audits()
+            uow.write_queued()
             uow.session.commit()
     except BaseException:
         uow.session.rollback()

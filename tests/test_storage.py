@@ -20,7 +20,7 @@ from engine.demo import run_instance
 from engine.migrate import alembic_config
 from engine.models import AuditEvent, Instance, InstanceState, TaskRecord
 from engine.services import Alur
-from engine.testing import PROCESS, SOP_FILE
+from engine.testing import PROCESS, SOP_FILE, make_alur
 from engine.uow import unit_of_work
 from tests.helpers import current, start, step
 
@@ -222,6 +222,20 @@ def test_a_steps_rows_saved_without_the_orm_flush_keep_the_version_check(alur: A
     """UnitOfWork.save writes a step's rows with plain statements: the request's UPDATE still checks its
     version (another writer's change is an error, nothing is written), and the saved rows stay in the
     session as clean, readable rows."""
+    _saved_with_the_version_check(alur)
+
+
+def test_a_steps_rows_saved_in_one_postgresql_statement_keep_the_version_check(pg_url: str) -> None:
+    """The same on PostgreSQL, where the save is one statement with the audit rows queued before it: a stale
+    version refuses the whole statement (no audit row either)."""
+    alur = make_alur(pg_url)
+    try:
+        _saved_with_the_version_check(alur)
+    finally:
+        alur.db.engine.dispose()
+
+
+def _saved_with_the_version_check(alur: Alur) -> None:
     instance_id = start(alur)
     with unit_of_work(alur.db) as uow:
         instance = uow.lock_instance(instance_id)
@@ -240,6 +254,8 @@ def test_a_steps_rows_saved_without_the_orm_flush_keep_the_version_check(alur: A
         uow.session.execute(text("UPDATE instances SET lock_version = lock_version + 1 WHERE id = :id"),
                             {"id": instance_id})  # as if another writer had saved meanwhile
         instance.perihal = "tidak tersimpan"
+        uow.audit("penguji", "basi", datetime(2026, 11, 3), instance_id)
         uow.save([instance])
     with Session(alur.db.engine) as session:
         assert session.scalar(select(Instance.perihal).where(Instance.id == instance_id)) == "diubah"
+        assert session.scalar(select(AuditEvent.id).where(AuditEvent.kind == "basi")) is None
