@@ -125,3 +125,20 @@ def test_the_audit_rows_of_one_postgresql_save_keep_the_order_of_the_calls(pg_al
         written = list(uow.session.scalars(select(AuditEvent.kind).where(AuditEvent.kind.in_(kinds))
                                            .order_by(AuditEvent.id)))
     assert written == kinds
+
+
+def test_a_worker_keeps_its_hot_statements_prepared_on_postgresql(pg_alur: Alur) -> None:
+    """psycopg prepares a statement on the server after its 5th run on a connection, and a ROLLBACK makes it
+    drop them all (and send DEALLOCATE ALL). Readers send no ROLLBACK, so a worker's hot statements stay
+    parsed and planned across requests: the server then only binds and runs them (a plan costs it more CPU
+    than the run). Sequential requests reuse one pooled connection (LIFO), which the test then asks."""
+    instance_id = start(pg_alur)
+    record = current(pg_alur, instance_id)
+    client = create_app(pg_alur.settings, pg_alur, TESTING=True, WTF_CSRF_ENABLED=False).test_client()
+    headers = _bearer(client, record.lane)
+    for _ in range(8):
+        assert client.get(f"/api/v1/instances/{instance_id}", headers=headers).status_code == 200
+    with pg_alur.db.engine.connect() as conn:
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("FROM instances" in sql and "WHERE instances.id" in sql for sql in prepared), prepared
+    assert any("FROM users JOIN api_tokens" in sql for sql in prepared), prepared
