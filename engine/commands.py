@@ -304,7 +304,8 @@ class Commands:
     def _prerender(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload],
                    now: datetime) -> dict[str, generated.Prerendered]:
         """The documents `_complete` will generate for this step, rendered before its write lock: a render is
-        ~18 ms of CPU, and on SQLite every other writer waits while the lock is held (PostgreSQL locks only the
+        ~1 ms of CPU, but a worker's first of a template ~60 ms (engine/docx_parts.py reads the template), and
+        on SQLite every other writer waits while the lock is held (PostgreSQL locks only the
         request's row: there the step renders under it, without this lookup and read). Read in a read-only
         transaction; `generated.generate` uses one only if its template and context are still the same under
         the lock. When unsure (a return, a refusal, any error) none: the step renders and reports as before."""
