@@ -191,27 +191,29 @@ def render(content: bytes, ctx: Mapping[str, Any], template: bool = False) -> by
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _render(content, ctx, _COMPILED if template else _environment(), template)
+        return _render(content, ctx, template)
     finally:
         if was_enabled:
             gc.enable()
         gc.collect(1)
 
 
-def _render(content: bytes, ctx: Mapping[str, Any], env: SandboxedEnvironment, kept: bool = False) -> bytes:
-    """`kept`: a process's template, rendered from its parts kept (docx_parts) unless only docxtpl can."""
+def _render(content: bytes, ctx: Mapping[str, Any], template: bool) -> bytes:
+    """`template`: a process's template, rendered from its parts kept (docx_parts) unless only docxtpl can, with
+    its compiled Jinja kept too."""
     from docxtpl import DocxTemplate  # imported when a letter is made: not in every worker's memory
 
     from engine import docx_parts
 
+    env = _COMPILED if template else _environment()
     try:
-        parts = docx_parts.kept(content) if kept else None
+        parts = docx_parts.kept(content) if template else None
         if parts is not None:
             return parts.render(dict(ctx), env)
-        template = DocxTemplate(io.BytesIO(content))
-        template.render(dict(ctx), jinja_env=env, autoescape=True)
+        document = DocxTemplate(io.BytesIO(content))
+        document.render(dict(ctx), jinja_env=env, autoescape=True)
         out = io.BytesIO()
-        template.save(out)
+        document.save(out)
     except UndefinedError as exc:
         text = str(exc)
         match = re.search(r"has no attribute '([^']+)'", text) or re.search(r"'([^']+)' is undefined", text)
