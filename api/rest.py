@@ -218,14 +218,17 @@ def group_of(document: Document) -> s.DocumentGroup:
                                        doc_type=document.doc_type))
 
 
-def summary_of(instance: Instance, ready: list[TaskRecord], now: datetime, url: str | None = None,
+def summary_of(instance: Any, ready: list[Any], now: datetime, url: str | None = None,
                tasks_url: str | None = None) -> dict[str, Any]:
-    return dict(id=instance.id, process=instance.definition.key, process_name=instance.definition.name,
-                version=instance.definition.version, status=instance.status, perihal=instance.perihal,
+    """A request in a list, from a row of `Queries.instances` (or anything with its attribute names: the
+    process's `key`, `process_name`, `version`) and its ready tasks."""
+    tasks = [ready_of(r, now, tasks_url) for r in ready]
+    return dict(id=instance.id, process=instance.key, process_name=instance.process_name,
+                version=instance.version, status=instance.status, perihal=instance.perihal,
                 agency=instance.agency, started_at=instance.started_at, started_by=instance.started_by,
                 ended_at=instance.ended_at, end_event=instance.end_event, letter_number=instance.letter_number,
                 url=url or url_for("rest.get_instance", instance_id=instance.id),
-                overdue=any(overdue(r, now) for r in ready), ready_tasks=[ready_of(r, now, tasks_url) for r in ready])
+                overdue=any(t["overdue"] for t in tasks), ready_tasks=tasks)
 
 
 def instance_of(detail: InstanceRows, now: datetime | None = None) -> s.Instance:

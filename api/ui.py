@@ -32,6 +32,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from sqlalchemy import Row
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
@@ -423,7 +424,7 @@ def inbox() -> str:
         sort=sort if sort in SORTS else "menunggu", limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     found = inbox_page(services(), who, query)
     tasks = [{"record": r, "instance": r.instance, **_waiting(r)} for r in found.tasks]
-    mine: list[Instance] = []
+    mine: list[Row[Any]] = []
     if who.agency:
         mine = services().instances(who, Filters(limit=20))
     steps = sorted({(s.step_no, s.name) for d in _latest_definitions() for s in _model(d).steps.values()

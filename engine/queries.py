@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, func, select, union
-from sqlalchemy.orm import Session, contains_eager, defer, joinedload, raiseload
+from sqlalchemy import Row, Select, bindparam, exists, func, select, union
+from sqlalchemy.orm import Session, contains_eager, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import decisions, state
@@ -372,36 +373,23 @@ class Queries:
             more, rows = len(rows) > limit, rows[:limit]
             return HistoryPage(instance_id, rows, instance.task_count, rows[-1].seq if more and rows else None, None)
 
-    def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
+    def instances(self, actor: Actor, filters: Filters) -> list[Row[Any]]:
+        """A page of requests, newest first, as plain rows (what a list shows: no form data) with their
+        process's `key`, `process_name` and `version`; ORM objects cost more CPU than the statement."""
+        late = None if filters.overdue is None else utcnow()
+        stmt = _instance_list(bool(actor.agency), bool(filters.status), bool(filters.process),
+                              filters.started_from is not None, filters.started_to is not None, filters.overdue)
         with unit_of_work(self.db, write=False) as uow:
-            # newest first by start time: a date range or a status reads its index backwards and stops
-            # a list shows no form data: not read, not decoded (and touching it raises, not lazy-loads)
-            stmt = (select(Instance).options(defer(Instance.data, raiseload=True))
-                    .order_by(Instance.started_at.desc(), Instance.id.desc()))
-            if actor.agency:
-                stmt = stmt.where(Instance.agency == actor.agency)
-            if filters.status:
-                stmt = stmt.where(Instance.status == filters.status)
-            if filters.process:
-                stmt = stmt.join(ProcessDefinition).where(ProcessDefinition.key == filters.process)
-            if filters.started_from:
-                stmt = stmt.where(Instance.started_at >= filters.started_from)
-            if filters.started_to:
-                stmt = stmt.where(Instance.started_at < filters.started_to)
-            if filters.overdue is not None:
-                # (NOT) EXISTS: probes the request's open tasks (ix_tasks_ready_instance) row by row while the
-                # list is read in its order, instead of collecting every overdue task first
-                late = exists().where(TaskRecord.instance_id == Instance.id, TaskRecord.state == READY,
-                                      TaskRecord.due_at < utcnow())
-                stmt = stmt.where(late if filters.overdue else ~late)
-            return list(uow.session.scalars(stmt.limit(filters.limit).offset(filters.offset)))
+            return uow.session.connection().execute(stmt, {
+                "agency": actor.agency, "status": filters.status, "process": filters.process,
+                "started_from": filters.started_from, "started_to": filters.started_to, "now": late,
+                "limit": filters.limit, "offset": filters.offset}).all()
 
-    def ready_of(self, instance_ids: Sequence[int]) -> dict[int, list[TaskRecord]]:
+    def ready_of(self, instance_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        """The ready tasks of these requests in order of `seq`, as plain rows (a task's columns)."""
         with unit_of_work(self.db, write=False) as uow:
-            result: dict[int, list[TaskRecord]] = {i: [] for i in instance_ids}
-            for record in uow.session.scalars(select(TaskRecord).where(
-                    TaskRecord.instance_id.in_(list(instance_ids)), TaskRecord.state == READY)
-                    .order_by(TaskRecord.seq)):
+            result: dict[int, list[Row[Any]]] = {i: [] for i in instance_ids}
+            for record in uow.session.connection().execute(_READY_OF, {"ids": list(instance_ids)}).all():
                 result[record.instance_id].append(record)
             return result
 
@@ -567,3 +555,41 @@ _NEWEST_VERSION_ROWS = (
            _VERSIONS.c.version > select(func.max(_NEWER.c.version)).where(
                _NEWER.c.document_id == Document.__table__.c.id).scalar_subquery() - bindparam("recent"))
     .order_by(Document.__table__.c.id, _VERSIONS.c.version))
+
+
+_INSTANCES = Instance.__table__
+_READY_OF = (select(_TASKS).where(_TASKS.c.instance_id.in_(bindparam("ids", expanding=True)), _TASKS.c.state == READY)
+             .order_by(_TASKS.c.seq))
+
+
+@cache
+def _instance_list(agency: bool, status: bool, process: bool, started_from: bool, started_to: bool,
+                   overdue: bool | None) -> Select[Any]:
+    """The list's statement for one combination of filters (built once: building and hashing it cost more
+    CPU than running it); the values are bound parameters."""
+    i = _INSTANCES.c
+    # newest first by start time: a date range or a status reads its index backwards and stops
+    stmt = (select(i.id, i.status, i.perihal, i.agency, i.letter_number, i.started_by, i.started_at, i.ended_at,
+                   i.end_event, _DEFINITIONS.c.key, _DEFINITIONS.c.name.label("process_name"), _DEFINITIONS.c.version)
+            # LEFT JOIN (every request has its process): SQLite then keeps the requests as the outer loop, read
+            # in the list's order; an inner join lets it read them by process and sort them all
+            .outerjoin(_DEFINITIONS, _DEFINITIONS.c.id == i.definition_id)
+            .order_by(i.started_at.desc(), i.id.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    if agency:
+        stmt = stmt.where(i.agency == bindparam("agency"))
+    if status:
+        stmt = stmt.where(i.status == bindparam("status"))
+    if process:
+        stmt = stmt.where(_DEFINITIONS.c.key == bindparam("process"))
+    if started_from:
+        stmt = stmt.where(i.started_at >= bindparam("started_from"))
+    if started_to:
+        stmt = stmt.where(i.started_at < bindparam("started_to"))
+    if overdue is not None:
+        # (NOT) EXISTS: probes the request's open tasks (ix_tasks_ready_instance) row by row while the
+        # list is read in its order, instead of collecting every overdue task first
+        late = exists().where(_TASKS.c.instance_id == i.id, _TASKS.c.state == READY,
+                              _TASKS.c.due_at < bindparam("now"))
+        stmt = stmt.where(late if overdue else ~late)
+    return stmt

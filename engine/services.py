@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from engine import generated, initials, owner, signing, speakers
@@ -156,10 +157,10 @@ class Alur:
     def progress(self, instance_id: int, actor: Actor) -> tuple[Instance, list[TaskRecord]]:
         return self.queries.progress(instance_id, actor)
 
-    def instances(self, actor: Actor, filters: Filters) -> list[Instance]:
+    def instances(self, actor: Actor, filters: Filters) -> list[Row[Any]]:
         return self.queries.instances(actor, filters)
 
-    def ready_of(self, instance_ids: Sequence[int]) -> dict[int, list[TaskRecord]]:
+    def ready_of(self, instance_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
         return self.queries.ready_of(instance_ids)
 
     def document(self, version_id: int, actor: Actor) -> tuple[DocumentVersion, bytes]:
