@@ -49,6 +49,7 @@ def warm_up(alur: Alur) -> float:
             inbox(alur, _MEMBER, query)
         for actor, filters in ((_ADMIN, Filters(limit=1)), (_ADMIN, Filters(status="running", limit=1)),
                                (_ADMIN, Filters(overdue=True, limit=1)), (_ADMIN, Filters(overdue=False, limit=1)),
+                               (_ADMIN, Filters(process="alur-warm-up", limit=1)),
                                (_ADMIN, Filters(started_from=_LONG_AGO, started_to=_LONG_AGO, limit=1)),
                                (_APPLICANT, Filters(limit=1))):
             found = alur.instances(actor, filters)
