@@ -1,9 +1,10 @@
 """The inbox of a real office: search, filters with their counts, sort and paging over ready tasks.
 
-Reads only the open rows of the task table (partial indexes on `state = 'ready'`) and joins
-the instance only when the search or the applicant's agency needs it. At most two statements
-a page: the counts of every filter, and the page itself as plain columns (the row, the
-request's perihal, agency and process key) -- no ORM objects, no form data decoded.
+Reads only the open rows of the task table (partial indexes on `state = 'ready'`); a search tests
+each of those rows' request, and only the page's rows (or, for an applicant, the agency's) are
+joined to their requests. At most two statements a page: the counts of every filter, and the page
+itself as plain Core rows (the task's columns, the request's perihal, agency and process key) -- no
+ORM objects, no form data decoded. Each statement is built once per process for its shape.
 """
 
 from __future__ import annotations
