@@ -33,7 +33,7 @@ from engine import claims, timers
 from engine.actors import Actor, Filters, Upload
 from engine.clock import days_utc, local, utcnow
 from engine.errors import AlurError, DiagramProblem, Forbidden, InvalidData, InvalidDiagram, NotFound, Throttled
-from engine.inbox import InboxQuery, InboxTask, inbox
+from engine.inbox import InboxQuery, inbox
 from engine.models import Document, DocumentVersion, Instance, ProcessDefinition, TaskRecord
 from engine.office import parse_day
 from engine.people import UserChange, change_user, search_users
@@ -189,7 +189,7 @@ def version_of(definition: ProcessDefinition) -> dict[str, Any]:
         bpmn_url=url_for("rest.process_bpmn", key=definition.key, version=definition.version))
 
 
-def ready_of(record: TaskRecord | InboxTask, now: datetime, tasks_url: str | None = None) -> dict[str, Any]:
+def ready_of(record: TaskRecord, now: datetime, tasks_url: str | None = None) -> dict[str, Any]:
     """A ready task as answers show it; its url is <tasks_url>/<id> (pass `tasks_url` for a list: one url_for)."""
     return dict(id=record.id, spec_id=record.spec_id, name=record.name, step_no=record.step_no, lane=record.lane,
                 ready_at=record.ready_at, due_at=record.due_at, standard_minutes=record.standard_minutes,
@@ -515,14 +515,18 @@ def list_tasks(query: s.TaskQuery) -> Any:
         limit=query.limit or 100, offset=query.offset or 0))
     counts = found.counts
     tasks_url = url_for("rest.list_tasks")  # each task's url is <this>/<id> (one url_for, not one a row)
-    return s.InboxList(tasks=[
-        s.InboxTask(**ready_of(r, now, tasks_url), instance_id=r.instance_id, perihal=r.instance.perihal,
-                    agency=r.instance.agency, process=r.instance.process, returned=r.returned_by_task is not None,
-                    claimed_by=r.claimed_by)
-        for r in found.tasks],
-        counts=s.InboxCounts(all=counts["semua"], overdue=counts["terlambat"], returned=counts["dikembalikan"],
-                             mine=counts["saya"]),
-        has_next=found.has_next)
+    # plain dicts from the page's rows, validated once as a whole (one model_validate, not one model a row)
+    return s.InboxList.model_validate({"tasks": [
+        {"id": task_id, "spec_id": spec_id, "name": name, "step_no": step_no, "lane": lane, "ready_at": ready_at,
+         "due_at": due_at, "standard_minutes": standard_minutes, "waited_seconds": _seconds(ready_at, now),
+         "overdue": due_at is not None and due_at < now, "url": f"{tasks_url}/{task_id}",
+         "instance_id": instance_id, "perihal": perihal, "agency": agency, "process": process,
+         "returned": returned_by is not None, "claimed_by": claimed_by}
+        for (task_id, instance_id, spec_id, name, lane, step_no, standard_minutes, ready_at, due_at, returned_by,
+             claimed_by, perihal, agency, process) in found.rows],
+        "counts": {"all": counts["semua"], "overdue": counts["terlambat"], "returned": counts["dikembalikan"],
+                   "mine": counts["saya"]},
+        "has_next": found.has_next})
 
 
 @bp.get("/tasks/<uuid:task_id>")

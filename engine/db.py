@@ -262,6 +262,19 @@ class Timestamp(TypeDecorator[datetime]):
             return datetime.fromisoformat(value)
         return _EPOCH + timedelta(microseconds=value)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """process_result_value without TypeDecorator's wrapper call a value (a list reads thousands); none at
+        all where it changes nothing (PostgreSQL's driver hands datetimes)."""
+        if dialect.name != "sqlite":
+            return self.load_dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if value.__class__ is int:
+                return _EPOCH + timedelta(microseconds=value)
+            return self.process_result_value(value, dialect)
+
+        return process
+
 
 class TaskId(TypeDecorator[str]):
     """A SpiffWorkflow task's UUID as its canonical string; stored in 16 bytes (uuid on PostgreSQL).
@@ -289,5 +302,8 @@ class TaskId(TypeDecorator[str]):
         if value is None:
             return None
         if isinstance(value, bytes):
-            return str(UUID(bytes=value))
+            if len(value) != 16:
+                return str(UUID(bytes=value))  # raises, as it always did
+            text = value.hex()  # str(UUID(bytes=value)) at a fifth of its cost (a list reads a hundred)
+            return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
         return str(value)

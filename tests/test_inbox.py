@@ -55,6 +55,35 @@ def test_search_filters_counts_sort_and_paging_on_postgresql(pg_url: str) -> Non
         alur.db.engine.dispose()
 
 
+def test_a_search_tests_the_request_of_each_ready_task_on_postgresql(pg_url: str) -> None:
+    """The search's request test stays a subplan run for each of the lanes' ready tasks: made a join,
+    PostgreSQL may start from the requests and read every one (at 100k, 150-300 ms for '#123' or a rare
+    word, which it guesses from the ILIKEs few requests match)."""
+    alur = make_alur(pg_url)
+    try:
+        first, _, third = _three_requests(alur)
+        seen: list[tuple[str, Any]] = []
+
+        def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
+            seen.append((statement, params))
+
+        event.listen(alur.db.engine, "before_cursor_execute", capture)
+        try:
+            tu = actor_for_lane(alur, TU)
+            assert [r.instance_id for r in inbox(alur, tu, InboxQuery(search=f"#{third}")).tasks] == [third]
+            assert inbox(alur, tu, InboxQuery(search=f"#{first}", overdue=True)).tasks == []  # and the counts
+        finally:
+            event.remove(alur.db.engine, "before_cursor_execute", capture)
+        searches = [(statement, params) for statement, params in seen if "EXISTS" in statement]
+        assert len(searches) == 3
+        with alur.db.engine.connect() as conn:
+            for statement, params in searches:
+                plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, params))
+                assert "SubPlan" in plan, plan
+    finally:
+        alur.db.engine.dispose()
+
+
 def _search_filters_counts_sort_and_paging(alur: Alur) -> None:
     first, second, third = _three_requests(alur)
     tu = actor_for_lane(alur, TU)
