@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ADMIN = Actor("alur-warm-up", is_admin=True, is_process_owner=True)
-_APPLICANT = Actor("alur-warm-up", agency="alur-warm-up")
+_APPLICANT = Actor("alur-warm-up", lanes=frozenset({"alur-warm-up"}), agency="alur-warm-up")
 _MEMBER = Actor("alur-warm-up", lanes=frozenset({"alur-warm-up"}))
 _LONG_AGO = dt.datetime(2000, 1, 1)
 
@@ -43,10 +43,12 @@ def warm_up(alur: Alur) -> float:
     started = time.perf_counter()
     try:
         actor_for_token(alur, "alur-warm-up")
-        for query in (InboxQuery(limit=1), InboxQuery(search="alur-warm-up", limit=1),
-                      InboxQuery(overdue=True, sort="tenggat", limit=1), InboxQuery(returned=True, limit=1),
-                      InboxQuery(mine=True, limit=1)):
-            inbox(alur, _MEMBER, query)
+        for actor, query in ((_MEMBER, InboxQuery(limit=1)), (_MEMBER, InboxQuery(search="alur-warm-up", limit=1)),
+                             (_MEMBER, InboxQuery(search="#1", limit=1)),
+                             (_MEMBER, InboxQuery(overdue=True, sort="tenggat", limit=1)),
+                             (_MEMBER, InboxQuery(returned=True, limit=1)), (_MEMBER, InboxQuery(mine=True, limit=1)),
+                             (_APPLICANT, InboxQuery(limit=1))):
+            inbox(alur, actor, query)
         for actor, filters in ((_ADMIN, Filters(limit=1)), (_ADMIN, Filters(status="running", limit=1)),
                                (_ADMIN, Filters(overdue=True, limit=1)), (_ADMIN, Filters(overdue=False, limit=1)),
                                (_ADMIN, Filters(process="alur-warm-up", limit=1)),

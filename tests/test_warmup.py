@@ -21,7 +21,7 @@ from engine.users import DEMO_PASSWORD, slug
 from engine.warmup import warm_up
 
 LANE = "Petugas Informasi/TU"
-READS = ["/tasks", "/tasks?limit=50", "/tasks?q=Dinas&limit=50", "/tasks?overdue=true&sort=due&limit=50",
+READS = ["/tasks", "/tasks?limit=50", "/tasks?q=Dinas&limit=50", "/tasks?q=%231", "/tasks?overdue=true&sort=due&limit=50",
          "/tasks?returned=true&limit=50", "/tasks?mine=true"]
 ADMIN_READS = ["/instances", "/instances?status=running", "/instances?overdue=true",
                "/instances?from=2026-01-01&to=2026-02-01", f"/instances?process={PROCESS}"]
@@ -43,7 +43,7 @@ def compiled_anew(alur: Alur) -> Iterator[list[str]]:
         event.remove(alur.db.engine, "before_cursor_execute", seen)
 
 
-def first_reads(url: str, tokens: dict[str, str], instance_id: int, warm: bool) -> list[str]:
+def first_reads(url: str, tokens: dict[str, str], applicant: str, instance_id: int, warm: bool) -> list[str]:
     """A new server process's first API reads (a new engine: nothing compiled yet); what it compiled."""
     fresh = build(Settings(database_url=url, scheduler=False))
     try:
@@ -51,7 +51,8 @@ def first_reads(url: str, tokens: dict[str, str], instance_id: int, warm: bool) 
             warm_up(fresh)
         client = create_app(fresh.settings, fresh, TESTING=True).test_client()
         with compiled_anew(fresh) as misses:
-            for who, paths in ((LANE, READS), ("admin", ADMIN_READS + [f"/instances/{instance_id}"])):
+            for who, paths in ((LANE, READS), (applicant, ["/tasks", "/instances"]),
+                               ("admin", ADMIN_READS + [f"/instances/{instance_id}"])):
                 for path in paths:
                     response = client.get(f"/api/v1{path}", headers={"Authorization": f"Bearer {tokens[who]}"})
                     assert response.status_code == 200, (path, response.json)
@@ -68,9 +69,9 @@ def check_warm_up(url: str, alur: Alur) -> None:
     started = client.post("/api/v1/instances", json={"process": PROCESS, "data": {}},
                           headers={"Authorization": f"Bearer {tokens[first]}"})
     assert started.status_code == 201, started.json
-    cold = first_reads(url, tokens, started.json["id"], warm=False)
+    cold = first_reads(url, tokens, first, started.json["id"], warm=False)
     assert len(cold) >= 5  # the reads do compile in a new process: what the warm-up is for
-    assert first_reads(url, tokens, started.json["id"], warm=True) == []
+    assert first_reads(url, tokens, first, started.json["id"], warm=True) == []
 
 
 def test_a_warmed_up_process_compiles_none_of_the_inbox_and_list_reads_on_sqlite(alur: Alur, db_url: str) -> None:
