@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import smtplib
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from engine.clock import local, utcnow
 from engine.models import READY, TaskRecord, User, UserLane
@@ -25,33 +25,45 @@ log = logging.getLogger("alur.reminders")
 
 
 def remind_overdue(alur: Alur, limit: int = 200) -> int:
-    """Remind about tasks that became overdue; returns how many reminders this call wrote."""
+    """Remind about tasks that became overdue; returns how many reminders this call wrote.
+
+    One transaction a round, not one a task: every app process runs this, and a backlog (a restart after a
+    long weekend, a changed calendar) cost each of them `limit` write transactions a round, most of them
+    lost races, while users waited for the write lock. The UPDATE claims the batch: a task another process
+    reminded meanwhile no longer matches its WHERE (PostgreSQL re-checks it after the row lock)."""
     now = utcnow()
-    with alur.unit_of_work(write=False) as uow:
-        ids = list(uow.session.scalars(select(TaskRecord.id).where(
-            TaskRecord.state == READY, TaskRecord.due_at < now, TaskRecord.reminded_at.is_(None))
-            .order_by(TaskRecord.due_at).limit(limit)))
-    written = 0
-    for task_id in ids:
-        mail: tuple[TaskRecord, list[str]] | None = None
-        with alur.unit_of_work() as uow:
-            won = uow.session.execute(update(TaskRecord).where(
-                TaskRecord.id == task_id, TaskRecord.state == READY, TaskRecord.reminded_at.is_(None))
-                .values(reminded_at=now)).rowcount
-            if won != 1:
-                continue
-            record = uow.session.get_one(TaskRecord, task_id)
+    with alur.unit_of_work(write=False) as uow:  # nothing due (the usual round): no write lock at all
+        ids = list(uow.session.scalars(_DUE, {"now": now, "limit": limit}))
+    if not ids:
+        return 0
+    mails: list[tuple[Any, list[str]]] = []
+    with alur.unit_of_work() as uow:
+        claimed = sorted(uow.session.execute(_CLAIM, {"ids": ids, "now": now}).all(), key=lambda r: (r.due_at, r.id))
+        emails: dict[str, list[str]] = {}
+        for record in claimed:
             uow.audit("penjadwal", "overdue", now, record.instance_id, record.id, step=record.name,
                       lane=record.lane, due_at=record.due_at.isoformat() if record.due_at else None)
             if alur.settings.smtp_host:
-                mail = (record, lane_emails(uow.session, record.lane))
-        written += 1
-        if mail and mail[1]:
+                if record.lane not in emails:
+                    emails[record.lane] = lane_emails(uow.session, record.lane)
+                mails.append((record, emails[record.lane]))
+    for record, to in mails:  # after the commit: a failed send never repeats a reminder
+        if to:
             try:
-                send(alur.settings, mail[1], *message(alur.settings, mail[0]))
+                send(alur.settings, to, *message(alur.settings, record))
             except (OSError, smtplib.SMTPException):
-                log.exception("e-mail pengingat tugas %s gagal dikirim", task_id)
-    return written
+                log.exception("e-mail pengingat tugas %s gagal dikirim", record.id)
+    return len(claimed)
+
+
+_TASKS = TaskRecord.__table__
+_DUE = (select(TaskRecord.id).where(TaskRecord.state == READY, TaskRecord.due_at < bindparam("now"),
+                                    TaskRecord.reminded_at.is_(None))
+        .order_by(TaskRecord.due_at).limit(bindparam("limit")))
+_CLAIM = (update(_TASKS).where(_TASKS.c.id.in_(bindparam("ids", expanding=True)), _TASKS.c.state == READY,
+                               _TASKS.c.reminded_at.is_(None))
+          .values(reminded_at=bindparam("now"))
+          .returning(_TASKS.c.id, _TASKS.c.instance_id, _TASKS.c.name, _TASKS.c.lane, _TASKS.c.due_at))
 
 
 def lane_emails(session: object, lane: str) -> list[str]:
@@ -61,7 +73,8 @@ def lane_emails(session: object, lane: str) -> list[str]:
         .order_by(User.email)))
 
 
-def message(settings: Settings, record: TaskRecord) -> tuple[str, str]:
+def message(settings: Settings, record: Any) -> tuple[str, str]:
+    """The mail about a claimed task (its row: id, instance_id, name, lane, due_at)."""
     due = local(record.due_at, settings.timezone).strftime("%d-%m-%Y %H:%M") if record.due_at else "-"
     subject = f"Tugas terlambat: {record.name} (permohonan {record.instance_id})"
     body = (f"Tugas '{record.name}' di lane {record.lane} untuk permohonan {record.instance_id} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email import message_from_bytes
@@ -11,11 +12,15 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import event
 
 from engine import reminders
 from engine.actors import SYSTEM
+from engine.bootstrap import build
 from engine.clock import fixed_clock
 from engine.services import Alur
+from engine.settings import Settings
+from engine.testing import make_alur
 from engine.users import create_user
 from tests.helpers import current, start, step
 
@@ -97,3 +102,54 @@ def test_a_task_done_in_time_is_never_reminded(alur: Alur) -> None:
     with fixed_clock(utc("2026-11-30T09:07")):  # step 1 was late only if it were still open
         reminders.remind_overdue(alur)
     assert overdue_events(alur, iid) == []
+
+
+def test_a_backlog_is_reminded_in_one_write_transaction(alur: Alur) -> None:
+    """Every app process runs the reminders: a backlog costs one writer a round, not one per task."""
+    with fixed_clock(utc("2026-11-30T09:00")):
+        iids = [start(alur) for _ in range(6)]
+    writes: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT")):
+            writes.append(statement.split()[0] + " " + statement.split()[1])
+
+    event.listen(alur.db.engine, "before_cursor_execute", seen)
+    try:
+        with fixed_clock(utc("2026-11-30T10:00")):
+            assert reminders.remind_overdue(alur, limit=4) == 4  # the four longest overdue first
+            assert writes == ["BEGIN IMMEDIATE", "UPDATE tasks", "INSERT INTO"]
+            assert reminders.remind_overdue(alur, limit=4) == 2
+            assert reminders.remind_overdue(alur, limit=4) == 0
+    finally:
+        event.remove(alur.db.engine, "before_cursor_execute", seen)
+    assert [len(overdue_events(alur, iid)) for iid in iids] == [1] * 6
+    assert writes.count("BEGIN IMMEDIATE") == 2  # the empty round took no write lock
+
+
+def test_processes_reminding_at_once_remind_each_task_once_on_postgresql(pg_url: str) -> None:
+    """Four processes' schedulers (separate engines) race over the same backlog: each task gets one event."""
+    alur = make_alur(pg_url)
+    others = [build(Settings(database_url=pg_url, scheduler=False)) for _ in range(4)]
+    try:
+        with fixed_clock(utc("2026-11-30T09:00")):
+            iids = [start(alur) for _ in range(12)]
+        barrier = threading.Barrier(len(others))
+        counts: list[int] = []
+
+        def remind(other: Alur) -> None:
+            barrier.wait()
+            counts.append(reminders.remind_overdue(other, limit=8))
+            counts.append(reminders.remind_overdue(other, limit=8))
+
+        threads = [threading.Thread(target=remind, args=(other,)) for other in others]
+        with fixed_clock(utc("2026-11-30T10:00")):  # the process's clock, set once for all the threads
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        assert sum(counts) == 12
+        assert [len(overdue_events(alur, iid)) for iid in iids] == [1] * 12
+    finally:
+        for engine in [alur.db.engine] + [other.db.engine for other in others]:
+            engine.dispose()

@@ -21,8 +21,8 @@ from engine.users import DEMO_PASSWORD, slug
 from engine.warmup import warm_up
 
 LANE = "Petugas Informasi/TU"
-READS = ["/tasks", "/tasks?limit=50", "/tasks?q=Dinas&limit=50", "/tasks?q=%231", "/tasks?overdue=true&sort=due&limit=50",
-         "/tasks?returned=true&limit=50", "/tasks?mine=true"]
+READS = ["/tasks", "/tasks?limit=50", "/tasks?q=Dinas&limit=50", "/tasks?q=%231",
+         "/tasks?overdue=true&sort=due&limit=50", "/tasks?returned=true&limit=50", "/tasks?mine=true"]
 ADMIN_READS = ["/instances", "/instances?status=running", "/instances?overdue=true",
                "/instances?from=2026-01-01&to=2026-02-01", f"/instances?process={PROCESS}"]
 
