@@ -4,7 +4,8 @@ Reads only the open rows of the task table (partial indexes on `state = 'ready'`
 each of those rows' request, and only the page's rows (or, for an applicant, the agency's) are
 joined to their requests. At most two statements a page: the counts of every filter, and the page
 itself as plain Core rows (the task's columns, the request's perihal, agency and process key) -- no
-ORM objects, no form data decoded. Each statement is built once per process for its shape.
+ORM objects, no form data decoded; a search's or an applicant's page is one statement with its counts.
+Each statement is built once per process for its shape.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, case, func, or_, select, true
 
 from engine.clock import utcnow
 from engine.models import READY, Instance, ProcessDefinition, TaskRecord
@@ -157,12 +158,10 @@ def _counted(stmt: Select[Any]) -> Select[Any]:
     return stmt.with_only_columns(func.count(), *sums).order_by(None)
 
 
-def _windowed(stmt: Select[Any], *columns: Any) -> Select[Any]:
-    """The columns of each row and, as window sums over all of them, the counts of every filter."""
-    return stmt.with_only_columns(
-        *columns, TaskRecord.seq, func.count().over().label("n_all"),
-        *[func.sum(case((flag, 1), else_=0)).over().label(f"n_{name}") for name, flag in _FLAGS.items()],
-        *[case((flag, 1), else_=0).label(name) for name, flag in _FLAGS.items()])
+def _flagged(stmt: Select[Any], *columns: Any) -> Select[Any]:
+    """The columns of each row and its filter flags (1 or 0)."""
+    return stmt.with_only_columns(*columns, TaskRecord.seq,
+                                  *[case((flag, 1), else_=0).label(name) for name, flag in _FLAGS.items()])
 
 
 TASK_COLUMNS = PAGE_COLUMNS[:11]
@@ -170,37 +169,47 @@ COUNTS = ("n_all", "n_late", "n_returned", "n_mine")
 
 
 @functools.cache
-def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
-    """The counts statement and the page statement of a shape."""
-    if shape.search:
-        # the counts ride along the matching tasks as window sums; only the page's rows are joined to their
-        # requests (for perihal, agency and process)
-        found = _found(shape)
-        inner = _windowed(found, *TASK_COLUMNS).subquery()
-        keys = _ordered(select(*[inner.c[c.key] for c in TASK_COLUMNS], inner.c.seq,
-                               *[inner.c[n] for n in COUNTS]).where(*[inner.c[name] == 1 for name in shape.wanted]),
-                        shape, inner.c.due_at, inner.c.ready_at, inner.c.seq).subquery()
-        page = _with_process(select(*[keys.c[c.key] for c in TASK_COLUMNS], Instance.perihal, Instance.agency,
-                                    ProcessDefinition.key, *[keys.c[n] for n in COUNTS]).select_from(keys)
-                             .join(Instance, Instance.id == keys.c.instance_id))
-        return _counted(found), page.order_by(*_order(shape, keys.c.due_at, keys.c.ready_at, keys.c.seq))
+def _plain(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
+    """A shape without a search or an agency: the counts statement and the page statement.
+
+    The counts from the lane's covering partial index; the page's keys from the index alone (sorted, cut to
+    the page), then only those rows are joined to their requests."""
     base = _base(shape)
-    if not shape.joined:
-        # the counts from the lane's covering partial index; the page's keys from the index alone (sorted,
-        # cut to the page), then only those rows are joined to their requests
-        keys = _ordered(base.with_only_columns(TaskRecord.id, TaskRecord.due_at, TaskRecord.ready_at,
-                                               TaskRecord.seq).where(*[_FLAGS[name] for name in shape.wanted]),
-                        shape, TaskRecord.due_at, TaskRecord.ready_at, TaskRecord.seq).subquery()
-        page = _with_process(select(*PAGE_COLUMNS).select_from(keys)
-                             .join(TaskRecord, TaskRecord.id == keys.c.id)
-                             .join(Instance, Instance.id == TaskRecord.instance_id))
-        return _counted(base), page.order_by(*_order(shape, keys.c.due_at, keys.c.ready_at, keys.c.seq))
-    # an applicant: every row is joined to its request for the agency anyway, so the counts ride along as
-    # window sums over the same rows (one pass, one statement)
-    inner = _windowed(_with_process(base), *PAGE_COLUMNS).subquery()
-    outer = select(*[inner.c[c.key] for c in PAGE_COLUMNS], *[inner.c[n] for n in COUNTS]).where(
-        *[inner.c[name] == 1 for name in shape.wanted])
-    return _counted(base), _ordered(outer, shape, inner.c.due_at, inner.c.ready_at, inner.c.seq)
+    keys = _ordered(base.with_only_columns(TaskRecord.id, TaskRecord.due_at, TaskRecord.ready_at,
+                                           TaskRecord.seq).where(*[_FLAGS[name] for name in shape.wanted]),
+                    shape, TaskRecord.due_at, TaskRecord.ready_at, TaskRecord.seq).subquery()
+    page = _with_process(select(*PAGE_COLUMNS).select_from(keys)
+                         .join(TaskRecord, TaskRecord.id == keys.c.id)
+                         .join(Instance, Instance.id == TaskRecord.instance_id))
+    return _counted(base), page.order_by(*_order(shape, keys.c.due_at, keys.c.ready_at, keys.c.seq))
+
+
+@functools.cache
+def _joined(shape: _Shape) -> Select[Any]:
+    """A search's or an applicant's page and counts in one statement.
+
+    Their matching rows cost a probe into the requests each (the search's test, the applicant's agency), a few
+    ms for a lane's thousand ready tasks, so they are found once (a CTE, with their filter flags): the counts
+    from them, LEFT JOINed with the page from them. The statement always returns a row: the counts, with NULL
+    page columns when the page is empty (a filter or an offset past the end). Of a search's page only its rows
+    are joined to their requests (for perihal, agency and process); an applicant's rows are joined already."""
+    if shape.search:
+        matching = _flagged(_found(shape), *TASK_COLUMNS).cte("matching")
+        keys = _ordered(select(matching).where(*[matching.c[name] == 1 for name in shape.wanted]),
+                        shape, matching.c.due_at, matching.c.ready_at, matching.c.seq).subquery("keys")
+        page = _with_process(select(*[keys.c[c.key] for c in TASK_COLUMNS], Instance.perihal, Instance.agency,
+                                    ProcessDefinition.key, keys.c.seq).select_from(keys)
+                             .join(Instance, Instance.id == keys.c.instance_id)).subquery("page")
+    else:
+        matching = _flagged(_with_process(_base(shape)), *PAGE_COLUMNS).cte("matching")
+        page = _ordered(select(matching).where(*[matching.c[name] == 1 for name in shape.wanted]),
+                        shape, matching.c.due_at, matching.c.ready_at, matching.c.seq).subquery("page")
+    counts = select(func.count().label("n_all"),
+                    *[func.coalesce(func.sum(matching.c[name]), 0).label(f"n_{name}") for name in _FLAGS]
+                    ).subquery("counts")
+    return (select(*[page.c[c.key] for c in PAGE_COLUMNS], *[counts.c[n] for n in COUNTS])
+            .select_from(counts.outerjoin(page, true()))
+            .order_by(*_order(shape, page.c.due_at, page.c.ready_at, page.c.seq)))
 
 
 def inbox(alur: Alur, actor: Actor, query: InboxQuery) -> InboxPage:
@@ -215,24 +224,19 @@ def inbox(alur: Alur, actor: Actor, query: InboxQuery) -> InboxPage:
                                          ("mine", query.mine)) if on)
     shape = _Shape(bool(text), by_number, bool(actor.agency), query.step_no is not None, wanted,
                    query.sort == "tenggat")
-    counted, page = _statements(shape)
     params = {"lanes": sorted(lanes), "now": utcnow(), "me": actor.username, "agency": actor.agency,
               "step_no": query.step_no, "like": _like(text), "number": int(number) if by_number else None,
               "limit": query.limit + 1, "offset": query.offset}
     with alur.unit_of_work(write=False) as uow:
         conn = uow.session.connection()  # Core rows: no ORM result machinery for plain columns
-        if not shape.joined:
+        if shape.joined:
+            found = conn.execute(_joined(shape), params).all()  # at least one row: the counts
+            total, late, returned, mine = found[0][-4:]
+            rows = [row[:-4] for row in found if row[0] is not None]
+        else:
+            counted, page = _plain(shape)
             total, late, returned, mine = conn.execute(counted, params).one()
             rows = conn.execute(page, params).all()
-        else:
-            found = conn.execute(page, params).all()
-            if found:
-                total, late, returned, mine = found[0][-4:]
-            elif query.offset or wanted:  # an empty page of a filter: its tab counts still count the others
-                total, late, returned, mine = conn.execute(counted, params).one()
-            else:
-                total = late = returned = mine = 0
-            rows = [row[:-4] for row in found]
     return InboxPage(rows[:query.limit], _counts(total, late, returned, mine), has_next=len(rows) > query.limit)
 
 
