@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from spectree import Response as Answers
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
+from sqlalchemy import Row
 from werkzeug.exceptions import HTTPException
 
 from api import schemas as s
@@ -189,8 +190,9 @@ def version_of(definition: ProcessDefinition) -> dict[str, Any]:
         bpmn_url=url_for("rest.process_bpmn", key=definition.key, version=definition.version))
 
 
-def ready_of(record: TaskRecord, now: datetime, tasks_url: str | None = None) -> dict[str, Any]:
-    """A ready task as answers show it; its url is <tasks_url>/<id> (pass `tasks_url` for a list: one url_for)."""
+def ready_of(record: TaskRecord | Row[Any], now: datetime, tasks_url: str | None = None) -> dict[str, Any]:
+    """A ready task (its row or its ORM object) as answers show it; its url is <tasks_url>/<id> (pass
+    `tasks_url` for a list: one url_for)."""
     return dict(id=record.id, spec_id=record.spec_id, name=record.name, step_no=record.step_no, lane=record.lane,
                 ready_at=record.ready_at, due_at=record.due_at, standard_minutes=record.standard_minutes,
                 waited_seconds=_seconds(record.ready_at, now), overdue=overdue(record, now),
