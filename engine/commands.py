@@ -35,6 +35,7 @@ from engine.models import (
     DocumentContent,
     DocumentVersion,
     Instance,
+    InstanceState,
     ProcessDefinition,
     TaskRecord,
 )
@@ -63,8 +64,11 @@ _DOCUMENT = (select(Document, select(func.max(DocumentVersion.version))
              .options(lazyload(Document.versions))
              .where(Document.instance_id == bindparam("instance_id"), Document.doc_type == bindparam("doc_type")))
 
-# which step a task is of, and of which process version (is a document to be generated before the lock?)
-_STEP_OF = (select(TaskRecord.spec_id, Instance.definition_id).join(Instance, TaskRecord.instance_id == Instance.id)
+# which step a task is of, of which process version (is a document to be generated before the lock?), and
+# its request's workflow state (loaded before the lock)
+_STEP_OF = (select(TaskRecord.spec_id, Instance.definition_id, Instance.id, InstanceState.state)
+            .join(Instance, TaskRecord.instance_id == Instance.id)
+            .outerjoin(InstanceState, InstanceState.instance_id == Instance.id)
             .where(TaskRecord.id == bindparam("task_id")))
 
 
@@ -175,7 +179,7 @@ class Commands:
         """`complete`, answering with the request's row and its ready tasks as committed: the API's answer
         needs no second read (a transaction and two queries a step)."""
         now = utcnow()
-        prerendered = self._prerender(task_id, actor, data, uploads, now) if self.db.is_sqlite else {}
+        prerendered = self._before_lock(task_id, actor, data, uploads, now) if self.db.is_sqlite else {}
         with unit_of_work(self.db) as uow:
             uow.session.info[generated.PRERENDERED] = prerendered
             record, instance, ready = self._task_for_update(uow, task_id, actor, with_ready=True)
@@ -301,18 +305,40 @@ class Commands:
         return self._attach(uow, instance, step, record, actor, Upload(doc_type, f"{name}.docx", content), now,
                             note=why)
 
-    def _prerender(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload],
-                   now: datetime) -> dict[str, generated.Prerendered]:
-        """The documents `_complete` will generate for this step, rendered before its write lock: a render is
-        ~1 ms of CPU, but a worker's first of a template ~60 ms (engine/docx_parts.py reads the template), and
-        on SQLite every other writer waits while the lock is held (PostgreSQL locks only the
-        request's row: there the step renders under it, without this lookup and read). Read in a read-only
-        transaction; `generated.generate` uses one only if its template and context are still the same under
-        the lock. When unsure (a return, a refusal, any error) none: the step renders and reports as before."""
+    def _before_lock(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload],
+                     now: datetime) -> dict[str, generated.Prerendered]:
+        """SQLite: what a step can do before its write lock, since every other writer waits while it is held
+        (PostgreSQL locks only the request's row: there the step does it all under that lock).
+
+        - The request's workflow is loaded into `self.workflows`: the step under the lock takes it only if
+          the stored state is still byte for byte this one (else it loads it again, as without this).
+        - The documents `_complete` will generate are rendered (`_prerender`).
+        Neither is needed: when unsure (a refusal, any error) the step does its work under the lock."""
         try:
             found = self.db.read_one(_STEP_OF, {"task_id": task_id})
-            if not found or found[0][0] not in self.templated.get(found[0][1], {found[0][0]}):
-                return {}  # most steps fill no template: one statement, no transaction
+        except Exception:  # noqa: BLE001 - only a head start: the locked step meets the same problem and says it
+            return {}
+        if not found:
+            return {}
+        spec_id, definition_id, instance_id, blob = found[0]
+        parsed = self.specs.cached(definition_id)
+        if blob is not None and parsed is not None:
+            try:
+                self.workflows.preload(instance_id, blob, parsed.spec, parsed.subprocess_specs)
+            except Exception:  # noqa: BLE001 - a state that does not load fails the step under the lock, worded
+                pass
+        if spec_id not in self.templated.get(definition_id, {spec_id}):
+            return {}  # most steps fill no template
+        return self._prerender(task_id, actor, data, uploads, now)
+
+    def _prerender(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload],
+                   now: datetime) -> dict[str, generated.Prerendered]:
+        """The documents `_complete` will generate for this step, rendered before the write lock: a render is
+        ~1 ms of CPU, but a worker's first of a template ~60 ms (engine/docx_parts.py reads the template).
+        Read in a read-only transaction; `generated.generate` uses one only if its template and context are
+        still the same under the lock. When unsure (a return, a refusal, any error) none: the step renders
+        and reports as before."""
+        try:
             with unit_of_work(self.db, write=False) as uow:
                 record = uow.session.get(TaskRecord, task_id)
                 if record is None or record.state != "ready" or record.lane not in actor.lanes:

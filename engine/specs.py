@@ -36,6 +36,10 @@ class SpecCache:
             self._xml[definition.id] = text
         return text
 
+    def cached(self, definition_id: int) -> ParsedDiagram | None:
+        """The parsed version if this process has parsed it already (no read)."""
+        return self._parsed.get(definition_id)
+
     def get(self, definition: ProcessDefinition) -> ParsedDiagram:
         parsed = self._parsed.get(definition.id)
         if parsed is None:
