@@ -65,11 +65,32 @@ _DOCUMENT = (select(Document, select(func.max(DocumentVersion.version))
              .where(Document.instance_id == bindparam("instance_id"), Document.doc_type == bindparam("doc_type")))
 
 # which step a task is of, of which process version (is a document to be generated before the lock?), and
-# its request's workflow state (loaded before the lock)
+# its request's workflow state (the step runs on it before the lock)
 _STEP_OF = (select(TaskRecord.spec_id, Instance.definition_id, Instance.id, InstanceState.state)
             .join(Instance, TaskRecord.instance_id == Instance.id)
             .outerjoin(InstanceState, InstanceState.instance_id == Instance.id)
             .where(TaskRecord.id == bindparam("task_id")))
+
+
+@dataclass
+class RunAhead:
+    """A step run before SQLite's write lock on the request's state as stored then; the step under the lock
+    uses it only if the stored state is still `blob` and the values it records are still `values`."""
+
+    blob: bytes  # the stored state it ran from
+    spec: Any  # of the process version it ran on
+    values: dict[str, Any]  # the form values it ran with
+    task_data: dict[str, Any]  # the task's data before the run
+    workflow: Any  # after the run (and the dump)
+    dumped: bytes | None  # `state.dump` of it; None: the workflow ended
+
+
+@dataclass
+class Ahead:
+    """What a step did before its write lock (SQLite): its generated documents, its run."""
+
+    prerendered: dict[str, generated.Prerendered] = field(default_factory=dict)
+    run: RunAhead | None = None
 
 
 @dataclass
@@ -179,13 +200,18 @@ class Commands:
         """`complete`, answering with the request's row and its ready tasks as committed: the API's answer
         needs no second read (a transaction and two queries a step)."""
         now = utcnow()
-        prerendered = self._before_lock(task_id, actor, data, uploads, now) if self.db.is_sqlite else {}
+        ahead = self._before_lock(task_id, actor, data, uploads, now) if self.db.is_sqlite else Ahead()
         with unit_of_work(self.db) as uow:
-            uow.session.info[generated.PRERENDERED] = prerendered
+            uow.session.info[generated.PRERENDERED] = ahead.prerendered
             record, instance, ready = self._task_for_update(uow, task_id, actor, with_ready=True)
             parsed = self.specs.get(instance.definition)
-            workflow = self.workflows.take(instance.id, instance.state, parsed.spec, parsed.subprocess_specs)
-            ready = self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now, workflow, ready)
+            run = ahead.run
+            if run is not None and (run.blob != instance.state or run.spec is not parsed.spec):
+                run = None  # another writer changed the request meanwhile: the step runs here, as without it
+            workflow = None if run else self.workflows.take(instance.id, instance.state, parsed.spec,
+                                                             parsed.subprocess_specs)
+            ready, workflow = self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now,
+                                             workflow, ready, run)
         if instance.state is not None:  # committed: the next step may start from it (none after the end)
             self.workflows.put(instance.id, instance.state, workflow)
         return instance, ready
@@ -306,30 +332,50 @@ class Commands:
                             note=why)
 
     def _before_lock(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload],
-                     now: datetime) -> dict[str, generated.Prerendered]:
+                     now: datetime) -> Ahead:
         """SQLite: what a step can do before its write lock, since every other writer waits while it is held
         (PostgreSQL locks only the request's row: there the step does it all under that lock).
 
-        - The request's workflow is loaded into `self.workflows`: the step under the lock takes it only if
-          the stored state is still byte for byte this one (else it loads it again, as without this).
+        - The step runs on the request's workflow as stored now (`_run_ahead`).
         - The documents `_complete` will generate are rendered (`_prerender`).
         Neither is needed: when unsure (a refusal, any error) the step does its work under the lock."""
         try:
             found = self.db.read_one(_STEP_OF, {"task_id": task_id})
         except Exception:  # noqa: BLE001 - only a head start: the locked step meets the same problem and says it
-            return {}
+            return Ahead()
         if not found:
-            return {}
+            return Ahead()
         spec_id, definition_id, instance_id, blob = found[0]
-        parsed = self.specs.cached(definition_id)
+        ahead, parsed = Ahead(), self.specs.cached(definition_id)
         if blob is not None and parsed is not None:
-            try:
-                self.workflows.preload(instance_id, blob, parsed.spec, parsed.subprocess_specs)
-            except Exception:  # noqa: BLE001 - a state that does not load fails the step under the lock, worded
-                pass
-        if spec_id not in self.templated.get(definition_id, {spec_id}):
-            return {}  # most steps fill no template
-        return self._prerender(task_id, actor, data, uploads, now)
+            ahead.run = self._run_ahead(task_id, instance_id, blob, parsed, spec_id, actor, data)
+        if spec_id in self.templated.get(definition_id, {spec_id}):  # most steps fill no template
+            ahead.prerendered = self._prerender(task_id, actor, data, uploads, now)
+        return ahead
+
+    def _run_ahead(self, task_id: str, instance_id: int, blob: bytes, parsed: ParsedDiagram, spec_id: str,
+                   actor: Actor, data: Mapping[str, Any]) -> RunAhead | None:
+        """Run the step with its submitted values on `blob` (this process's last object of it, or loaded) and
+        dump the result: SpiffWorkflow's part of a step depends on nothing but the state and the values (no
+        scripts or service tasks run; engine/diagram.py refuses them). None when anything is in doubt."""
+        step = parsed.model.steps.get(spec_id)
+        if step is None:
+            return None
+        try:
+            values = _validated(step, actor, data)
+            workflow = self.workflows.take(instance_id, blob, parsed.spec, parsed.subprocess_specs)
+            task = workflow.tasks.get(UUID(task_id))
+            if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+                self.workflows.put(instance_id, blob, workflow)  # untouched: still this state's object
+                return None
+            task_data = dict(task.data)
+            task.set_data(**values)
+            task.run()
+            workflow.do_engine_steps()
+            dumped = None if state.ended(workflow) else state.dump(workflow)
+        except Exception:  # noqa: BLE001 - the step under the lock meets the same problem and words it
+            return None
+        return RunAhead(blob, parsed.spec, values, task_data, workflow, dumped)
 
     def _prerender(self, task_id: str, actor: Actor, data: Mapping[str, Any], uploads: Sequence[Upload],
                    now: datetime) -> dict[str, generated.Prerendered]:
@@ -382,15 +428,17 @@ class Commands:
 
     def _complete(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
                   actor: Actor, data: dict[str, Any], uploads: Sequence[Upload], now: datetime,
-                  workflow: Any, ready: list[TaskRecord] | None = None) -> list[TaskRecord]:
-        """Run the step; the instance's ready tasks after it, by `seq`."""
+                  workflow: Any, ready: list[TaskRecord] | None = None,
+                  run: RunAhead | None = None) -> tuple[list[TaskRecord], Any]:
+        """Run the step (or take `run`, its run before the lock on this very state, if it ran with the values
+        the step records); the instance's ready tasks after it, by `seq`, and the workflow."""
         if record.lane not in actor.lanes:
             raise Forbidden(f"tugas '{record.name}' milik lane '{record.lane}', bukan lane anda")
-        if workflow is None:
-            workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
-        task = workflow.tasks.get(UUID(record.id))
-        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-            raise NotReady(f"tugas '{record.name}' tidak siap lagi")
+        if run is None:
+            task, workflow = self._ready_task(instance, parsed, record, workflow)
+            task_data = dict(task.data)
+        else:
+            task_data = run.task_data
         step = parsed.model.steps[record.spec_id]
         for upload in uploads:
             self._attach(uow, instance, step, record, actor, upload, now)
@@ -421,7 +469,7 @@ class Commands:
             drawn.append(Letter(entry.number, entry.letter_date))
             return drawn[-1]
 
-        ctx = StepContext(step=step, values=values, task_data=dict(task.data), letter_number=instance.letter_number,
+        ctx = StepContext(step=step, values=values, task_data=task_data, letter_number=instance.letter_number,
                           _has_upload=lambda doc_type: self._has_upload(uow, instance, record, doc_type),
                           _draw_number=draw)
         handlers = [self.handlers[name] for name in step.handlers]
@@ -433,14 +481,20 @@ class Commands:
             signing.stamp(uow, self.settings, instance, step, actor, drawn[-1].number, drawn[-1].letter_date,
                           attach, now)
         speakers.after_step(uow, parsed.model, step, instance, ctx.values, ctx.is_return, actor.username, now)
-        task.set_data(**ctx.values)
-        try:
-            task.run()
-            workflow.do_engine_steps()
-        except (SpiffWorkflowException, ConditionError) as exc:
-            # e.g. no outgoing condition of a gateway holds for this data: a diagram problem, said plainly
-            raise InvalidData(f"alur kerja tidak dapat dilanjutkan setelah '{step.name}': {exc}",
-                              reason="workflow_stuck") from None
+        if run is not None and run.values != ctx.values:
+            run = None  # a handler added to what the step records (a letter's number): run it here with that
+            task, workflow = self._ready_task(instance, parsed, record, None)
+        if run is None:
+            task.set_data(**ctx.values)
+            try:
+                task.run()
+                workflow.do_engine_steps()
+            except (SpiffWorkflowException, ConditionError) as exc:
+                # e.g. no outgoing condition of a gateway holds for this data: a diagram problem, said plainly
+                raise InvalidData(f"alur kerja tidak dapat dilanjutkan setelah '{step.name}': {exc}",
+                                  reason="workflow_stuck") from None
+        else:
+            workflow = run.workflow
         office.close_task(record, "completed", now, self.office.calendar(uow.session))
         record.completed_by = actor.username
         record.keputusan, record.catatan = ctx.values.get(decisions.FIELD), ctx.values.get(decisions.NOTE)
@@ -462,8 +516,23 @@ class Commands:
         reports.count_completion(uow.session, instance, record, instance.ended_at is not None,
                                  self.office.calendar(uow.session))
         # before the flush below: one UPDATE of the instance; an ended request keeps no workflow
-        instance.state = state.dump(workflow) if instance.ended_at is None else None
-        return self._sync_tasks(uow, instance, parsed, workflow, now, ready, record if ctx.is_return else None)
+        if instance.ended_at is not None:
+            instance.state = None
+        else:
+            instance.state = run.dumped if run is not None and run.dumped is not None else state.dump(workflow)
+        return self._sync_tasks(uow, instance, parsed, workflow, now, ready, record if ctx.is_return else None), \
+            workflow
+
+    @staticmethod
+    def _ready_task(instance: Instance, parsed: ParsedDiagram, record: TaskRecord,
+                    workflow: Any) -> tuple[Any, Any]:
+        """The record's task, checked READY, and `workflow` (loaded from the instance's state if None)."""
+        if workflow is None:
+            workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+        task = workflow.tasks.get(UUID(record.id))
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise NotReady(f"tugas '{record.name}' tidak siap lagi")
+        return task, workflow
 
     def _sync_tasks(self, uow: UnitOfWork, instance: Instance, parsed: ParsedDiagram, workflow: Any,
                     now: datetime, records: list[TaskRecord] | None = None,

@@ -159,14 +159,6 @@ class WorkflowCache:
             return entry[1]
         return load(blob, spec, subprocess_specs)
 
-    def preload(self, instance_id: int, blob: bytes, spec: Any, subprocess_specs: dict[str, Any]) -> None:
-        """Load `blob` now (before a lock), unless this very state is already here, for a `take` to find."""
-        with self._lock:
-            entry = self._entries.get(instance_id)
-        if entry is not None and entry[0] == blob and entry[1].spec is spec:
-            return
-        self.put(instance_id, blob, load(blob, spec, subprocess_specs))
-
     def put(self, instance_id: int, blob: bytes, workflow: BpmnWorkflow) -> None:
         with self._lock:
             self._entries[instance_id] = (blob, workflow)

@@ -1,20 +1,24 @@
-"""SQLite: a step loads its request's workflow before the write lock (every other writer waits while it is
-held), and uses that load under the lock only if the stored state is still the same."""
+"""SQLite: a step runs on its request's workflow before the write lock (every other writer waits while it is
+held), and that run is used under the lock only if the stored state and the values are still the same."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
+from SpiffWorkflow.task import Task as SpiffTask
 
-from engine import state
+from engine import decisions, state
 from engine.actors import SYSTEM, Upload
 from engine.bootstrap import build
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
+from engine.models import Instance
 from engine.services import Alur
 from engine.settings import Settings
+from tests.helpers import current, drive_to, start, step
 
 SOP = "fasilitasi_narasumber"
 PARALLEL = Path(__file__).parent / "diagrams" / "paralel.bpmn"
@@ -83,3 +87,51 @@ def test_a_state_changed_after_the_early_load_is_loaded_again_under_the_lock(
     assert [r.spec_id for r in ready] == ["periksa"]  # the join saw both branches: no step was lost
     data = alur.instance(iid, SYSTEM).instance.data
     assert data["hasil_b"] == "B selesai" and data["hasil_c"] == "C selesai"
+
+
+def _record_runs(monkeypatch: pytest.MonkeyPatch, alur: Alur) -> list[bool]:
+    """Each run of a user task from now on, as whether it ran holding this process's write lock."""
+    held: list[bool] = []
+    original = SpiffTask.run
+
+    def run(task: SpiffTask) -> Any:
+        if task.task_spec.manual:
+            file = getattr(alur.db.writers._local, "file", None)
+            held.append(file is not None and file.depth > 0)
+        return original(task)
+
+    monkeypatch.setattr(SpiffTask, "run", run)
+    return held
+
+
+def test_a_step_runs_before_the_lock_and_its_run_is_what_is_stored(alur: Alur, monkeypatch: pytest.MonkeyPatch) -> None:
+    iid = start(alur)
+    drive_to(alur, iid, 7)
+    runs = _record_runs(monkeypatch, alur)
+    step(alur, iid, decisions.RETURN, {"keputusan": decisions.RETURN, "catatan": "perbaiki paragraf 2"})
+    assert runs == [False]  # run once, before the lock
+    back = current(alur, iid)
+    assert back.step_no == 6  # the return took the request back, as the run said
+    with alur.unit_of_work(write=False) as uow:
+        instance = uow.session.get_one(Instance, iid)
+        parsed = alur.parsed(instance.definition)
+        workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+    assert workflow.tasks[UUID(back.id)].data["catatan"] == "perbaiki paragraf 2"
+
+
+def test_a_handler_that_adds_to_the_values_makes_the_step_run_again_under_the_lock(
+        alur: Alur, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 11 numbers the letter (handler `penomoran_surat`): the run before the lock did not have the number,
+    so the step runs again with it, and the workflow's data carries the number on."""
+    iid = start(alur)
+    drive_to(alur, iid, 11)
+    runs = _record_runs(monkeypatch, alur)
+    step(alur, iid)
+    assert runs == [False, True]
+    number = alur.instance(iid, SYSTEM).instance.letter_number
+    nxt = current(alur, iid)
+    with alur.unit_of_work(write=False) as uow:
+        instance = uow.session.get_one(Instance, iid)
+        parsed = alur.parsed(instance.definition)
+        workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
+    assert number and workflow.tasks[UUID(nxt.id)].data["nomor_surat"] == number
