@@ -72,6 +72,24 @@ _STEP_OF = (select(TaskRecord.spec_id, Instance.definition_id, Instance.id, Inst
             .where(TaskRecord.id == bindparam("task_id")))
 
 
+EXAMINED = "alur_examined"  # session.info: {id(upload): (media type or None, sha256)} made before the lock
+
+
+def examine(uploads: Sequence[Upload], limit: int) -> dict[int, tuple[str | None, str]]:
+    """Each upload's media type and hash, worked out before the lock (a large file is hashed while no writer
+    waits). A refused type is None: the step says so under the lock, after its other checks, as before."""
+    examined: dict[int, tuple[str | None, str]] = {}
+    for upload in uploads:
+        if not upload.content or len(upload.content) > limit:
+            continue
+        try:
+            media_type: str | None = sniff(upload.content)
+        except InvalidData:
+            media_type = None
+        examined[id(upload)] = (media_type, hashlib.sha256(upload.content).hexdigest())
+    return examined
+
+
 @dataclass
 class RunAhead:
     """A step run before SQLite's write lock on the request's state as stored then; the step under the lock
@@ -201,8 +219,10 @@ class Commands:
         needs no second read (a transaction and two queries a step)."""
         now = utcnow()
         ahead = self._before_lock(task_id, actor, data, uploads, now) if self.db.is_sqlite else Ahead()
+        examined = examine(uploads, self.settings.max_upload_bytes)
         with unit_of_work(self.db) as uow:
             uow.session.info[generated.PRERENDERED] = ahead.prerendered
+            uow.session.info[EXAMINED] = examined
             record, instance, ready = self._task_for_update(uow, task_id, actor, with_ready=True)
             parsed = self.specs.get(instance.definition)
             run = ahead.run
@@ -219,7 +239,9 @@ class Commands:
     def attach(self, task_id: str, actor: Actor, upload: Upload) -> DocumentVersion:
         """Attach one document to a READY task without completing it (the API's separate upload)."""
         now = utcnow()
+        examined = examine([upload], self.settings.max_upload_bytes)
         with unit_of_work(self.db) as uow:
+            uow.session.info[EXAMINED] = examined
             record, instance = self._task_for_update(uow, task_id, actor)
             step = self.specs.get(instance.definition).model.steps[record.spec_id]
             return self._attach(uow, instance, step, record, actor, upload, now)
@@ -284,8 +306,9 @@ class Commands:
         if len(upload.content) > limit:
             raise TooLarge(f"berkas {size_text(len(upload.content))} melebihi batas {size_text(limit)}", "file",
                            reason="too_large", params={**where, "size": len(upload.content), "limit": limit})
+        media_type, digest = uow.session.info.get(EXAMINED, {}).get(id(upload), (None, None))
         try:
-            media_type = sniff(upload.content)
+            media_type = media_type or sniff(upload.content)
             filename = safe_filename(upload.filename, media_type)
         except InvalidData as exc:
             exc.params.setdefault("doc_type", upload.doc_type)
@@ -299,7 +322,7 @@ class Commands:
             document, number = row[0], (row[1] or 0) + 1
         version = DocumentVersion(
             document_id=document.id, version=number, filename=filename, media_type=media_type,
-            size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
+            size=len(upload.content), sha256=digest or hashlib.sha256(upload.content).hexdigest(), task_id=record.id,
             uploaded_by=actor.username, uploaded_at=now, note=note)
         uow.session.add(version)
         uow.session.flush()

@@ -3,6 +3,7 @@ held), and that run is used under the lock only if the stored state and the valu
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,11 @@ from uuid import UUID
 import pytest
 from SpiffWorkflow.task import Task as SpiffTask
 
-from engine import decisions, state
+from engine import commands, decisions, state
 from engine.actors import SYSTEM, Upload
 from engine.bootstrap import build
 from engine.demo import SAMPLE_PDF, actor_for_lane, fill
+from engine.errors import InvalidData
 from engine.models import Instance
 from engine.services import Alur
 from engine.settings import Settings
@@ -135,3 +137,28 @@ def test_a_handler_that_adds_to_the_values_makes_the_step_run_again_under_the_lo
         parsed = alur.parsed(instance.definition)
         workflow = state.load(instance.state, parsed.spec, parsed.subprocess_specs)
     assert number and workflow.tasks[UUID(nxt.id)].data["nomor_surat"] == number
+
+
+def test_an_upload_is_sniffed_and_hashed_before_the_lock(alur: Alur, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large file is read while no other writer waits; what is stored is the same as before."""
+    held: list[bool] = []
+    original = commands.sniff
+
+    def sniff(content: bytes) -> str:
+        file = getattr(alur.db.writers._local, "file", None)
+        held.append(file is not None and file.depth > 0)
+        return original(content)
+
+    monkeypatch.setattr(commands, "sniff", sniff)
+    iid = start(alur)
+    first = current(alur, iid)
+    pemohon = actor_for_lane(alur, "Pemohon")
+    content = SAMPLE_PDF + b"%" + b"x" * 200_000
+    version = alur.attach_document(first.id, pemohon, Upload("surat_pd", "surat.pdf", content))
+    assert held == [False]
+    assert (version.sha256, version.media_type, version.size) == (
+        hashlib.sha256(content).hexdigest(), "application/pdf", len(content))
+    with pytest.raises(InvalidData) as refused:  # a refused type: said under the lock, as before, naming the type
+        alur.attach_document(first.id, pemohon, Upload("surat_pd", "surat.pdf", b"MZ not a document"))
+    assert refused.value.field == "file" and refused.value.params["doc_type"] == "surat_pd"
+    assert held == [False, False, True]
