@@ -228,8 +228,8 @@ class Commands:
             run = ahead.run
             if run is not None and (run.blob != instance.state or run.spec is not parsed.spec):
                 run = None  # another writer changed the request meanwhile: the step runs here, as without it
-            workflow = None if run else self.workflows.take(instance.id, instance.state, parsed.spec,
-                                                             parsed.subprocess_specs)
+            workflow = None if run is not None else self.workflows.take(instance.id, instance.state, parsed.spec,
+                                                                         parsed.subprocess_specs)
             ready, workflow = self._complete(uow, instance, parsed, record, actor, dict(data), uploads, now,
                                              workflow, ready, run)
         if instance.state is not None:  # committed: the next step may start from it (none after the end)

@@ -34,14 +34,19 @@ def worker(db_url: str, alur: Alur) -> Iterator[Alur]:
     other.db.engine.dispose()
 
 
+def _holding(alur: Alur) -> bool:
+    """Whether this thread holds the process's SQLite write lock (engine.db.WriterQueue) now."""
+    file = getattr(alur.db.writers._local, "file", None)
+    return file is not None and file.depth > 0
+
+
 def _record_loads(monkeypatch: pytest.MonkeyPatch, alur: Alur) -> list[bool]:
     """Each `state.load` from now on, as whether it ran holding this process's write lock."""
     held: list[bool] = []
     original = state.load
 
     def load(blob: bytes, spec: Any, subprocess_specs: dict[str, Any]) -> Any:
-        file = getattr(alur.db.writers._local, "file", None)
-        held.append(file is not None and file.depth > 0)
+        held.append(_holding(alur))
         return original(blob, spec, subprocess_specs)
 
     monkeypatch.setattr(state, "load", load)
@@ -98,8 +103,7 @@ def _record_runs(monkeypatch: pytest.MonkeyPatch, alur: Alur) -> list[bool]:
 
     def run(task: SpiffTask) -> Any:
         if task.task_spec.manual:
-            file = getattr(alur.db.writers._local, "file", None)
-            held.append(file is not None and file.depth > 0)
+            held.append(_holding(alur))
         return original(task)
 
     monkeypatch.setattr(SpiffTask, "run", run)
@@ -145,8 +149,7 @@ def test_an_upload_is_sniffed_and_hashed_before_the_lock(alur: Alur, monkeypatch
     original = commands.sniff
 
     def sniff(content: bytes) -> str:
-        file = getattr(alur.db.writers._local, "file", None)
-        held.append(file is not None and file.depth > 0)
+        held.append(_holding(alur))
         return original(content)
 
     monkeypatch.setattr(commands, "sniff", sniff)
