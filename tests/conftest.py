@@ -86,6 +86,14 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_alur(pg_url: str) -> Iterator[Alur]:
+    """The service layer on a brand-new PostgreSQL database (the twin of `alur` for a test's PostgreSQL run)."""
+    a = make_alur(pg_url)
+    yield a
+    a.db.engine.dispose()
+
+
+@pytest.fixture
 def app(alur: Alur) -> Flask:
     return create_app(alur.settings, alur, TESTING=True, WTF_CSRF_ENABLED=False)
 

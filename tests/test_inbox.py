@@ -47,12 +47,8 @@ def test_search_filters_counts_sort_and_paging(alur: Alur) -> None:
     _search_filters_counts_sort_and_paging(alur)
 
 
-def test_search_filters_counts_sort_and_paging_on_postgresql(pg_url: str) -> None:
-    alur = make_alur(pg_url)
-    try:
-        _search_filters_counts_sort_and_paging(alur)
-    finally:
-        alur.db.engine.dispose()
+def test_search_filters_counts_sort_and_paging_on_postgresql(pg_alur: Alur) -> None:
+    _search_filters_counts_sort_and_paging(pg_alur)
 
 
 def test_a_search_tests_the_request_of_each_ready_task_on_postgresql(pg_url: str) -> None:
@@ -195,30 +191,22 @@ def test_an_applicants_empty_page_costs_one_statement(alur: Alur) -> None:
     _an_applicants_empty_page_costs_one_statement(alur)
 
 
-def test_an_applicants_empty_page_costs_one_statement_on_postgresql(pg_url: str) -> None:
-    alur = make_alur(pg_url)
-    try:
-        _an_applicants_empty_page_costs_one_statement(alur)
-    finally:
-        alur.db.engine.dispose()
+def test_an_applicants_empty_page_costs_one_statement_on_postgresql(pg_alur: Alur) -> None:
+    _an_applicants_empty_page_costs_one_statement(pg_alur)
 
 
-def test_the_instance_list_filters_and_order_on_postgresql(pg_url: str) -> None:
+def test_the_instance_list_filters_and_order_on_postgresql(pg_alur: Alur) -> None:
     """Newest first by start time, the overdue filter both ways and a date range, on PostgreSQL's plans."""
-    alur = make_alur(pg_url)
-    try:
-        first, second, third = _three_requests(alur)
-        with alur.unit_of_work() as uow:  # the first request started a day earlier
-            uow.session.execute(update(Instance).where(Instance.id == first)
-                                .values(started_at=Instance.started_at - timedelta(days=1)))
+    first, second, third = _three_requests(pg_alur)
+    with pg_alur.unit_of_work() as uow:  # the first request started a day earlier
+        uow.session.execute(update(Instance).where(Instance.id == first)
+                            .values(started_at=Instance.started_at - timedelta(days=1)))
 
-        def ids(**filters: Any) -> list[int]:
-            return [i.id for i in alur.instances(SYSTEM, Filters(**filters))]
+    def ids(**filters: Any) -> list[int]:
+        return [i.id for i in pg_alur.instances(SYSTEM, Filters(**filters))]
 
-        assert ids() == [third, second, first]
-        assert ids(overdue=True) == [third] and ids(overdue=False) == [second, first]
-        assert ids(started_from=utcnow() - timedelta(hours=12)) == [third, second]
-        assert ids(started_to=utcnow() - timedelta(hours=12)) == [first]
-        assert ids(status="running", limit=1, offset=1) == [second]
-    finally:
-        alur.db.engine.dispose()
+    assert ids() == [third, second, first]
+    assert ids(overdue=True) == [third] and ids(overdue=False) == [second, first]
+    assert ids(started_from=utcnow() - timedelta(hours=12)) == [third, second]
+    assert ids(started_to=utcnow() - timedelta(hours=12)) == [first]
+    assert ids(status="running", limit=1, offset=1) == [second]

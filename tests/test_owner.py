@@ -16,7 +16,7 @@ from engine.models import AuditEvent, Instance, ProcessDefinition, TaskRecord
 from engine.owner import CannotMigrate
 from engine.services import Alur
 from engine.users import create_user
-from tests.conftest import PDF, SOP_FILE, make_alur
+from tests.conftest import PDF, SOP_FILE
 from tests.helpers import current, drive_to, start, step
 from tests.owner_diagrams import NEW_LANE, NEW_STEP, renamed_step_sop, revised_sop
 from tests.test_concurrency import run_together
@@ -284,12 +284,8 @@ def test_migration_is_atomic_under_a_concurrent_completion_on_sqlite(alur: Alur)
     _concurrent_migration_and_completion(alur)
 
 
-def test_migration_is_atomic_under_a_concurrent_completion_on_postgresql(pg_url: str) -> None:
-    alur = make_alur(pg_url)
-    try:
-        _concurrent_migration_and_completion(alur)
-    finally:
-        alur.db.engine.dispose()
+def test_migration_is_atomic_under_a_concurrent_completion_on_postgresql(pg_alur: Alur) -> None:
+    _concurrent_migration_and_completion(pg_alur)
 
 
 # ---- init ---------------------------------------------------------------------------------

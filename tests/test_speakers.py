@@ -13,7 +13,6 @@ from engine.demo import SAMPLE_PDF, actor_for_lane, fill
 from engine.errors import Forbidden, InvalidData, ScheduleConflict
 from engine.models import Engagement
 from engine.services import Alur
-from tests.conftest import make_alur
 from tests.helpers import current, drive_to, start, step
 from tests.test_concurrency import run_together
 
@@ -188,9 +187,5 @@ def test_one_confirmation_wins_under_concurrency_sqlite(alur: Alur) -> None:
     _confirm_concurrently(alur)
 
 
-def test_one_confirmation_wins_under_concurrency_postgres(pg_url: str) -> None:
-    alur = make_alur(pg_url)
-    try:
-        _confirm_concurrently(alur)
-    finally:
-        alur.db.engine.dispose()
+def test_one_confirmation_wins_under_concurrency_postgres(pg_alur: Alur) -> None:
+    _confirm_concurrently(pg_alur)
